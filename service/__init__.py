@@ -1,0 +1,1 @@
+"""Streaming early warnings for an electric utility's customer service."""

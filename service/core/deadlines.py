@@ -1,0 +1,75 @@
+"""Deadline rules: something expected has not happened by a time.
+
+A deadline rule has a clock that starts at one event (a ticket created) and
+stops at another (the crew arrived). Severities are reached at fixed offsets
+from the start. Because the offsets are known, every threshold crossing has
+an exact time: transitions are stamped with it, not with the moment a tick
+happened to notice, so a replay yields the same timeline whatever the tick
+granularity, and an event that stops the clock first replays the crossings
+before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .warning_state import RANK, Transition, WarningState, step
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    severity: str
+    after: float  # seconds from the clock's start
+
+
+def _reached(deadlines: list[Deadline], elapsed: float) -> Deadline | None:
+    """The highest-severity deadline already passed after `elapsed` seconds."""
+    best = None
+    for d in deadlines:
+        if d.after <= elapsed and (best is None or RANK[d.severity] > RANK[best.severity]):
+            best = d
+    return best
+
+
+def advance(
+    state: WarningState, start: float, deadlines: list[Deadline], until: float, unit: float
+) -> list[Transition]:
+    """Apply every crossing in (last change, until], in time order.
+
+    Crossings at or before the warning's last change were applied before:
+    skipping them makes re-evaluation (a redelivered event, a second tick)
+    change nothing.
+    """
+    out = []
+    for after in sorted({d.after for d in deadlines}):
+        at = start + after
+        if at > until:
+            break
+        if state.changed_at is not None and at <= state.changed_at:
+            continue
+        reached = _reached(deadlines, after)
+        t = step(state, reached.severity, value=after / unit, threshold=reached.after / unit, at=at)
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def stop(
+    state: WarningState, start: float, deadlines: list[Deadline], done_at: float, unit: float
+) -> list[Transition]:
+    """The expected thing happened at `done_at`: play the crossings before it, then clear."""
+    out = advance(state, start, deadlines, done_at, unit)
+    threshold = min((d.after for d in deadlines), default=0.0)
+    for d in deadlines:
+        if d.severity == state.severity:
+            threshold = d.after
+    t = step(state, None, value=max(done_at - start, 0.0) / unit, threshold=threshold / unit, at=done_at)
+    if t is not None:
+        out.append(t)
+    return out
+
+
+def next_due(start: float, deadlines: list[Deadline], after: float) -> float | None:
+    """The first crossing strictly after `after`, or None when all have passed."""
+    due = [start + d.after for d in deadlines if start + d.after > after]
+    return min(due) if due else None

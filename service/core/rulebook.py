@@ -1,0 +1,113 @@
+"""The rule configuration: which rules run, with which thresholds, where.
+
+Built from a plain mapping (parsed from YAML by the shell) and validated with
+pydantic. Every error names the rule, the field and the file, because a duty
+engineer editing thresholds at night should not have to read a traceback.
+Per-district overrides are deep-merged over the rule's parameters and
+validated at load time, so a bad override fails start-up, not an evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .rules import RULES
+from .rules.base import DeadlineRule, RuleParams
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the file and the field."""
+
+
+class _DistrictOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class _RuleEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    response_plan: str = Field(min_length=1, max_length=2000)
+    params: dict[str, Any] = Field(default_factory=dict)
+    districts: dict[str, _DistrictOverride] = Field(default_factory=dict)
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, _RuleEntry]
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _where(error: dict) -> str:
+    return ".".join(str(p) for p in error["loc"]) or "(top level)"
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    rule: DeadlineRule
+    enabled: bool
+    response_plan: str
+    params: RuleParams
+    district_params: dict[str, RuleParams] = field(default_factory=dict)
+    district_enabled: dict[str, bool] = field(default_factory=dict)
+
+    def params_for(self, district_id: str | None) -> RuleParams:
+        return self.district_params.get(district_id, self.params) if district_id else self.params
+
+    def enabled_for(self, district_id: str | None) -> bool:
+        return self.district_enabled.get(district_id, self.enabled) if district_id else self.enabled
+
+
+class RuleBook:
+    def __init__(self, rules: dict[str, RuleConfig]):
+        self.rules = rules
+        self.by_entity: dict[str, list[RuleConfig]] = {}
+        for rc in rules.values():
+            self.by_entity.setdefault(rc.rule.entity, []).append(rc)
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str) -> RuleBook:
+        try:
+            parsed = _File.model_validate(data)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ConfigError(f"{source}: {_where(err)}: {err['msg']}") from None
+        unknown = sorted(set(parsed.rules) - set(RULES))
+        if unknown:
+            raise ConfigError(
+                f"{source}: rules.{unknown[0]}: unknown rule id (known: {', '.join(sorted(RULES))})"
+            )
+        configs = {}
+        for rule_id, entry in parsed.rules.items():
+            rule = RULES[rule_id]()
+            params = _params(rule, entry.params, f"{source}: rules.{rule_id}.params")
+            district_params, district_enabled = {}, {}
+            for district, override in entry.districts.items():
+                where = f"{source}: rules.{rule_id}.districts.{district}.params"
+                if override.params:
+                    district_params[district] = _params(rule, _merge(entry.params, override.params), where)
+                if override.enabled is not None:
+                    district_enabled[district] = override.enabled
+            configs[rule_id] = RuleConfig(
+                rule, entry.enabled, entry.response_plan, params, district_params, district_enabled
+            )
+        return cls(configs)
+
+
+def _params(rule: DeadlineRule, data: dict, where: str) -> RuleParams:
+    try:
+        return rule.Params.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = _where(err)
+        raise ConfigError(f"{where}.{loc}: {err['msg']}" if err["loc"] else f"{where}: {err['msg']}") from None

@@ -1,0 +1,75 @@
+"""outage.notice_late: an unplanned outage has no published notice yet.
+
+No published limit was found for unplanned outages; 15 minutes is a heuristic
+default, kept configurable. If the outage ends (restored or cancelled) before
+any notice, the warning resolves then: the notice can no longer be on time and
+the clock would otherwise run forever; the resolved message says so.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from ..deadlines import Deadline
+from ..warning_state import RANK, Transition
+from .base import DeadlineRule, RuleParams, scope_of
+
+
+class Params(RuleParams):
+    minutes: dict[str, float] = Field(
+        default_factory=lambda: {"yellow": 10.0, "orange": 15.0, "red": 30.0}
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        for severity, m in self.minutes.items():
+            if severity not in RANK:
+                raise ValueError(f"minutes: unknown severity {severity!r}")
+            if m <= 0:
+                raise ValueError(f"minutes.{severity} must be positive")
+        return self
+
+
+class OutageNoticeLate(DeadlineRule):
+    rule_id = "outage.notice_late"
+    category = "coordination"
+    entity = "outage"
+    metric = "minutes_without_notice"
+    Params = Params
+
+    def clock(self, entity):
+        start = entity.get("started_at")
+        if start is None or entity.get("kind") != "unplanned":
+            return None
+        ends = [t for t in (entity.get("first_notice_at"), entity.get("ended_at")) if t is not None]
+        return start, (max(min(ends), start) if ends else None)
+
+    def deadlines(self, entity, params: Params):
+        return [Deadline(s, m * 60.0) for s, m in params.minutes.items()]
+
+    def identity(self, entity):
+        return {"outage_id": entity["outage_id"]}
+
+    def scope(self, entity):
+        return scope_of(entity, ("outage_id", "district_id", "feeder_id"))
+
+    def summaries(self, entity, t: Transition):
+        oid, district = entity["outage_id"], entity.get("district_id", "?")
+        customers = entity.get("customers_affected")
+        who = f", {customers} customers" if customers is not None else ""
+        minutes = round(t.value)
+        if t.kind == "resolved":
+            if entity.get("first_notice_at") is None:
+                return (
+                    f"Outage {oid} ({district}) ended after {minutes} min with no notice published.",
+                    f"停电{oid}（{district}）已结束，{minutes}分钟内始终未发布停电信息。",
+                )
+            return (
+                f"Notice for outage {oid} ({district}) published after {minutes} min.",
+                f"停电{oid}（{district}）停电信息已发布，用时{minutes}分钟。",
+            )
+        return (
+            f"Unplanned outage {oid} ({district}{who}) has no public notice {minutes} min after start; "
+            f"threshold {round(t.threshold)} min. Publish the notice now.",
+            f"停电{oid}（{district}）故障停电{minutes}分钟仍未发布停电信息（阈值{round(t.threshold)}分钟），请立即发布。",
+        )

@@ -1,0 +1,80 @@
+"""repair.arrival_overdue: a repair crew has not arrived within the area's limit.
+
+Limits are the SGCC / China Southern Grid service commitments (45 min urban,
+90 rural, 120 remote). Severities are fractions of the limit; urgent tickets
+(safety hazards, hospitals) go red as soon as the limit passes.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from ..deadlines import Deadline
+from ..warning_state import RANK, Transition
+from .base import DeadlineRule, RuleParams, scope_of
+
+Fractions = dict[str, float]
+
+
+class Params(RuleParams):
+    limit_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"urban": 45.0, "rural": 90.0, "remote": 120.0}
+    )
+    levels: Fractions = Field(default_factory=lambda: {"yellow": 0.8, "orange": 1.0, "red": 2.0})
+    urgent_levels: Fractions = Field(default_factory=lambda: {"yellow": 0.8, "red": 1.0})
+
+    @model_validator(mode="after")
+    def _check(self):
+        for area in ("urban", "rural", "remote"):
+            if self.limit_minutes.get(area, 0) <= 0:
+                raise ValueError(f"limit_minutes.{area} must be a positive number of minutes")
+        for name in ("levels", "urgent_levels"):
+            for severity, fraction in getattr(self, name).items():
+                if severity not in RANK:
+                    raise ValueError(f"{name}: unknown severity {severity!r}")
+                if fraction <= 0:
+                    raise ValueError(f"{name}.{severity} must be positive")
+        return self
+
+
+class RepairArrivalOverdue(DeadlineRule):
+    rule_id = "repair.arrival_overdue"
+    category = "coordination"
+    entity = "ticket"
+    metric = "minutes_without_arrival"
+    Params = Params
+
+    def clock(self, entity):
+        start = entity.get("created_at")
+        if start is None:
+            return None
+        # A completion without an arrival event still means the crew was there.
+        done = entity.get("arrived_at") or entity.get("completed_at")
+        return start, done
+
+    def deadlines(self, entity, params: Params):
+        limit = params.limit_minutes[entity.get("area_type") or "urban"] * 60.0
+        levels = params.urgent_levels if entity.get("priority") == "urgent" else params.levels
+        return [Deadline(s, f * limit) for s, f in levels.items()]
+
+    def identity(self, entity):
+        return {"ticket_id": entity["ticket_id"]}
+
+    def scope(self, entity):
+        return scope_of(entity, ("ticket_id", "district_id", "crew_id"))
+
+    def summaries(self, entity, t: Transition):
+        tid, district = entity["ticket_id"], entity.get("district_id", "?")
+        area = entity.get("area_type") or "urban"
+        minutes, limit = round(t.value), round(t.threshold)
+        if t.kind == "resolved":
+            return (
+                f"Crew arrived at ticket {tid} ({district}) after {minutes} min.",
+                f"工单{tid}（{district}）抢修人员已到达现场，用时{minutes}分钟。",
+            )
+        urgent = " urgent" if entity.get("priority") == "urgent" else ""
+        return (
+            f"No crew at{urgent} ticket {tid} ({district}, {area}) {minutes} min after report; "
+            f"threshold {limit} min. Dispatch or reassign a crew.",
+            f"工单{tid}（{district}）报修{minutes}分钟抢修人员仍未到达现场（阈值{limit}分钟），请立即派单或改派。",
+        )

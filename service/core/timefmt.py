@@ -1,0 +1,19 @@
+"""Conversions between the wire's RFC 3339 strings and the core's epoch seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def to_epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def date_to_epoch(text: str) -> float:
+    """Start of the day, UTC (due dates carry no time zone on the wire)."""
+    d = date.fromisoformat(text)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
+
+
+def to_rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

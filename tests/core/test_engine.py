@@ -1,0 +1,230 @@
+"""The two deadline rules driven through the engine, as the shell drives them."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from service.core.engine import Engine
+from service.core.fingerprint import fingerprint
+from service.core.rulebook import ConfigError, RuleBook
+from service.core.timefmt import to_epoch, to_rfc3339
+
+RULES_FILE = Path(__file__).parents[2] / "service" / "defaults" / "rules.yaml"
+T0 = to_epoch("2026-11-27T08:00:00+00:00")
+MIN = 60.0
+
+
+def rulebook(**overrides):
+    data = yaml.safe_load(RULES_FILE.read_text())
+    for rule_id, entry in overrides.items():
+        data["rules"][rule_id].update(entry)
+    return RuleBook.from_mapping(data, str(RULES_FILE))
+
+
+def ev(type_, minute, n=[0], **fields):
+    n[0] += 1
+    return {"type": type_, "event_id": f"e{n[0]}", **fields}, T0 + minute * MIN
+
+
+class Driver:
+    """Feeds events and ticks to one key, as the Faust shell would."""
+
+    def __init__(self, engine=None):
+        self.engine = engine or Engine(rulebook())
+        self.state = None
+        self.out = []
+        self.wake = None
+
+    def event(self, type_, minute, **fields):
+        event, ts = ev(type_, minute, **fields)
+        r = self.engine.on_event(self.state, event, ts, now=0)
+        self._take(r)
+
+    def tick(self, minute):
+        r = self.engine.on_tick(self.state, T0 + minute * MIN)
+        self._take(r)
+
+    def _take(self, r):
+        self.state, self.wake = r.state, r.wake_at
+        self.out += r.warnings
+
+    def timeline(self):
+        return [(w["transition"], w["severity"], w["changed_at"]) for w in self.out]
+
+
+def at(minute):
+    return to_rfc3339(T0 + minute * MIN)
+
+
+TICKET = dict(ticket_id="T1", district_id="D1", category="no_power", priority="normal")
+
+
+@pytest.mark.parametrize("area,limit", [("urban", 45), ("rural", 90), ("remote", 120)])
+def test_arrival_overdue_uses_the_area_limit(area, limit):
+    d = Driver()
+    d.event("ticket.created", 0, area_type=area, **TICKET)
+    assert d.wake == T0 + 0.8 * limit * MIN
+    d.tick(3 * limit)
+    assert d.timeline() == [
+        ("raised", "yellow", at(0.8 * limit)),
+        ("escalated", "orange", at(limit)),
+        ("escalated", "red", at(2 * limit)),
+    ]
+    assert d.wake is None
+
+
+def test_arrival_resolves_the_warning_with_value_and_duration():
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(40)
+    d.event("ticket.dispatched", 41, ticket_id="T1", crew_id="C9")
+    d.event("ticket.arrived", 50, ticket_id="T1")
+    assert d.timeline() == [("raised", "yellow", at(36)), ("escalated", "orange", at(45)), ("resolved", "orange", at(50))]
+    resolved = d.out[-1]
+    assert resolved["status"] == "resolved" and resolved["resolved_at"] == at(50)
+    assert resolved["metric"]["value"] == 50 and resolved["duration_seconds"] == 14 * MIN
+    assert resolved["scope"] == {"ticket_id": "T1", "district_id": "D1", "crew_id": "C9"}
+    assert "previous_severity" not in resolved
+    assert len({w["fingerprint"] for w in d.out}) == 1
+    assert d.out[0]["fingerprint"] == fingerprint("repair.arrival_overdue", {"ticket_id": "T1"})
+    assert len({w["warning_id"] for w in d.out}) == 3
+
+
+def test_escalation_carries_previous_severity():
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(46)
+    assert d.out[1]["transition"] == "escalated" and d.out[1]["previous_severity"] == "yellow"
+    assert "previous_severity" not in d.out[0]
+
+
+def test_urgent_ticket_goes_red_at_the_limit():
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **{**TICKET, "priority": "urgent"})
+    d.tick(45)
+    assert d.timeline() == [("raised", "yellow", at(36)), ("escalated", "red", at(45))]
+
+
+def test_arrival_before_any_tick_still_reports_the_lateness():
+    """Events can overtake ticks; the entity's own events replay the crossings."""
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.event("ticket.arrived", 50, ticket_id="T1")
+    assert d.timeline() == [("raised", "yellow", at(36)), ("escalated", "orange", at(45)), ("resolved", "orange", at(50))]
+
+
+def test_arrival_in_time_gives_no_warning_and_out_of_order_events_agree():
+    d = Driver()
+    d.event("ticket.arrived", 30, ticket_id="T1")
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(500)
+    assert d.out == []
+
+
+def test_redelivered_events_change_nothing():
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(40)
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.event("ticket.arrived", 50, ticket_id="T1")
+    d.event("ticket.arrived", 50, ticket_id="T1")
+    d.tick(60)
+    assert [w["transition"] for w in d.out] == ["raised", "escalated", "resolved"]
+
+
+def test_completion_without_arrival_counts_as_arrival():
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.event("ticket.completed", 20, ticket_id="T1")
+    d.tick(500)
+    assert d.out == []
+
+
+def test_finished_entity_is_kept_for_the_retention_then_deleted():
+    d = Driver(Engine(rulebook(), retention_seconds=60 * MIN))
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.event("ticket.arrived", 10, ticket_id="T1")
+    assert d.wake == T0 + 70 * MIN
+    d.tick(69)
+    assert d.state is not None
+    d.tick(70)
+    assert d.state is None
+
+
+def test_district_override_changes_the_limit_for_that_district_only():
+    book = rulebook(**{"repair.arrival_overdue": {"districts": {"D1": {"params": {"limit_minutes": {"urban": 30}}}}}})
+    d1, d2 = Driver(Engine(book)), Driver(Engine(book))
+    d1.event("ticket.created", 0, area_type="urban", **TICKET)
+    d2.event("ticket.created", 0, area_type="urban", **{**TICKET, "ticket_id": "T2", "district_id": "D2"})
+    assert d1.wake == T0 + 24 * MIN and d2.wake == T0 + 36 * MIN
+
+
+def test_disabled_rule_is_silent():
+    d = Driver(Engine(rulebook(**{"repair.arrival_overdue": {"enabled": False}})))
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(500)
+    assert d.out == []
+
+
+OUTAGE = dict(outage_id="O1", district_id="D1", feeder_id="F1", area_type="urban", customers_affected=120)
+
+
+def test_notice_late_escalates_then_resolves_on_the_notice():
+    d = Driver()
+    d.event("outage.started", 0, kind="unplanned", **OUTAGE)
+    d.tick(20)
+    d.event("outage.notice_published", 22, outage_id="O1", channel="sms")
+    assert d.timeline() == [("raised", "yellow", at(10)), ("escalated", "orange", at(15)), ("resolved", "orange", at(22))]
+    assert d.out[0]["scope"] == {"outage_id": "O1", "district_id": "D1", "feeder_id": "F1"}
+    assert d.out[-1]["metric"] == {"name": "minutes_without_notice", "value": 22, "threshold": 15, "unit": "min"}
+
+
+def test_notice_late_red_at_30_minutes():
+    d = Driver()
+    d.event("outage.started", 0, kind="unplanned", **OUTAGE)
+    d.tick(31)
+    assert d.timeline()[-1] == ("escalated", "red", at(30))
+
+
+def test_planned_outages_are_not_notice_late():
+    d = Driver()
+    d.event("outage.started", 0, kind="planned", **OUTAGE)
+    d.tick(120)
+    assert d.out == []
+
+
+def test_notice_published_before_the_start_event_arrives():
+    d = Driver()
+    d.event("outage.notice_published", 5, outage_id="O1", channel="app")
+    d.event("outage.started", 0, kind="unplanned", **OUTAGE)
+    d.tick(120)
+    assert d.out == []
+
+
+def test_outage_restored_without_notice_resolves_and_says_so():
+    d = Driver()
+    d.event("outage.started", 0, kind="unplanned", **OUTAGE)
+    d.tick(12)
+    d.event("outage.restored", 40, outage_id="O1")
+    assert d.timeline() == [("raised", "yellow", at(10)), ("escalated", "orange", at(15)), ("escalated", "red", at(30)), ("resolved", "red", at(40))]
+    assert "no notice" in d.out[-1]["summary"]
+
+
+def test_bad_rule_configuration_names_file_rule_and_field():
+    data = yaml.safe_load(RULES_FILE.read_text())
+    data["rules"]["repair.arrival_overdue"]["params"]["limit_minutes"]["rural"] = -5
+    with pytest.raises(ConfigError, match=r"rules.yaml: rules.repair.arrival_overdue.params.*rural"):
+        RuleBook.from_mapping(data, str(RULES_FILE))
+    data = yaml.safe_load(RULES_FILE.read_text())
+    data["rules"]["outage.notice_late"]["params"]["minutes"] = {"purple": 3}
+    with pytest.raises(ConfigError, match=r"rules.outage.notice_late.params.*purple"):
+        RuleBook.from_mapping(data, "x.yaml")
+    data = yaml.safe_load(RULES_FILE.read_text())
+    data["rules"]["no.such_rule"] = {"response_plan": "x"}
+    with pytest.raises(ConfigError, match=r"x.yaml: rules.no.such_rule: unknown rule id"):
+        RuleBook.from_mapping(data, "x.yaml")
+    data = yaml.safe_load(RULES_FILE.read_text())
+    data["rules"]["outage.notice_late"]["enabeld"] = False
+    with pytest.raises(ConfigError, match=r"x.yaml: rules.outage.notice_late.enabeld"):
+        RuleBook.from_mapping(data, "x.yaml")

@@ -1,0 +1,47 @@
+from service.core.warning_state import WarningState, step
+
+
+def test_raise_escalate_deescalate_resolve_are_each_one_transition():
+    s = WarningState()
+    t1 = step(s, "yellow", value=1, threshold=1, at=10)
+    assert (t1.kind, t1.severity, t1.previous_severity, t1.seq) == ("raised", "yellow", None, 1)
+    assert step(s, "yellow", value=1.5, threshold=1, at=11) is None  # no repeat while unchanged
+    t2 = step(s, "red", value=3, threshold=3, at=12)
+    assert (t2.kind, t2.severity, t2.previous_severity) == ("escalated", "red", "yellow")
+    t3 = step(s, "orange", value=2, threshold=2, at=13)
+    assert (t3.kind, t3.previous_severity) == ("de-escalated", "red")
+    t4 = step(s, None, value=0, threshold=2, at=20)
+    assert (t4.kind, t4.severity, t4.first_fired_at, t4.duration_seconds) == ("resolved", "orange", 10, 10)
+    assert s.status == "inactive" and s.seq == 4
+
+
+def test_clear_without_firing_publishes_nothing():
+    s = WarningState()
+    assert step(s, None, value=0, threshold=1, at=1) is None
+    assert s.seq == 0
+
+
+def test_for_duration_keeps_warning_pending():
+    s = WarningState()
+    assert step(s, "yellow", value=1, threshold=1, at=0, for_seconds=60) is None
+    assert s.status == "pending"
+    assert step(s, "yellow", value=1, threshold=1, at=30, for_seconds=60) is None
+    t = step(s, "orange", value=2, threshold=2, at=60, for_seconds=60)
+    assert (t.kind, t.severity, t.first_fired_at) == ("raised", "orange", 60)
+
+
+def test_pending_that_clears_never_fires():
+    s = WarningState()
+    step(s, "yellow", value=1, threshold=1, at=0, for_seconds=60)
+    assert step(s, None, value=0, threshold=1, at=30, for_seconds=60) is None
+    assert step(s, "yellow", value=1, threshold=1, at=40, for_seconds=60) is None  # pending restarts at 40
+    assert step(s, "yellow", value=1, threshold=1, at=99, for_seconds=60) is None
+    assert step(s, "yellow", value=1, threshold=1, at=100, for_seconds=60).first_fired_at == 100
+
+
+def test_state_round_trips_through_a_plain_dict():
+    s = WarningState()
+    step(s, "red", value=5, threshold=3, at=7)
+    again = WarningState.from_dict(s.to_dict())
+    assert again == s
+    assert step(again, "red", value=6, threshold=3, at=8) is None
