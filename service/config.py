@@ -1,0 +1,155 @@
+"""The service's one configuration object, read once at start-up.
+
+Settings come from environment variables (prefix `RISK_`, nested with `__`,
+e.g. `RISK_TOPICS__DEAD_LETTERS`) over an optional YAML file named by
+`RISK_CONFIG_FILE`, over the defaults below. The rule configuration and the
+district reference data are files of their own, named here. Any invalid value
+stops start-up with a `ConfigError` naming the setting and where it came
+from; nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .core.rulebook import ConfigError, RuleBook
+
+PACKAGE_DIR = Path(__file__).parent
+DEFAULT_RULES = PACKAGE_DIR / "defaults" / "rules.yaml"
+
+TopicName = str
+
+
+class Topics(BaseModel):
+    """Topic names; defaults are the contract's."""
+
+    model_config = ConfigDict(extra="forbid")
+    outage_events: TopicName = Field("outage-events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    repair_tickets: TopicName = Field("repair-tickets", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    billing_events: TopicName = Field("billing-events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    service_events: TopicName = Field("service-events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    risk_warnings: TopicName = Field("risk-warnings", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    risk_notifications: TopicName = Field("risk-notifications", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    warning_acks: TopicName = Field("warning-acks", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    dead_letters: TopicName = Field("dead-letters", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.outage_events, self.repair_tickets, self.billing_events, self.service_events]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RISK_", env_nested_delimiter="__", extra="forbid")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092",
+        validation_alias=AliasChoices("RISK_KAFKA_BOOTSTRAP", "KAFKA_BOOTSTRAP", "kafka_bootstrap"),
+        pattern=r"^[^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*$",
+    )
+    app_id: str = Field("risk-warnings", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    topics: Topics = Field(default_factory=Topics)
+    partitions: int = Field(8, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=7)
+    create_topics: bool = True
+    clock: Literal["wall", "event"] = "wall"
+    tick_seconds: float = Field(1.0, gt=0, le=300)
+    event_clock_idle_seconds: float = Field(5.0, gt=0)
+    event_clock_lateness_seconds: float = Field(0.0, ge=0)
+    retention_days: float = Field(7.0, gt=0, le=400)
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(6066, ge=1, le=65535)
+    store: str = Field("memory://", pattern=r"^(memory|rocksdb)://$")
+    data_dir: Path = Path("var/worker")
+    rules_file: Path = DEFAULT_RULES
+    districts_file: Path | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    source_name: str = Field("risk-warnings", min_length=1, max_length=200)
+
+    @field_validator("rules_file", "districts_file")
+    @classmethod
+    def _exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"file not found: {v}")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, file_secret_settings)
+
+
+def _setting_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0].upper() in ("RISK_KAFKA_BOOTSTRAP", "KAFKA_BOOTSTRAP"):
+        parts[0] = "kafka_bootstrap"
+    return ".".join(parts) or "(settings)"
+
+
+def _origin(name: str, env: dict[str, str], file_data: dict, file: str | None) -> str:
+    env_names = ["RISK_" + name.replace(".", "__").upper()]
+    if name == "kafka_bootstrap":
+        env_names.append("KAFKA_BOOTSTRAP")
+    for candidate in env_names:
+        if candidate in env:
+            return f"environment variable {candidate}"
+    if file and name.split(".")[0] in file_data:
+        return f"file {file}"
+    return "defaults"
+
+
+def _reject_unknown_variables(env) -> None:
+    """A mistyped RISK_ variable would silently keep a default: refuse it."""
+    known = {"RISK_CONFIG_FILE"}
+    for name, info in Settings.model_fields.items():
+        known.add(f"RISK_{name.upper()}")
+        model = info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            known.update(f"RISK_{name.upper()}__{sub.upper()}" for sub in model.model_fields)
+    for key in env:
+        if key.startswith("RISK_") and key not in known:
+            raise ConfigError(f"setting {key[5:].lower()} (from environment variable {key}): unknown setting")
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings; raise ConfigError naming the field and its source."""
+    env = os.environ if env is None else env
+    file = env.get("RISK_CONFIG_FILE")
+    file_data: dict = {}
+    if file:
+        try:
+            file_data = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{file}: cannot read settings file: {e}") from None
+        if not isinstance(file_data, dict):
+            raise ConfigError(f"{file}: the settings file must be a mapping of setting: value")
+    _reject_unknown_variables(env)
+    saved = None
+    if env is not os.environ:  # tests pass their own environment
+        saved = os.environ.copy()
+        os.environ.clear()
+        os.environ.update(env)
+    try:
+        return Settings(**{**file_data, **overrides})
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = _setting_name(err["loc"])
+        raise ConfigError(f"setting {name} (from {_origin(name, env, file_data, file)}): {err['msg']}") from None
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def load_rulebook(path: Path) -> RuleBook:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read rule configuration: {e}") from None
+    return RuleBook.from_mapping(data, str(path))

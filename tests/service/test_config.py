@@ -1,0 +1,54 @@
+import pytest
+
+from service.config import load_rulebook, load_settings
+from service.core.rulebook import ConfigError
+
+
+def test_defaults_are_the_contract_topic_names():
+    s = load_settings({})
+    assert s.topics.inputs == ["outage-events", "repair-tickets", "billing-events", "service-events"]
+    assert (s.topics.risk_warnings, s.topics.dead_letters) == ("risk-warnings", "dead-letters")
+    assert s.clock == "wall"
+
+
+def test_environment_overrides_nested_settings():
+    s = load_settings({"RISK_TOPICS__DEAD_LETTERS": "dlq", "KAFKA_BOOTSTRAP": "kafka:9094", "RISK_CLOCK": "event"})
+    assert (s.topics.dead_letters, s.kafka_bootstrap, s.clock) == ("dlq", "kafka:9094", "event")
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"RISK_PARTITIONS": "0"}, r"setting partitions \(from environment variable RISK_PARTITIONS\)"),
+        ({"RISK_CLOCK": "sundial"}, r"setting clock \(from environment variable RISK_CLOCK\)"),
+        ({"KAFKA_BOOTSTRAP": "no port"}, r"setting kafka_bootstrap \(from environment variable KAFKA_BOOTSTRAP\)"),
+        ({"RISK_TOPICS__DEAD_LETTERS": "a b"}, r"setting topics.dead_letters \(from environment variable"),
+        ({"RISK_RULES_FILE": "/no/such.yaml"}, r"setting rules_file .*file not found: /no/such.yaml"),
+        ({"RISK_TYPO": "1"}, r"setting typo"),
+    ],
+)
+def test_bad_setting_stops_start_up_naming_it(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
+def test_settings_file_errors_name_the_file(tmp_path):
+    f = tmp_path / "settings.yaml"
+    f.write_text("partitions: 8\ntick_seconds: -1\n")
+    with pytest.raises(ConfigError, match=rf"setting tick_seconds \(from file {f}\)"):
+        load_settings({"RISK_CONFIG_FILE": str(f)})
+    f.write_text("- a list\n")
+    with pytest.raises(ConfigError, match=rf"{f}: the settings file must be a mapping"):
+        load_settings({"RISK_CONFIG_FILE": str(f)})
+    f.write_text("tick_seconds: 2\nweb_port: 7000\n")
+    assert load_settings({"RISK_CONFIG_FILE": str(f)}).web_port == 7000
+
+
+def test_broken_rule_file_names_the_file(tmp_path):
+    f = tmp_path / "rules.yaml"
+    f.write_text("rules: {repair.arrival_overdue: {response_plan: x, params: {levels: {yellow: -1}}}}")
+    with pytest.raises(ConfigError, match=rf"{f}: rules.repair.arrival_overdue.params"):
+        load_rulebook(f)
+    f.write_text("rules: [unclosed")
+    with pytest.raises(ConfigError, match=rf"{f}: cannot read rule configuration"):
+        load_rulebook(f)
