@@ -1,0 +1,217 @@
+"""Event-time windows kept as plain dicts, closed by the clock, not by Faust.
+
+A window is a row of buckets `step` seconds wide; a window ending at `end`
+covers the buckets in [end - size, end) (size == step: tumbling; size > step:
+sliding). A window end is evaluated once, when the clock has passed
+`end + lateness`, so events up to `lateness` late still count. An event older
+than the last evaluated end can no longer change anything that was decided:
+it is counted in `late` (and exported as a metric), never silently dropped.
+
+Aggregations follow a tiny protocol, as in Quix Streams: `zero()`,
+`add(state, value)`, `merge(a, b)`, `result(state)`; their states are JSON
+values so a Faust table can store them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from . import sketch
+
+
+class Count:
+    """Number of observations."""
+
+    name: ClassVar[str] = "count"
+
+    @staticmethod
+    def zero() -> int:
+        return 0
+
+    @staticmethod
+    def add(state: int, value: Any) -> int:
+        return state + 1
+
+    @staticmethod
+    def merge(a: int, b: int) -> int:
+        return a + b
+
+    @staticmethod
+    def result(state: int) -> float:
+        return float(state)
+
+
+class Sum:
+    """Sum of the observed values."""
+
+    name: ClassVar[str] = "sum"
+
+    @staticmethod
+    def zero() -> float:
+        return 0.0
+
+    @staticmethod
+    def add(state: float, value: float) -> float:
+        return state + value
+
+    @staticmethod
+    def merge(a: float, b: float) -> float:
+        return a + b
+
+    @staticmethod
+    def result(state: float) -> float:
+        return state
+
+
+class Mean:
+    """Mean of the observed values; state [sum, count]."""
+
+    name: ClassVar[str] = "mean"
+
+    @staticmethod
+    def zero() -> list:
+        return [0.0, 0]
+
+    @staticmethod
+    def add(state: list, value: float) -> list:
+        return [state[0] + value, state[1] + 1]
+
+    @staticmethod
+    def merge(a: list, b: list) -> list:
+        return [a[0] + b[0], a[1] + b[1]]
+
+    @staticmethod
+    def result(state: list) -> float | None:
+        return state[0] / state[1] if state[1] else None
+
+
+class Ratio:
+    """Share of observations that are true; state [hits, total]."""
+
+    name: ClassVar[str] = "ratio"
+
+    @staticmethod
+    def zero() -> list:
+        return [0, 0]
+
+    @staticmethod
+    def add(state: list, value: bool) -> list:
+        return [state[0] + (1 if value else 0), state[1] + 1]
+
+    @staticmethod
+    def merge(a: list, b: list) -> list:
+        return [a[0] + b[0], a[1] + b[1]]
+
+    @staticmethod
+    def result(state: list) -> float | None:
+        return state[0] / state[1] if state[1] else None
+
+
+class Quantile:
+    """A quantile of the observed values from a DDSketch (1 % relative error)."""
+
+    name: ClassVar[str] = "quantile"
+
+    def __init__(self, q: float):
+        self.q = q
+        self.name = f"p{round(q * 100)}"
+
+    @staticmethod
+    def zero() -> dict:
+        return sketch.empty()
+
+    @staticmethod
+    def add(state: dict, value: float) -> dict:
+        sketch.add(state, value)
+        return state
+
+    @staticmethod
+    def merge(a: dict, b: dict) -> dict:
+        out = sketch.empty()
+        sketch.merge(out, a)
+        sketch.merge(out, b)
+        return out
+
+    def result(self, state: dict) -> float | None:
+        return sketch.quantile(state, self.q)
+
+
+def samples(agg, state) -> int:
+    """How many observations an aggregation state holds (for minimum-sample guards)."""
+    if isinstance(state, int):
+        return state
+    if isinstance(state, list):
+        return int(state[1])
+    if isinstance(state, dict):
+        return int(state["n"])
+    raise TypeError(f"no sample count for {agg!r}")
+
+
+@dataclass(frozen=True)
+class Window:
+    size: float
+    step: float
+    lateness: float = 0.0
+
+    def __post_init__(self):
+        if self.step <= 0 or self.size < self.step or self.lateness < 0:
+            raise ValueError("a window needs step > 0, size >= step and lateness >= 0")
+
+    def bucket_of(self, ts: float) -> float:
+        return math.floor(ts / self.step) * self.step
+
+    @staticmethod
+    def new_state() -> dict:
+        return {"b": {}, "evaluated": None, "late": 0}
+
+    def add(self, state: dict, agg, ts: float, value: Any) -> bool:
+        """Put an observation in its bucket; False (and counted) when too late."""
+        if state["evaluated"] is not None and ts < state["evaluated"]:
+            state["late"] += 1
+            return False
+        key = repr(self.bucket_of(ts))
+        buckets = state["b"]
+        buckets[key] = agg.add(buckets[key] if key in buckets else agg.zero(), value)
+        return True
+
+    def due_ends(self, state: dict, now: float) -> list[float]:
+        """Window ends not yet evaluated whose lateness has passed, oldest first."""
+        base = self._base(state)
+        if base is None:
+            return []
+        last_closed = self.bucket_of(now - self.lateness)
+        ends = []
+        e = base + self.step
+        while e <= last_closed:
+            ends.append(e)
+            e += self.step
+        return ends
+
+    def aggregate(self, state: dict, agg, end: float):
+        """The aggregation state over [end - size, end)."""
+        out = agg.zero()
+        start = end - self.size
+        for key, value in state["b"].items():
+            if start <= float(key) < end:
+                out = agg.merge(out, value)
+        return out
+
+    def mark_evaluated(self, state: dict, end: float) -> None:
+        """Record that `end` was decided and drop buckets no future window needs."""
+        state["evaluated"] = end
+        keep_from = end - self.size + self.step
+        state["b"] = {k: v for k, v in state["b"].items() if float(k) >= keep_from}
+
+    def next_due(self, state: dict) -> float | None:
+        """The clock time at which the next end becomes due."""
+        base = self._base(state)
+        return None if base is None else base + self.step + self.lateness
+
+    @staticmethod
+    def _base(state: dict) -> float | None:
+        """The last decided end; before any, the start of the oldest bucket."""
+        if state["evaluated"] is not None:
+            return state["evaluated"]
+        return min(map(float, state["b"]), default=None)
