@@ -1,0 +1,238 @@
+"""The Faust shell: decode, route, persist, publish. It decides nothing.
+
+Topology (every name from Settings):
+
+  input topics --ingest--> <app>-work (keyed by state key) --process--> risk-warnings
+        |                        ^                                       \\-> dead-letters
+        \\--> dead-letters        |
+                         clock timer: one tick per work partition
+
+`ingest` validates each raw message against the contract and dead-letters
+what fails, then re-keys valid events by the state they update ("ticket:T1"),
+so the state table is co-partitioned with its stream whatever key the
+producer used. `process` owns the state table: it applies events and clock
+ticks through the core engine. Deadline rules need ticks *through the stream*
+because Faust tables can only be written during stream iteration
+(FAUST_NOTES.md); the timer therefore sends a tick message to every work
+partition, carrying the clock's "now": wall time, or the event-time
+watermark when replaying.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from schemas import BadEvent, DeadLetter, parse_event
+
+from . import metrics
+from .config import Settings, load_rulebook
+from .core.clock import EventClock
+from .core.engine import Engine, Result
+from .core.entities import state_key
+from .core.timefmt import to_rfc3339
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+
+
+class Wakeups:
+    """Per work partition: which state keys need a tick, and from when.
+
+    Kept in memory only: it is derived from the state table, and rebuilt
+    lazily (every key of the partition evaluated once) after a start or a
+    rebalance, so it can never disagree with the persisted state for long.
+    """
+
+    def __init__(self) -> None:
+        self._by_partition: dict[int, dict[str, float]] = {}
+
+    def forget_all(self) -> None:
+        self._by_partition.clear()
+
+    def known(self, partition: int) -> bool:
+        return partition in self._by_partition
+
+    def load(self, partition: int, keys: Iterable[str]) -> None:
+        self._by_partition[partition] = {k: float("-inf") for k in keys}
+
+    def set(self, partition: int, key: str, wake_at: float | None) -> None:
+        keys = self._by_partition.get(partition)
+        if keys is None:
+            return  # not loaded yet: the rebuild will see this key
+        if wake_at is None:
+            keys.pop(key, None)
+        else:
+            keys[key] = wake_at
+
+    def due(self, partition: int, now: float) -> list[str]:
+        return [k for k, t in self._by_partition.get(partition, {}).items() if t <= now]
+
+
+def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
+    """CloudEvents 1.0 binary content mode, as the contract asks."""
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", warning["warning_id"].encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", f"risk.warning.{warning['transition']}".encode()),
+        ("ce_time", warning["changed_at"].encode()),
+        ("ce_subject", warning["fingerprint"].encode()),
+        ("content-type", b"application/json"),
+    ]
+
+
+def create_app(settings: Settings, **faust_options) -> faust.App:
+    rulebook = load_rulebook(settings.rules_file)
+    engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        consumer_auto_offset_reset="earliest",
+        **faust_options,
+    )
+    topics = settings.topics
+
+    def raw_topic(*names: str, **kw) -> faust.TopicT:
+        return app.topic(*names, key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw", **kw)
+
+    inputs = raw_topic(*topics.inputs)
+    warnings_topic = raw_topic(topics.risk_warnings)
+    dead_letters = raw_topic(topics.dead_letters)
+    work = app.topic(f"{settings.app_id}-work", internal=True, partitions=settings.partitions,
+                     key_serializer="json", value_serializer="json")
+    state = app.Table("state", default=None, partitions=settings.partitions,
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+
+    event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
+    wakeups = Wakeups()
+    partition_now: dict[int, float] = {}
+    last_tick = [float("-inf")]
+
+    async def send_dead_letter(message, reason: str, detail: str) -> None:
+        metrics.bad_events.labels(message.topic, reason).inc()
+        record = DeadLetter.from_message(
+            reason=reason, detail=detail, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=message.key, value=message.value or b"",
+            received_at=datetime.now(UTC), service=settings.source_name,
+        )
+        await dead_letters.send(
+            key=message.key, value=record.model_dump_json().encode(),
+            headers=[("dlq_reason", reason.encode())],
+        )
+
+    async def publish(warnings: list[dict]) -> None:
+        for w in warnings:
+            w["emitted_at"] = to_rfc3339(time.time())
+            await warnings_topic.send(
+                key=w["fingerprint"].encode(),
+                value=json.dumps(w, ensure_ascii=False).encode(),
+                headers=cloudevent_headers(w, settings.source_name),
+            )
+            metrics.warnings_published.labels(w["rule_id"], w["severity"], w["transition"]).inc()
+            log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
+
+    @app.agent(inputs)
+    async def ingest(stream):
+        async for event in stream.events():
+            message = event.message
+            try:
+                parsed = parse_event(message.value or b"")
+            except BadEvent as bad:
+                await send_dead_letter(message, bad.reason, bad.detail)
+                continue
+            try:
+                body = parsed.model_dump(mode="json", exclude_none=True)
+                ts = parsed.occurred_at.timestamp()
+                metrics.events_consumed.labels(message.topic, parsed.type).inc()
+                event_clock.observe((message.topic, message.partition), ts, time.time())
+                key = state_key(body)
+                if key is not None:
+                    await work.send(key=key, value={"kind": "event", "ts": ts, "event": body})
+            except Exception as e:  # a bug must not stop the stream nor lose the event
+                log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
+                metrics.processing_errors.labels("ingest").inc()
+                await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
+
+    def persist(key: str, partition: int, result: Result) -> None:
+        if result.state is None:
+            if key in state:
+                del state[key]
+        else:
+            result.state["p"] = partition
+            state[key] = result.state
+        wakeups.set(partition, key, result.wake_at)
+
+    def rebuild(partition: int) -> None:
+        wakeups.load(partition, [k for k, v in state.items() if v and v.get("p") == partition])
+
+    @app.agent(work)
+    async def process(stream):
+        async for event in stream.events():
+            message, value = event.message, event.value
+            partition = message.partition
+            try:
+                if value.get("kind") == "tick":
+                    now = max(value["now"], partition_now.get(partition, float("-inf")))
+                    partition_now[partition] = now
+                    if not wakeups.known(partition):
+                        rebuild(partition)
+                    for key in wakeups.due(partition, now):
+                        current = state.get(key)
+                        if current is None:
+                            wakeups.set(partition, key, None)
+                            continue
+                        result = engine.on_tick(current, now)
+                        persist(key, partition, result)
+                        await publish(result.warnings)
+                else:
+                    key = event.key
+                    now = partition_now.get(partition, float("-inf"))
+                    result = engine.on_event(state.get(key), value["event"], value["ts"], now)
+                    persist(key, partition, result)
+                    await publish(result.warnings)
+            except Exception as e:
+                log.exception("processing failed on work[%s]@%s", partition, message.offset)
+                metrics.processing_errors.labels("process").inc()
+                await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
+
+    @app.timer(settings.tick_seconds)
+    async def clock_tick():
+        wall = time.time()
+        now = wall if settings.clock == "wall" else event_clock.now(wall)
+        if now is None or now <= last_tick[0]:
+            return
+        last_tick[0] = now
+        for p in range(settings.partitions):
+            await work.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app, assigned, **kwargs):
+        wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
+
+    @app.page("/metrics")
+    async def metrics_page(web, request):
+        return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/healthz")
+    async def health(web, request):
+        return web.json({"status": "ok", "clock": settings.clock})
+
+    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work}
+    return app

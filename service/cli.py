@@ -1,0 +1,78 @@
+"""Command line: `risk-warnings worker | topics | follow | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .core.rulebook import ConfigError
+
+
+def _settings():
+    from .config import load_rulebook, load_settings
+
+    settings = load_settings()
+    load_rulebook(settings.rules_file)  # fail before touching Kafka
+    return settings
+
+
+def cmd_worker(args) -> int:
+    settings = _settings()
+    from faust.worker import Worker
+
+    from .app import create_app
+    from .topics import ensure_topics
+
+    if settings.create_topics:
+        ensure_topics(settings)
+    app = create_app(settings)
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    return 0
+
+
+def cmd_topics(args) -> int:
+    from .topics import ensure_topics
+
+    created = ensure_topics(_settings())
+    print("created: " + (", ".join(created) or "nothing (all present)"))
+    return 0
+
+
+def cmd_follow(args) -> int:
+    from .follow import follow
+
+    return follow(_settings(), from_beginning=args.from_beginning, limit=args.limit)
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(_settings(), speed=args.speed, minutes=args.minutes, seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="risk-warnings", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("worker", help="run the Faust worker").set_defaults(func=cmd_worker)
+    sub.add_parser("topics", help="create the contract's topics when missing").set_defaults(func=cmd_topics)
+    f = sub.add_parser("follow", help="print warning state changes as they are published")
+    f.add_argument("--from-beginning", action="store_true")
+    f.add_argument("--limit", type=int, default=None, help="stop after this many warnings")
+    f.set_defaults(func=cmd_follow)
+    d = sub.add_parser("demo", help="produce a small realistic event stream in accelerated event time")
+    d.add_argument("--speed", type=float, default=60.0, help="event-time seconds per wall second")
+    d.add_argument("--minutes", type=float, default=180.0, help="event-time minutes to simulate")
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

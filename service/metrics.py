@@ -1,0 +1,28 @@
+"""The service's own Prometheus metrics, in one registry served at /metrics.
+
+Labels are low-cardinality only (topic, event type, reason, rule, severity):
+never a ticket, outage or account id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+events_consumed = Counter(
+    "risk_events_consumed_total", "Input events consumed and valid, by topic and event type.",
+    ["topic", "type"], registry=REGISTRY,
+)
+bad_events = Counter(
+    "risk_bad_events_total", "Input messages sent to the dead-letter topic, by reason.",
+    ["topic", "reason"], registry=REGISTRY,
+)
+warnings_published = Counter(
+    "risk_warnings_published_total", "Warning state changes published, by rule, severity and transition.",
+    ["rule", "severity", "transition"], registry=REGISTRY,
+)
+processing_errors = Counter(
+    "risk_processing_errors_total", "Valid events whose processing raised (a bug); dead-lettered, stream continues.",
+    ["stage"], registry=REGISTRY,
+)
