@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from schemas import BadEvent, DeadLetter, parse_event
 
@@ -228,7 +228,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.page("/metrics")
     async def metrics_page(web, request):
-        return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; the exposition format's
+        # version parameter is what Prometheus reads.
+        return web.bytes(generate_latest(metrics.REGISTRY), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     async def health(web, request):

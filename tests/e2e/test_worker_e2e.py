@@ -94,6 +94,12 @@ def test_overdue_crew_raises_escalates_and_resolves_with_cloudevents_headers(wal
     again = d.read("risk_warnings", lambda rs: True)
     assert len(warnings_for(again, fp_late)) == 3 and len(warnings_for(again, fp_red)) == 3
 
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=5) as r:
+        exposition = r.read().decode()
+    assert 'risk_warnings_published_total{rule="repair.arrival_overdue",severity="red",transition="escalated"} 1.0' in exposition
+
 
 def test_unplanned_outage_without_notice_in_event_time(event_deployment):
     d = event_deployment
