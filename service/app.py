@@ -35,7 +35,7 @@ from . import metrics
 from .config import Settings, load_rulebook
 from .core.clock import EventClock
 from .core.engine import Engine, Result
-from .core.entities import state_key
+from .core.subjects import routes
 from .core.timefmt import to_rfc3339
 
 log = logging.getLogger(__name__)
@@ -162,8 +162,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 ts = parsed.occurred_at.timestamp()
                 metrics.events_consumed.labels(message.topic, parsed.type).inc()
                 event_clock.observe((message.topic, message.partition), ts, time.time())
-                key = state_key(body)
-                if key is not None:
+                for key in routes(body):
                     await work.send(key=key, value={"kind": "event", "ts": ts, "event": body})
             except Exception as e:  # a bug must not stop the stream nor lose the event
                 log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
@@ -204,9 +203,16 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 else:
                     key = event.key
                     now = partition_now.get(partition, float("-inf"))
-                    result = engine.on_event(state.get(key), value["event"], value["ts"], now)
+                    result = engine.on_event(key, state.get(key), value["event"], value["ts"], now)
+                    if result.duplicate:
+                        metrics.duplicate_events.inc()
+                        continue
+                    if result.late:
+                        metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
                     persist(key, partition, result)
                     await publish(result.warnings)
+                    for target, derived in result.derived:
+                        await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
             except Exception as e:
                 log.exception("processing failed on work[%s]@%s", partition, message.offset)
                 metrics.processing_errors.labels("process").inc()

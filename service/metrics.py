@@ -26,3 +26,11 @@ processing_errors = Counter(
     "risk_processing_errors_total", "Valid events whose processing raised (a bug); dead-lettered, stream continues.",
     ["stage"], registry=REGISTRY,
 )
+duplicate_events = Counter(
+    "risk_duplicate_events_total", "Events dropped because their event_id was already applied.",
+    registry=REGISTRY,
+)
+late_events = Counter(
+    "risk_late_events_total", "Observations that arrived after their window was decided (counted, not applied).",
+    ["subject"], registry=REGISTRY,
+)

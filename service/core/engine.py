@@ -1,92 +1,128 @@
-"""The engine: applies an event or a clock tick to one state key.
+"""The engine: applies an event or a clock tick to one subject's state.
 
-A state key holds one entity (a ticket, an outage), the state of every
-warning about it, and when it was last touched. The engine folds the event
-into the entity, lets each enabled rule of that entity kind say where its
-clock stands, moves the warning states, and renders the state changes as
-warning messages. It returns the new state, the messages, and when the key
-next needs a tick. The shell persists and publishes; it decides nothing.
+A state value holds one subject's facts, each rule's own state (its window
+buckets), the state of every warning about the subject, and a little
+bookkeeping. The engine folds the event into the facts, lets the rules of
+that subject kind observe it and evaluate, moves the warning states, renders
+the state changes as warning messages, and derives internal events for other
+subjects. It returns the new state, the messages, the derived events and
+when the key next needs a tick. The shell persists and publishes; it decides
+nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import deadlines
-from .entities import FOLDS, remember_evidence
+from . import subjects
 from .fingerprint import fingerprint, warning_id
 from .rulebook import RuleBook, RuleConfig
+from .rules.base import DeadlineRule
 from .timefmt import to_rfc3339
 from .warning_state import Transition, WarningState, step
 
 DAY = 86400.0
+RECENT_IDS = 256  # event ids remembered per subject, to drop a producer's resend
 
 
 @dataclass
 class Result:
-    state: dict | None  # None: the key is finished and can be deleted
+    state: dict | None  # None: the subject is finished and its key can be deleted
     warnings: list[dict] = field(default_factory=list)
+    derived: list[tuple[str, dict]] = field(default_factory=list)  # (state key, internal event)
     wake_at: float | None = None  # when the key next needs a tick
+    duplicate: bool = False  # the event was seen before; nothing changed
+    late: int = 0  # observations that arrived after their window was decided
+
+
+def kind_of(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+def new_state(kind: str, ts: float) -> dict:
+    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": [], "last_ts": ts}
 
 
 class Engine:
     def __init__(self, rulebook: RuleBook, retention_seconds: float = 7 * DAY):
-        # Finished entities are kept this long so that a redelivered or very
-        # late event finds them and does not start a stale clock again.
+        # Finished subjects are kept this long after their last event so that a
+        # redelivered or very late event finds them and does not start a stale
+        # clock again.
         self.rulebook = rulebook
         self.retention = retention_seconds
 
-    def on_event(self, state: dict | None, event: dict, ts: float, now: float) -> Result:
-        kind = event["type"].split(".", 1)[0]
-        state = state or {"kind": kind, "entity": {}, "warnings": {}, "last_ts": ts}
-        FOLDS[kind](state["entity"], event, ts)
-        remember_evidence(state["entity"], event)
+    def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float) -> Result:
+        kind = kind_of(key)
+        state = state or new_state(kind, ts)
+        if event["event_id"] in state["recent"]:
+            return Result(state, duplicate=True)
+        state["recent"] = (state["recent"] + [event["event_id"]])[-RECENT_IDS:]
+        facts = state["facts"]
+        subjects.FOLDS[kind](facts, event, ts)
+        subjects.remember_evidence(facts, event)
         state["last_ts"] = max(state["last_ts"], ts)
-        return self._evaluate(state, max(ts, now))
+        late = 0
+        for rc in self.rulebook.by_subject.get(kind, ()):
+            if event["type"] in rc.rule.observes:
+                rstate = state["rules"].setdefault(rc.rule.rule_id, {})
+                before = rstate.get("w", {}).get("late", 0)
+                rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
+                late += rstate.get("w", {}).get("late", 0) - before
+        result = self._evaluate(state, now, own_event_ts=ts)
+        result.derived = subjects.derive(kind, facts)
+        result.late = late
+        return result
 
     def on_tick(self, state: dict, now: float) -> Result:
         return self._evaluate(state, now)
 
-    def _evaluate(self, state: dict, now: float) -> Result:
-        entity, stored = state["entity"], state["warnings"]
+    def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None) -> Result:
+        facts, stored = state["facts"], state["warnings"]
+        district = facts.get("district_id")
         out: list[dict] = []
         wakes: list[float] = []
         running = False
-        for rc in self.rulebook.by_entity.get(state["kind"], ()):
-            district = entity.get("district_id")
-            ws = WarningState.from_dict(stored.get(rc.rule.rule_id))
-            clock = rc.rule.clock(entity) if rc.enabled_for(district) else None
-            if clock is None:
+        for rc in self.rulebook.by_subject.get(state["kind"], ()):
+            rule, rule_id = rc.rule, rc.rule.rule_id
+            ws = WarningState.from_dict(stored.get(rule_id))
+            params = rc.params_for(district)
+            if not rc.enabled_for(district):
                 if ws.status == "firing":  # disabled while firing: clear it, not leave it forever
-                    t = step(ws, None, value=ws.value or 0.0, threshold=0.0, at=now)
-                    out.append(self._render(rc, entity, t))
-                    stored[rc.rule.rule_id] = ws.to_dict()
+                    out.append(self._render(rc, facts, {}, step(ws, None, value=ws.value or 0.0,
+                                                                threshold=0.0, at=now), params))
+                    stored[rule_id] = ws.to_dict()
                 continue
-            start, done = clock
-            plan = rc.rule.deadlines(entity, rc.params_for(district))
-            unit = rc.rule.unit_seconds
-            if done is not None:
-                transitions = deadlines.stop(ws, start, plan, done, unit)
-            else:
-                transitions = deadlines.advance(ws, start, plan, now, unit)
-                due = deadlines.next_due(start, plan, now)
-                if due is not None:
-                    wakes.append(due)
-                running = True
-            out.extend(self._render(rc, entity, t) for t in transitions)
+            # A subject's own event proves its own time has come (a crew that
+            # arrives at 50 min was not there at 36); other subjects' events do not.
+            until = max(now, own_event_ts) if own_event_ts is not None and isinstance(rule, DeadlineRule) else now
+            rstate = state["rules"].get(rule_id, {})
+            ev = rule.evaluate(facts, rstate, ws, until, params)
+            out.extend(self._render(rc, facts, rstate, t, params) for t in ev.transitions)
+            if ev.wake_at is not None:
+                wakes.append(ev.wake_at)
+            running = running or ev.running
             if ws.seq or ws.status != "inactive":
-                stored[rc.rule.rule_id] = ws.to_dict()
+                stored[rule_id] = ws.to_dict()
         if not running:
             expires = state["last_ts"] + self.retention
             if now >= expires:
                 return Result(None, out)
             wakes.append(expires)
-        return Result(state, out, min(wakes) if wakes else None)
+        return Result(state, out, wake_at=min(wakes) if wakes else None)
 
-    def _render(self, rc: RuleConfig, entity: dict, t: Transition) -> dict:
+    def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params) -> dict:
         rule = rc.rule
-        fp = fingerprint(rule.rule_id, rule.identity(entity))
-        summary, summary_zh = rule.summaries(entity, t)
+        fp = fingerprint(rule.rule_id, rule.identity(facts))
+        summary, summary_zh = rule.summaries(facts, t)
+        metric = {
+            "name": rule.metric,
+            "value": round(t.value, 3),
+            "threshold": round(t.threshold, 3),
+            "unit": rule.unit,
+        }
+        window = rule.window_of(t, params)
+        if window is not None:
+            metric["window_start"], metric["window_end"] = to_rfc3339(window[0]), to_rfc3339(window[1])
         message = {
             "warning_id": warning_id(fp, t.seq),
             "fingerprint": fp,
@@ -95,19 +131,14 @@ class Engine:
             "status": t.status,
             "transition": t.kind,
             "severity": t.severity,
-            "scope": rule.scope(entity),
-            "metric": {
-                "name": rule.metric,
-                "value": round(t.value, 3),
-                "threshold": round(t.threshold, 3),
-                "unit": rule.unit,
-            },
+            "scope": rule.scope(facts),
+            "metric": metric,
             "first_fired_at": to_rfc3339(t.first_fired_at),
             "changed_at": to_rfc3339(t.at),
             "summary": summary,
             "summary_zh": summary_zh,
             "response_plan": rc.response_plan,
-            "evidence": rule.evidence(entity),
+            "evidence": rule.evidence(facts, rstate),
             "suppressed": False,
             "acknowledged": False,
         }

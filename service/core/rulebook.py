@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .rules import RULES
-from .rules.base import DeadlineRule, RuleParams
+from .rules.base import Rule, RuleParams
 
 
 class ConfigError(ValueError):
@@ -54,7 +54,7 @@ def _where(error: dict) -> str:
 
 @dataclass(frozen=True)
 class RuleConfig:
-    rule: DeadlineRule
+    rule: Rule
     enabled: bool
     response_plan: str
     params: RuleParams
@@ -71,9 +71,9 @@ class RuleConfig:
 class RuleBook:
     def __init__(self, rules: dict[str, RuleConfig]):
         self.rules = rules
-        self.by_entity: dict[str, list[RuleConfig]] = {}
+        self.by_subject: dict[str, list[RuleConfig]] = {}
         for rc in rules.values():
-            self.by_entity.setdefault(rc.rule.entity, []).append(rc)
+            self.by_subject.setdefault(rc.rule.subject, []).append(rc)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str) -> RuleBook:
@@ -104,7 +104,7 @@ class RuleBook:
         return cls(configs)
 
 
-def _params(rule: DeadlineRule, data: dict, where: str) -> RuleParams:
+def _params(rule: Rule, data: dict, where: str) -> RuleParams:
     try:
         return rule.Params.model_validate(data)
     except ValidationError as e:

@@ -38,7 +38,8 @@ class Driver:
 
     def event(self, type_, minute, **fields):
         event, ts = ev(type_, minute, **fields)
-        r = self.engine.on_event(self.state, event, ts, now=0)
+        key = f"{type_.split('.')[0]}:{fields.get('ticket_id') or fields.get('outage_id')}"
+        r = self.engine.on_event(key, self.state, event, ts, now=0)
         self._take(r)
 
     def tick(self, minute):
@@ -126,6 +127,10 @@ def test_redelivered_events_change_nothing():
     d = Driver()
     d.event("ticket.created", 0, area_type="urban", **TICKET)
     d.tick(40)
+    created_again, ts = {"type": "ticket.created", "event_id": "e-resent", "ticket_id": "T1", "area_type": "urban",
+                         "district_id": "D1"}, T0
+    assert not d.engine.on_event("ticket:T1", d.state, created_again, ts, 0).duplicate
+    assert d.engine.on_event("ticket:T1", d.state, created_again, ts, 0).duplicate
     d.event("ticket.created", 0, area_type="urban", **TICKET)
     d.event("ticket.arrived", 50, ticket_id="T1")
     d.event("ticket.arrived", 50, ticket_id="T1")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .base import DeadlineRule
+from .base import Rule
 from .outage_notice_late import OutageNoticeLate
 from .repair_arrival_overdue import RepairArrivalOverdue
 
-RULES: dict[str, type[DeadlineRule]] = {
+RULES: dict[str, type[Rule]] = {
     r.rule_id: r for r in (RepairArrivalOverdue, OutageNoticeLate)
 }
 
-__all__ = ["RULES", "DeadlineRule"]
+__all__ = ["RULES", "Rule"]

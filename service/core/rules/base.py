@@ -1,54 +1,215 @@
-"""What a deadline rule tells the engine, and nothing more.
+"""The two kinds of rule, and what each tells the engine.
 
-A rule reads an entity (the folded history of one ticket or outage) and says
-when its clock started, whether it stopped, and at which offsets each
-severity is reached. The engine owns the warning state and publishing.
+A rule belongs to one subject kind (ticket, outage, account, district,
+feeder, staff) and keeps at most one warning per subject. It may keep state
+of its own (its window buckets) and it evaluates to warning transitions. The
+engine owns the warning state machine, persistence order and rendering.
+
+- DeadlineRule: something expected has not happened by a time (a crew by the
+  arrival limit). Severities are reached at known offsets from a start.
+- WindowRule: a statistic over an event-time window crosses thresholds
+  (p90 arrival minutes, share of late crews, complaints per day ...), with
+  separate raise and clear thresholds per severity (hysteresis), a minimum
+  sample count, and an optional `for` duration.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .. import deadlines
 from ..deadlines import Deadline
-from ..warning_state import Transition
+from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
+from ..windows import Window, samples
+
+MIN = 60.0
 
 
 class RuleParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DeadlineRule:
+@dataclass
+class Evaluation:
+    transitions: list[Transition] = field(default_factory=list)
+    wake_at: float | None = None
+    running: bool = False  # the subject must be kept (a clock runs, a window holds data)
+
+
+class Rule:
     rule_id: ClassVar[str]
     category: ClassVar[str]
-    entity: ClassVar[str]  # the entity kind whose events drive it: "ticket", "outage"
+    subject: ClassVar[str]  # "ticket", "outage", "account", "district", "feeder", "staff"
     metric: ClassVar[str]
     unit: ClassVar[str] = "min"
-    unit_seconds: ClassVar[float] = 60.0
+    unit_seconds: ClassVar[float] = MIN  # deadline rules: seconds per metric unit
+    observes: ClassVar[frozenset[str]] = frozenset()  # event types passed to observe()
     Params: ClassVar[type[RuleParams]]
 
-    def clock(self, entity: dict) -> tuple[float, float | None] | None:
-        """(start, stopped_at or None), or None while the clock has not started."""
+    def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
+        """Fold an event into the rule's own state (its windows)."""
+
+    def evaluate(self, facts: dict, rstate: dict, ws: WarningState, now: float, params: Any) -> Evaluation:
         raise NotImplementedError
 
-    def deadlines(self, entity: dict, params: RuleParams) -> list[Deadline]:
+    def identity(self, facts: dict) -> dict[str, str]:
         raise NotImplementedError
 
-    def identity(self, entity: dict) -> dict[str, str]:
-        raise NotImplementedError
-
-    def scope(self, entity: dict) -> dict[str, str]:
+    def scope(self, facts: dict) -> dict[str, str]:
         """Identity plus context keys (district, feeder, crew) a consumer filters on."""
-        raise NotImplementedError
+        return self.identity(facts)
 
-    def evidence(self, entity: dict) -> list[str]:
-        return list(entity.get("evidence", {}).values())[:20]
+    def evidence(self, facts: dict, rstate: dict) -> list[str]:
+        return list(facts.get("evidence", {}).values())[:20]
 
-    def summaries(self, entity: dict, t: Transition) -> tuple[str, str]:
+    def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
+        """(start, end) of the window a transition was decided on, for window rules."""
+        return None
+
+    def summaries(self, facts: dict, t: Transition) -> tuple[str, str]:
         """(English, Chinese) one-liners a duty officer can act on."""
         raise NotImplementedError
 
 
-def scope_of(entity: dict, keys: tuple[str, ...]) -> dict[str, str]:
-    return {k: entity[k] for k in keys if entity.get(k)}
+def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
+    return {k: facts[k] for k in keys if facts.get(k)}
+
+
+class DeadlineRule(Rule):
+    def clock(self, facts: dict) -> tuple[float, float | None] | None:
+        """(start, stopped_at or None), or None while the clock has not started."""
+        raise NotImplementedError
+
+    def deadlines(self, facts: dict, params: Any) -> list[Deadline]:
+        raise NotImplementedError
+
+    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+        clock = self.clock(facts)
+        if clock is None:
+            return Evaluation()
+        start, done = clock
+        plan = self.deadlines(facts, params)
+        if done is not None:
+            return Evaluation(deadlines.stop(ws, start, plan, done, self.unit_seconds))
+        return Evaluation(
+            deadlines.advance(ws, start, plan, now, self.unit_seconds),
+            deadlines.next_due(start, plan, now),
+            running=True,
+        )
+
+
+Levels = dict[str, float]
+
+
+class WindowParams(RuleParams):
+    window_minutes: float = Field(gt=0)
+    step_minutes: float = Field(gt=0)
+    lateness_minutes: float = Field(5.0, ge=0)
+    min_samples: int = Field(1, ge=1)
+    for_minutes: float = Field(0.0, ge=0)
+    raise_: Levels = Field(alias="raise")
+    clear: Levels = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.window_minutes < self.step_minutes:
+            raise ValueError("window_minutes must be >= step_minutes")
+        for name, levels in (("raise", self.raise_), ("clear", self.clear)):
+            for severity in levels:
+                if severity not in RANK:
+                    raise ValueError(f"{name}: unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
+        missing = set(self.clear) - set(self.raise_)
+        if missing:
+            raise ValueError(f"clear: {sorted(missing)} have no raise threshold")
+        if not self.raise_:
+            raise ValueError("raise: at least one severity is needed")
+        return self
+
+    def window(self) -> Window:
+        return Window(self.window_minutes * MIN, self.step_minutes * MIN, self.lateness_minutes * MIN)
+
+
+def target_severity(value: float, current: str | None, raise_: Levels, clear: Levels,
+                    above: bool, strict: bool) -> tuple[str | None, float]:
+    """The severity a value calls for, given the current one (hysteresis).
+
+    A level is reached when the value crosses its raise threshold; a level the
+    warning already has is kept until the value crosses back over its clear
+    threshold (default: the raise threshold). Returns (severity or None, the
+    threshold that decided it).
+    """
+    def beyond(v: float, th: float) -> bool:
+        if above:
+            return v > th if strict else v >= th
+        return v < th if strict else v <= th
+
+    best: tuple[str | None, float] = (None, min(raise_.values()) if above else max(raise_.values()))
+    for severity in sorted(raise_, key=RANK.__getitem__):
+        th = raise_[severity]
+        held = current is not None and RANK[severity] <= RANK[current] and beyond(value, clear.get(severity, th))
+        if beyond(value, th) or held:
+            best = (severity, th)
+    return best
+
+
+class WindowRule(Rule):
+    above: ClassVar[bool] = True  # warn when the value is high (False: when low)
+    strict: ClassVar[bool] = True  # '>' rather than '>='
+
+    def aggregation(self, params: Any):
+        raise NotImplementedError
+
+    def sample(self, facts: dict, event: dict) -> Any:
+        """The value this event adds to the window, or None if it does not count."""
+        raise NotImplementedError
+
+    def levels(self, facts: dict, params: Any) -> tuple[Levels, Levels]:
+        return params.raise_, params.clear
+
+    def value(self, agg, state) -> float | None:
+        return agg.result(state)
+
+    def observe(self, facts, rstate, event, ts, params) -> None:
+        v = self.sample(facts, event)
+        if v is None:
+            return
+        w = params.window()
+        rstate.setdefault("w", w.new_state())
+        w.add(rstate["w"], self.aggregation(params), ts, v)
+
+    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+        if "w" not in rstate:
+            return Evaluation()
+        w, agg = params.window(), self.aggregation(params)
+        if not rstate["w"]["b"] and ws.status == "inactive":
+            ends = w.due_ends(rstate["w"], now)  # nothing to decide: skip the quiet stretch at once
+            if ends:
+                w.mark_evaluated(rstate["w"], ends[-1])
+            return Evaluation()
+        out = []
+        raise_, clear = self.levels(facts, params)
+        for end in w.due_ends(rstate["w"], now):
+            state = w.aggregate(rstate["w"], agg, end)
+            value = self.value(agg, state)
+            n = samples(agg, state)
+            if value is None or n < params.min_samples:
+                # Too little data to show the risk: the warning clears rather than going stale.
+                target, th = None, next(iter(raise_.values()))
+                value = value if value is not None else 0.0
+            else:
+                target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
+                                             raise_, clear, self.above, self.strict)
+            t = step(ws, target, value=value, threshold=th, at=end, for_seconds=params.for_minutes * MIN)
+            if t is not None:
+                out.append(t)
+            w.mark_evaluated(rstate["w"], end)
+        running = bool(rstate["w"]["b"]) or ws.status != "inactive"
+        return Evaluation(out, w.next_due(rstate["w"]) if running else None, running)
+
+    def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
+        return (t.at - params.window_minutes * MIN, t.at)

@@ -33,33 +33,33 @@ class Params(RuleParams):
 class OutageNoticeLate(DeadlineRule):
     rule_id = "outage.notice_late"
     category = "coordination"
-    entity = "outage"
+    subject = "outage"
     metric = "minutes_without_notice"
     Params = Params
 
-    def clock(self, entity):
-        start = entity.get("started_at")
-        if start is None or entity.get("kind") != "unplanned":
+    def clock(self, facts):
+        start = facts.get("started_at")
+        if start is None or facts.get("kind") != "unplanned":
             return None
-        ends = [t for t in (entity.get("first_notice_at"), entity.get("ended_at")) if t is not None]
+        ends = [t for t in (facts.get("first_notice_at"), facts.get("ended_at")) if t is not None]
         return start, (max(min(ends), start) if ends else None)
 
-    def deadlines(self, entity, params: Params):
+    def deadlines(self, facts, params: Params):
         return [Deadline(s, m * 60.0) for s, m in params.minutes.items()]
 
-    def identity(self, entity):
-        return {"outage_id": entity["outage_id"]}
+    def identity(self, facts):
+        return {"outage_id": facts["outage_id"]}
 
-    def scope(self, entity):
-        return scope_of(entity, ("outage_id", "district_id", "feeder_id"))
+    def scope(self, facts):
+        return scope_of(facts, ("outage_id", "district_id", "feeder_id"))
 
-    def summaries(self, entity, t: Transition):
-        oid, district = entity["outage_id"], entity.get("district_id", "?")
-        customers = entity.get("customers_affected")
+    def summaries(self, facts, t: Transition):
+        oid, district = facts["outage_id"], facts.get("district_id", "?")
+        customers = facts.get("customers_affected")
         who = f", {customers} customers" if customers is not None else ""
         minutes = round(t.value)
         if t.kind == "resolved":
-            if entity.get("first_notice_at") is None:
+            if facts.get("first_notice_at") is None:
                 return (
                     f"Outage {oid} ({district}) ended after {minutes} min with no notice published.",
                     f"停电{oid}（{district}）已结束，{minutes}分钟内始终未发布停电信息。",

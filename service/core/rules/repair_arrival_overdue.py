@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from ..deadlines import Deadline
 from ..warning_state import RANK, Transition
+from ..subjects.ticket import arrival_time
 from .base import DeadlineRule, RuleParams, scope_of
 
 Fractions = dict[str, float]
@@ -40,39 +41,37 @@ class Params(RuleParams):
 class RepairArrivalOverdue(DeadlineRule):
     rule_id = "repair.arrival_overdue"
     category = "coordination"
-    entity = "ticket"
+    subject = "ticket"
     metric = "minutes_without_arrival"
     Params = Params
 
-    def clock(self, entity):
-        start = entity.get("created_at")
+    def clock(self, facts):
+        start = facts.get("created_at")
         if start is None:
             return None
-        # A completion without an arrival event still means the crew was there.
-        done = entity.get("arrived_at") or entity.get("completed_at")
-        return start, done
+        return start, arrival_time(facts)
 
-    def deadlines(self, entity, params: Params):
-        limit = params.limit_minutes[entity.get("area_type") or "urban"] * 60.0
-        levels = params.urgent_levels if entity.get("priority") == "urgent" else params.levels
+    def deadlines(self, facts, params: Params):
+        limit = params.limit_minutes[facts.get("area_type") or "urban"] * 60.0
+        levels = params.urgent_levels if facts.get("priority") == "urgent" else params.levels
         return [Deadline(s, f * limit) for s, f in levels.items()]
 
-    def identity(self, entity):
-        return {"ticket_id": entity["ticket_id"]}
+    def identity(self, facts):
+        return {"ticket_id": facts["ticket_id"]}
 
-    def scope(self, entity):
-        return scope_of(entity, ("ticket_id", "district_id", "crew_id"))
+    def scope(self, facts):
+        return scope_of(facts, ("ticket_id", "district_id", "crew_id"))
 
-    def summaries(self, entity, t: Transition):
-        tid, district = entity["ticket_id"], entity.get("district_id", "?")
-        area = entity.get("area_type") or "urban"
+    def summaries(self, facts, t: Transition):
+        tid, district = facts["ticket_id"], facts.get("district_id", "?")
+        area = facts.get("area_type") or "urban"
         minutes, limit = round(t.value), round(t.threshold)
         if t.kind == "resolved":
             return (
                 f"Crew arrived at ticket {tid} ({district}) after {minutes} min.",
                 f"工单{tid}（{district}）抢修人员已到达现场，用时{minutes}分钟。",
             )
-        urgent = " urgent" if entity.get("priority") == "urgent" else ""
+        urgent = " urgent" if facts.get("priority") == "urgent" else ""
         return (
             f"No crew at{urgent} ticket {tid} ({district}, {area}) {minutes} min after report; "
             f"threshold {limit} min. Dispatch or reassign a crew.",
