@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import outage, staff_district, ticket
+from . import account, outage, staff_district, ticket
 
 Fold = Callable[[dict, dict, float], None]
 Derive = Callable[[dict], list[tuple[str, dict]]]
@@ -25,12 +25,13 @@ def _no_derive(facts: dict) -> list[tuple[str, dict]]:
 
 FOLDS: dict[str, Fold] = {
     "ticket": ticket.fold,
+    "account": account.fold,
     "outage": outage.fold,
     "district": staff_district.fold,
     "feeder": staff_district.fold,
     "staff": staff_district.fold,
 }
-DERIVES: dict[str, Derive] = {"ticket": ticket.derive, "outage": outage.derive}
+DERIVES: dict[str, Derive] = {"ticket": ticket.derive, "outage": outage.derive, "account": account.derive}
 
 
 def derive(kind: str, facts: dict) -> list[tuple[str, dict]]:
@@ -45,13 +46,13 @@ def routes(event: dict) -> list[str]:
     if t.startswith("outage."):
         return [f"outage:{event['outage_id']}"]
     if t in ("bill.issued", "payment.received", "account.risk_flagged"):
-        return [f"account:{event['account_id']}"] if "account" in FOLDS else []
+        return [f"account:{event['account_id']}"]
     keys = []
     if t in ("complaint.received", "survey.completed", "meter.alarm"):
         keys.append(f"district:{event['district_id']}")
         if event.get("staff_id"):
             keys.append(f"staff:{event['staff_id']}")
-        if t == "meter.alarm" and event.get("account_id") and "account" in FOLDS:
+        if t == "meter.alarm" and event.get("account_id"):
             keys.append(f"account:{event['account_id']}")
     return keys
 
