@@ -16,9 +16,9 @@ engine owns the warning state machine, persistence order and rendering.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .. import deadlines
 from ..deadlines import Deadline
@@ -30,6 +30,37 @@ MIN = 60.0
 
 class RuleParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _severity_keys(levels: dict[str, float]) -> dict[str, float]:
+    for severity, v in levels.items():
+        if severity not in RANK:
+            raise ValueError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
+        if v <= 0:
+            raise ValueError(f"{severity} must be positive")
+    if not levels:
+        raise ValueError("at least one severity is needed")
+    return levels
+
+
+# Positive numbers by severity name, e.g. {yellow: 10, orange: 15, red: 30}.
+SeverityMap = Annotated[dict[str, float], AfterValidator(_severity_keys)]
+
+
+class AreaLimits(RuleParams):
+    """A limit per area type (urban, rural, remote), in the rule's unit."""
+
+    urban: float = Field(gt=0)
+    rural: float = Field(gt=0)
+    remote: float = Field(gt=0)
+
+    def of(self, area_type: str | None) -> float:
+        return getattr(self, area_type or "urban")
+
+
+def offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
+    """Deadlines from a severity map in some unit (minutes, hours) scaled to seconds."""
+    return [Deadline(s, v * scale) for s, v in levels.items()]
 
 
 @dataclass

@@ -8,26 +8,14 @@ the clock would otherwise run forever; the resolved message says so.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from ..deadlines import Deadline
-from ..warning_state import RANK, Transition
-from .base import DeadlineRule, RuleParams, scope_of
+from ..warning_state import Transition
+from .base import MIN, DeadlineRule, RuleParams, SeverityMap, offsets, scope_of
 
 
 class Params(RuleParams):
-    minutes: dict[str, float] = Field(
-        default_factory=lambda: {"yellow": 10.0, "orange": 15.0, "red": 30.0}
-    )
-
-    @model_validator(mode="after")
-    def _check(self):
-        for severity, m in self.minutes.items():
-            if severity not in RANK:
-                raise ValueError(f"minutes: unknown severity {severity!r}")
-            if m <= 0:
-                raise ValueError(f"minutes.{severity} must be positive")
-        return self
+    minutes: SeverityMap = Field(default_factory=lambda: {"yellow": 10.0, "orange": 15.0, "red": 30.0})
 
 
 class OutageNoticeLate(DeadlineRule):
@@ -45,7 +33,7 @@ class OutageNoticeLate(DeadlineRule):
         return start, (max(min(ends), start) if ends else None)
 
     def deadlines(self, facts, params: Params):
-        return [Deadline(s, m * 60.0) for s, m in params.minutes.items()]
+        return offsets(params.minutes, MIN)
 
     def identity(self, facts):
         return {"outage_id": facts["outage_id"]}

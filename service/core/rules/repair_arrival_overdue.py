@@ -7,35 +7,17 @@ Limits are the SGCC / China Southern Grid service commitments (45 min urban,
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from ..deadlines import Deadline
-from ..warning_state import RANK, Transition
 from ..subjects.ticket import arrival_time
-from .base import DeadlineRule, RuleParams, scope_of
-
-Fractions = dict[str, float]
+from ..warning_state import Transition
+from .base import AreaLimits, DeadlineRule, RuleParams, SeverityMap, offsets, scope_of
 
 
 class Params(RuleParams):
-    limit_minutes: dict[str, float] = Field(
-        default_factory=lambda: {"urban": 45.0, "rural": 90.0, "remote": 120.0}
-    )
-    levels: Fractions = Field(default_factory=lambda: {"yellow": 0.8, "orange": 1.0, "red": 2.0})
-    urgent_levels: Fractions = Field(default_factory=lambda: {"yellow": 0.8, "red": 1.0})
-
-    @model_validator(mode="after")
-    def _check(self):
-        for area in ("urban", "rural", "remote"):
-            if self.limit_minutes.get(area, 0) <= 0:
-                raise ValueError(f"limit_minutes.{area} must be a positive number of minutes")
-        for name in ("levels", "urgent_levels"):
-            for severity, fraction in getattr(self, name).items():
-                if severity not in RANK:
-                    raise ValueError(f"{name}: unknown severity {severity!r}")
-                if fraction <= 0:
-                    raise ValueError(f"{name}.{severity} must be positive")
-        return self
+    limit_minutes: AreaLimits = Field(default_factory=lambda: AreaLimits(urban=45, rural=90, remote=120))
+    levels: SeverityMap = Field(default_factory=lambda: {"yellow": 0.8, "orange": 1.0, "red": 2.0})
+    urgent_levels: SeverityMap = Field(default_factory=lambda: {"yellow": 0.8, "red": 1.0})
 
 
 class RepairArrivalOverdue(DeadlineRule):
@@ -52,9 +34,9 @@ class RepairArrivalOverdue(DeadlineRule):
         return start, arrival_time(facts)
 
     def deadlines(self, facts, params: Params):
-        limit = params.limit_minutes[facts.get("area_type") or "urban"] * 60.0
+        limit = params.limit_minutes.of(facts.get("area_type")) * 60.0
         levels = params.urgent_levels if facts.get("priority") == "urgent" else params.levels
-        return [Deadline(s, f * limit) for s, f in levels.items()]
+        return offsets(levels, limit)
 
     def identity(self, facts):
         return {"ticket_id": facts["ticket_id"]}
