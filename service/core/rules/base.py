@@ -26,6 +26,8 @@ from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
 from ..windows import Window, samples
 
 MIN = 60.0
+HOUR = 3600.0
+DAY = 86400.0
 
 
 class RuleParams(BaseModel):
