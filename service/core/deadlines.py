@@ -73,3 +73,33 @@ def next_due(start: float, deadlines: list[Deadline], after: float) -> float | N
     """The first crossing strictly after `after`, or None when all have passed."""
     due = [start + d.after for d in deadlines if start + d.after > after]
     return min(due) if due else None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """At `at`, the condition calls for `severity` (None: clear)."""
+
+    at: float
+    severity: str | None
+    value: float
+    threshold: float
+
+
+def replay(state: WarningState, points: list[Point], until: float) -> tuple[list[Transition], float | None]:
+    """Apply a rule's timeline of points up to `until`; return transitions and the next point's time.
+
+    For rules whose whole timeline follows from the facts (an outage notice
+    that comes too late, a start without notice): points already applied,
+    at or before the warning's last change, are skipped, so re-evaluation
+    changes nothing.
+    """
+    out = []
+    for p in sorted(points, key=lambda p: p.at):
+        if p.at > until:
+            return out, p.at
+        if state.changed_at is not None and p.at <= state.changed_at:
+            continue
+        t = step(state, p.severity, value=p.value, threshold=p.threshold, at=p.at)
+        if t is not None:
+            out.append(t)
+    return out, None

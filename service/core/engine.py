@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from . import subjects
 from .fingerprint import fingerprint, warning_id
 from .rulebook import RuleBook, RuleConfig
-from .rules.base import DeadlineRule
 from .timefmt import to_rfc3339
 from .warning_state import Transition, WarningState, step
 
@@ -92,9 +91,7 @@ class Engine:
                                                                 threshold=0.0, at=now), params))
                     stored[rule_id] = ws.to_dict()
                 continue
-            # A subject's own event proves its own time has come (a crew that
-            # arrives at 50 min was not there at 36); other subjects' events do not.
-            until = max(now, own_event_ts) if own_event_ts is not None and isinstance(rule, DeadlineRule) else now
+            until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
             rstate = state["rules"].get(rule_id, {})
             ev = rule.evaluate(facts, rstate, ws, until, params)
             out.extend(self._render(rc, facts, rstate, t, params) for t in ev.transitions)

@@ -69,3 +69,56 @@ def test_ticket_rules_share_one_subject_and_keep_separate_fingerprints():
     fps = {w_["rule_id"]: w_["fingerprint"] for w_ in w.warnings}
     assert set(fps) == {"repair.arrival_overdue", "repair.restore_overdue", "followup.missing"}
     assert len(set(fps.values())) == 3
+
+
+PLANNED = dict(outage_id="P1", district_id="D1", feeder_id="F1", area_type="urban", customers_affected=800)
+
+
+def schedule(w, minute, kind, start_minute, hours=4):
+    from tests.core.world import T0
+    from service.core.timefmt import to_rfc3339
+
+    w.send("outage.scheduled", minute, kind=kind, scheduled_start=to_rfc3339(T0 + start_minute * MIN),
+           scheduled_end=to_rfc3339(T0 + (start_minute + hours * 60) * MIN), **PLANNED)
+
+
+def test_planned_outage_with_full_notice_is_silent():
+    w = world("outage.notice_short")
+    start = 10 * 24 * 60
+    schedule(w, 0, "planned", start)
+    w.send("outage.notice_published", 60, outage_id="P1", channel="sms")
+    w.run(start, every=60)
+    w.send("outage.started", start, kind="planned", **PLANNED)
+    w.send("outage.restored", start + 240, outage_id="P1")
+    assert w.warnings == []
+
+
+def test_planned_outage_inside_notice_period_then_short_notice_then_resolved():
+    w = world("outage.notice_short")
+    start = 10 * 24 * 60
+    schedule(w, 0, "planned", start)
+    w.run(3 * 24 * 60 + 60, every=60)  # the 7-day notice period began at day 3
+    assert w.timeline() == [("raised", "yellow", at(3 * 24 * 60))]
+    w.send("outage.notice_published", 5 * 24 * 60, outage_id="P1", channel="web")
+    assert w.timeline()[-1] == ("escalated", "orange", at(5 * 24 * 60))
+    assert w.of("outage.notice_short")[-1]["metric"]["value"] == 120  # 5 days of lead, in hours
+    w.send("outage.started", start, kind="planned", **PLANNED)
+    w.send("outage.restored", start + 240, outage_id="P1")
+    assert w.timeline()[-1] == ("resolved", "orange", at(start + 240))
+
+
+def test_temporary_outage_that_starts_without_notice_goes_red_from_the_clock():
+    w = world("outage.notice_short")
+    start = 12 * 60
+    schedule(w, 0, "temporary", start)  # announced internally 12 h ahead: already inside 24 h
+    w.run(start + 30, every=10)
+    assert w.timeline() == [("raised", "yellow", at(start - 24 * 60)), ("escalated", "red", at(start))]
+
+
+def test_cancelled_outage_resolves_its_notice_warning():
+    w = world("outage.notice_short")
+    schedule(w, 0, "temporary", 12 * 60)
+    w.run(60, every=10)
+    w.send("outage.cancelled", 90, outage_id="P1")
+    w.run(24 * 60, every=60)
+    assert w.timeline() == [("raised", "yellow", at(-12 * 60)), ("resolved", "yellow", at(90))]

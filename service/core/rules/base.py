@@ -80,6 +80,10 @@ class Rule:
     unit: ClassVar[str] = "min"
     unit_seconds: ClassVar[float] = MIN  # deadline rules: seconds per metric unit
     observes: ClassVar[frozenset[str]] = frozenset()  # event types passed to observe()
+    # A subject's own event proves its own time has come (a crew arriving at
+    # 50 min was not there at 36), so entity rules evaluate up to that event's
+    # time. Window rules must not: other subjects' events may still be in flight.
+    own_clock: ClassVar[bool] = True
     Params: ClassVar[type[RuleParams]]
 
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
@@ -191,6 +195,7 @@ def target_severity(value: float, current: str | None, raise_: Levels, clear: Le
 
 
 class WindowRule(Rule):
+    own_clock = False
     above: ClassVar[bool] = True  # warn when the value is high (False: when low)
     strict: ClassVar[bool] = True  # '>' rather than '>='
 
