@@ -179,7 +179,7 @@ class Window:
     def due_ends(self, state: dict, now: float) -> list[float]:
         """Window ends not yet evaluated whose lateness has passed, oldest first."""
         base = self._base(state)
-        if base is None:
+        if base is None or math.isinf(now):  # no clock yet: nothing can be decided
             return []
         last_closed = self.bucket_of(now - self.lateness)
         ends = []

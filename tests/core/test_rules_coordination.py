@@ -122,3 +122,86 @@ def test_cancelled_outage_resolves_its_notice_warning():
     w.send("outage.cancelled", 90, outage_id="P1")
     w.run(24 * 60, every=60)
     assert w.timeline() == [("raised", "yellow", at(-12 * 60)), ("resolved", "yellow", at(90))]
+
+
+def tickets_arriving(w, first, count, arrive_after, district="D1", area="urban", prefix="A"):
+    for i in range(count):
+        tid = f"{prefix}{first + i}"
+        w.send("ticket.created", first + i, ticket_id=tid, district_id=district, area_type=area,
+               category="no_power", priority="normal")
+        w.send("ticket.arrived", first + i + arrive_after, ticket_id=tid)
+
+
+def test_arrival_p90_raises_at_the_window_end_and_clears_with_hysteresis():
+    w = world("repair.arrival_p90")
+    tickets_arriving(w, 0, 5, 50)  # arrivals at minutes 50-54, all over the 45 min limit
+    w.run(59, every=1)
+    assert w.warnings == []  # the window ending at 55 is decided only after 5 min of lateness
+    w.run(61, every=1)
+    assert w.timeline() == [("raised", "orange", at(55))]
+    first = w.warnings[0]
+    assert first["metric"]["value"] == pytest.approx(50, rel=0.01) and first["metric"]["threshold"] == 45
+    assert first["metric"]["window_start"] == at(-5) and first["metric"]["window_end"] == at(55)
+    assert first["scope"] == {"district_id": "D1"} and len(first["evidence"]) == 5
+    # p90 of 42 min: under the limit but above 90 % of it, so the warning holds (no flapping)
+    tickets_arriving(w, 60, 10, 42, prefix="B")  # arrivals at 102-111
+    w.run(165, every=1)
+    assert [t[0] for t in w.timeline()] == ["raised"]
+    tickets_arriving(w, 166, 10, 20, prefix="C")  # fast again: p90 20 min
+    w.run(300, every=1)
+    assert w.timeline()[-1][0] == "resolved"
+
+
+def test_arrival_p90_needs_five_samples():
+    w = world("repair.arrival_p90")
+    tickets_arriving(w, 0, 4, 80)
+    w.run(200, every=1)
+    assert w.warnings == []
+
+
+def test_sla_breach_ratio_levels_and_minimum_samples():
+    w = world("repair.sla_breach_ratio")
+    tickets_arriving(w, 0, 9, 60)  # 9 late: below the 10-sample minimum
+    w.run(200, every=5)
+    assert w.warnings == []
+    w = world("repair.sla_breach_ratio")
+    tickets_arriving(w, 0, 9, 60)
+    tickets_arriving(w, 70, 11, 10, prefix="B")  # 9 late of 20 in the window ending at 120: 45 %
+    w.run(200, every=5)
+    assert w.timeline() == [("raised", "red", at(120))]
+    assert w.warnings[0]["metric"]["value"] == pytest.approx(0.45)
+
+
+def test_sla_breach_ratio_judges_each_ticket_by_its_own_area():
+    w = world("repair.sla_breach_ratio")
+    tickets_arriving(w, 0, 10, 80, area="rural")  # 80 min is in time for rural (90)
+    w.run(200, every=5)
+    assert w.warnings == []
+
+
+def test_dissatisfied_followups_ratio():
+    w = world("followup.dissatisfied_ratio")
+    for i in range(10):
+        tid = f"F{i}"
+        w.send("ticket.created", i, ticket_id=tid, district_id="D1", area_type="urban", category="other", priority="normal")
+        w.send("ticket.completed", 30 + i, ticket_id=tid)
+        w.send("ticket.followed_up", 100 + i, ticket_id=tid, satisfied=i >= 3)  # 3 of 10 unhappy
+    w.run(300, every=10)
+    assert w.timeline() == [("raised", "orange", at(120))]  # stamped at the window end, decided after lateness
+
+
+def test_frequent_feeder_counts_sustained_outages_only():
+    w = world("outage.frequent_feeder")
+    day = 24 * 60
+    for i in range(6):
+        oid = f"O{i}"
+        w.send("outage.started", i * day, outage_id=oid, kind="unplanned", district_id="D1", feeder_id="F1",
+               area_type="rural", customers_affected=10)
+        w.send("outage.restored", i * day + (3 if i == 1 else 30), outage_id=oid)  # O1 lasts 3 min: momentary
+    w.run(6 * day, every=60)
+    got = w.timeline()
+    # sustained outages restored on days 0, 2, 3 (third: yellow) and 4, 5 (fifth: orange)
+    assert got == [("raised", "yellow", at(3 * day + 60)), ("escalated", "orange", at(5 * day + 60))]
+    assert w.of("outage.frequent_feeder")[0]["scope"] == {"feeder_id": "F1", "district_id": "D1"}
+    w.run(70 * day, every=60 * 6)
+    assert w.timeline()[-1][0] == "resolved"

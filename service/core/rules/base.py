@@ -26,6 +26,7 @@ from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
 from ..windows import Window, samples
 
 MIN = 60.0
+EVIDENCE = 20  # event ids a warning carries, as the contract allows
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -206,6 +207,10 @@ class WindowRule(Rule):
         """The value this event adds to the window, or None if it does not count."""
         raise NotImplementedError
 
+    def sample_with(self, facts: dict, event: dict, params: Any) -> Any:
+        """As `sample`, for rules whose sample depends on their parameters."""
+        return self.sample(facts, event)
+
     def levels(self, facts: dict, params: Any) -> tuple[Levels, Levels]:
         return params.raise_, params.clear
 
@@ -213,12 +218,17 @@ class WindowRule(Rule):
         return agg.result(state)
 
     def observe(self, facts, rstate, event, ts, params) -> None:
-        v = self.sample(facts, event)
+        v = self.sample_with(facts, event, params)
         if v is None:
             return
         w = params.window()
         rstate.setdefault("w", w.new_state())
-        w.add(rstate["w"], self.aggregation(params), ts, v)
+        if w.add(rstate["w"], self.aggregation(params), ts, v):
+            rstate["ev"] = (rstate.get("ev", []) + [event["event_id"]])[-EVIDENCE:]
+
+    def evidence(self, facts: dict, rstate: dict) -> list[str]:
+        """The most recent events that went into the window."""
+        return list(rstate.get("ev", []))
 
     def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
         if "w" not in rstate:
