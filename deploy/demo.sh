@@ -11,6 +11,7 @@ eval "$(deploy/kafka.sh start | grep '^KAFKA_BOOTSTRAP=')"
 export KAFKA_BOOTSTRAP
 export RISK_CLOCK=event RISK_TICK_SECONDS=0.5 RISK_EVENT_CLOCK_IDLE_SECONDS=2
 export RISK_APP_ID="${RISK_APP_ID:-risk-warnings-demo}" RISK_DATA_DIR=var/demo-worker
+export RISK_DISTRICTS_FILE="${RISK_DISTRICTS_FILE:-deploy/demo/districts.yaml}"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

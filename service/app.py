@@ -32,7 +32,7 @@ from prometheus_client import generate_latest
 from schemas import BadEvent, DeadLetter, parse_event
 
 from . import metrics
-from .config import Settings, load_rulebook
+from .config import Settings, load_districts, load_rulebook
 from .core.clock import EventClock
 from .core.engine import Engine, Result
 from .core.subjects import routes
@@ -41,6 +41,7 @@ from .core.timefmt import to_rfc3339
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
+STORM_RULE = "reliability.storm_mode"
 
 
 class Wakeups:
@@ -91,7 +92,7 @@ def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
 
 def create_app(settings: Settings, **faust_options) -> faust.App:
     rulebook = load_rulebook(settings.rules_file)
-    engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY)
+    districts = load_districts(settings.districts_file)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
@@ -120,6 +121,13 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     state = app.Table("state", default=None, partitions=settings.partitions,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
 
+    # Which districts are in storm mode, on every worker: per-ticket warnings
+    # live on other partitions than their district's storm warning.
+    storm = app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
+                            schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
+                    storm_districts=lambda: {d for d, on in storm.items() if on})
+
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
     partition_now: dict[int, float] = {}
@@ -146,6 +154,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 headers=cloudevent_headers(w, settings.source_name),
             )
             metrics.warnings_published.labels(w["rule_id"], w["severity"], w["transition"]).inc()
+            if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
+                storm[w["scope"]["district_id"]] = w["status"] == "firing"
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
     @app.agent(inputs)

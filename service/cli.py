@@ -10,10 +10,11 @@ from .core.rulebook import ConfigError
 
 
 def _settings():
-    from .config import load_rulebook, load_settings
+    from .config import load_districts, load_rulebook, load_settings
 
     settings = load_settings()
     load_rulebook(settings.rules_file)  # fail before touching Kafka
+    load_districts(settings.districts_file)
     return settings
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .core.reference import District, load_reference
 from .core.rulebook import ConfigError, RuleBook
 
 PACKAGE_DIR = Path(__file__).parent
@@ -145,6 +146,16 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def load_districts(path: Path | None) -> dict[str, District]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read district reference data: {e}") from None
+    return load_reference(data, str(path))
 
 
 def load_rulebook(path: Path) -> RuleBook:

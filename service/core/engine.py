@@ -12,10 +12,12 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import subjects
 from .fingerprint import fingerprint, warning_id
+from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
 from .timefmt import to_rfc3339
 from .warning_state import Transition, WarningState, step
@@ -43,12 +45,16 @@ def new_state(kind: str, ts: float) -> dict:
 
 
 class Engine:
-    def __init__(self, rulebook: RuleBook, retention_seconds: float = 7 * DAY):
+    def __init__(self, rulebook: RuleBook, retention_seconds: float = 7 * DAY,
+                 districts: dict[str, District] | None = None,
+                 storm_districts: Callable[[], set[str]] = set):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
         self.rulebook = rulebook
         self.retention = retention_seconds
+        self.districts = districts or {}
+        self.storm_districts = storm_districts  # districts currently in storm mode (live state)
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float) -> Result:
         kind = kind_of(key)
@@ -58,6 +64,8 @@ class Engine:
         state["recent"] = (state["recent"] + [event["event_id"]])[-RECENT_IDS:]
         facts = state["facts"]
         subjects.FOLDS[kind](facts, event, ts)
+        if kind == "district" and facts.get("district_id") in self.districts:
+            facts.update(reference_facts(self.districts[facts["district_id"]]))
         subjects.remember_evidence(facts, event)
         state["last_ts"] = max(state["last_ts"], ts)
         late = 0
@@ -144,4 +152,7 @@ class Engine:
         if t.kind == "resolved":
             message["resolved_at"] = to_rfc3339(t.at)
             message["duration_seconds"] = round(t.duration_seconds, 3)
+        reasons = self.rulebook.suppressions.reasons(message, self.storm_districts())
+        if reasons:
+            message["suppressed"], message["suppressed_by"] = True, reasons
         return message

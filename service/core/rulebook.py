@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .rules import RULES
 from .rules.base import Rule, RuleParams
+from .suppression import MaintenanceWindow, Silence, Suppressions
 
 
 class ConfigError(ValueError):
@@ -39,6 +40,10 @@ class _RuleEntry(BaseModel):
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: dict[str, _RuleEntry]
+    silences: list[Silence] = Field(default_factory=list)
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    # per-ticket rules whose warnings are marked suppressed while their district is in storm mode
+    storm_inhibits: list[str] = Field(default_factory=lambda: ["repair.arrival_overdue", "repair.restore_overdue"])
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -69,8 +74,9 @@ class RuleConfig:
 
 
 class RuleBook:
-    def __init__(self, rules: dict[str, RuleConfig]):
+    def __init__(self, rules: dict[str, RuleConfig], suppressions: Suppressions | None = None):
         self.rules = rules
+        self.suppressions = suppressions or Suppressions([], [])
         self.by_subject: dict[str, list[RuleConfig]] = {}
         for rc in rules.values():
             self.by_subject.setdefault(rc.rule.subject, []).append(rc)
@@ -87,6 +93,9 @@ class RuleBook:
             raise ConfigError(
                 f"{source}: rules.{unknown[0]}: unknown rule id (known: {', '.join(sorted(RULES))})"
             )
+        for i, rule_id in enumerate(parsed.storm_inhibits):
+            if rule_id not in RULES:
+                raise ConfigError(f"{source}: storm_inhibits.{i}: unknown rule id {rule_id!r}")
         configs = {}
         for rule_id, entry in parsed.rules.items():
             rule = RULES[rule_id]()
@@ -101,7 +110,8 @@ class RuleBook:
             configs[rule_id] = RuleConfig(
                 rule, entry.enabled, entry.response_plan, params, district_params, district_enabled
             )
-        return cls(configs)
+        return cls(configs, Suppressions(parsed.silences, parsed.maintenance_windows,
+                                         frozenset(parsed.storm_inhibits)))
 
 
 def _params(rule: Rule, data: dict, where: str) -> RuleParams:

@@ -52,3 +52,20 @@ def test_broken_rule_file_names_the_file(tmp_path):
     f.write_text("rules: [unclosed")
     with pytest.raises(ConfigError, match=rf"{f}: cannot read rule configuration"):
         load_rulebook(f)
+
+
+def test_district_reference_data_loads_and_errors_name_the_file(tmp_path):
+    from pathlib import Path
+
+    from service.config import load_districts
+
+    demo = Path(__file__).parents[2] / "deploy" / "demo" / "districts.yaml"
+    districts = load_districts(demo)
+    assert districts["north"].customers_served == 180000 and districts["hills"].area_type == "remote"
+    f = tmp_path / "districts.yaml"
+    f.write_text("districts:\n  - {district_id: a, name: A, area_type: suburban, customers_served: 1, recipient_group: g}\n")
+    with pytest.raises(ConfigError, match=rf"{f}: districts.0.area_type"):
+        load_districts(f)
+    f.write_text("districts:\n" + "  - {district_id: a, name: A, area_type: urban, customers_served: 1, recipient_group: g}\n" * 2)
+    with pytest.raises(ConfigError, match=r"districts.1.district_id: 'a' listed twice"):
+        load_districts(f)
