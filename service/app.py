@@ -33,7 +33,7 @@ from schemas import BadEvent, DeadLetter, parse_event
 
 from . import metrics
 from .config import Settings, load_districts, load_rulebook
-from .core.clock import EventClock
+from .core.clock import EventClock, PartitionClocks, is_aggregate
 from .core.engine import Engine, Result
 from .core.subjects import routes
 from .core.timefmt import to_rfc3339
@@ -130,7 +130,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
-    partition_now: dict[int, float] = {}
+    clocks = PartitionClocks(settings.partitions)
     last_tick = [float("-inf")]
 
     async def send_dead_letter(message, reason: str, detail: str) -> None:
@@ -179,7 +179,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 metrics.processing_errors.labels("ingest").inc()
                 await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
-    def persist(key: str, partition: int, result: Result) -> None:
+    async def apply(key: str, partition: int, result: Result) -> None:
+        """Persist the subject's new state, publish its warnings, pass on what it derived."""
         if result.state is None:
             if key in state:
                 del state[key]
@@ -187,6 +188,21 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             result.state["p"] = partition
             state[key] = result.state
         wakeups.set(partition, key, result.wake_at)
+        await publish(result.warnings)
+        for target, derived in result.derived:
+            await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
+
+    async def evaluate_due(partition: int, now: float, aggregates: bool) -> None:
+        if not wakeups.known(partition):
+            rebuild(partition)
+        for key in wakeups.due(partition, now):
+            if is_aggregate(key) != aggregates:
+                continue
+            current = state.get(key)
+            if current is None:
+                wakeups.set(partition, key, None)
+                continue
+            await apply(key, partition, engine.on_tick(current, now))
 
     def rebuild(partition: int) -> None:
         wakeups.load(partition, [k for k, v in state.items() if v and v.get("p") == partition])
@@ -197,32 +213,26 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             message, value = event.message, event.value
             partition = message.partition
             try:
-                if value.get("kind") == "tick":
-                    now = max(value["now"], partition_now.get(partition, float("-inf")))
-                    partition_now[partition] = now
-                    if not wakeups.known(partition):
-                        rebuild(partition)
-                    for key in wakeups.due(partition, now):
-                        current = state.get(key)
-                        if current is None:
-                            wakeups.set(partition, key, None)
-                            continue
-                        result = engine.on_tick(current, now)
-                        persist(key, partition, result)
-                        await publish(result.warnings)
+                kind = value.get("kind")
+                if kind == "tick":
+                    now = clocks.tick(partition, value["now"])
+                    await evaluate_due(partition, now, aggregates=False)
+                    # everything this partition derived up to `now` is sent: say so to every partition
+                    for q in range(settings.partitions):
+                        await work.send(key=None, value={"kind": "mark", "src": partition, "now": now}, partition=q)
+                elif kind == "mark":
+                    await evaluate_due(partition, clocks.mark(partition, value["src"], value["now"]),
+                                       aggregates=True)
                 else:
                     key = event.key
-                    now = partition_now.get(partition, float("-inf"))
-                    result = engine.on_event(key, state.get(key), value["event"], value["ts"], now)
+                    result = engine.on_event(key, state.get(key), value["event"], value["ts"],
+                                             clocks.now_for(key, partition))
                     if result.duplicate:
                         metrics.duplicate_events.inc()
                         continue
                     if result.late:
                         metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
-                    persist(key, partition, result)
-                    await publish(result.warnings)
-                    for target, derived in result.derived:
-                        await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
+                    await apply(key, partition, result)
             except Exception as e:
                 log.exception("processing failed on work[%s]@%s", partition, message.offset)
                 metrics.processing_errors.labels("process").inc()
@@ -241,6 +251,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
         wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
+        wall = time.time()
+        for tp in assigned:  # an input partition holds the event clock until it delivers or idles
+            if tp.topic in topics.inputs:
+                event_clock.expect((tp.topic, tp.partition), wall)
 
     @app.page("/metrics")
     async def metrics_page(web, request):

@@ -21,6 +21,10 @@ class EventClock:
         self.lateness = lateness_seconds
         self._sources: dict[Hashable, list[float]] = {}  # source -> [max event time, wall time last seen]
 
+    def expect(self, source: Hashable, wall: float) -> None:
+        """A partition that may hold a backlog: it holds the clock until it delivers or idles."""
+        self._sources.setdefault(source, [float("-inf"), wall])
+
     def observe(self, source: Hashable, event_time: float, wall: float) -> None:
         seen = self._sources.get(source)
         if seen is None:
@@ -34,4 +38,52 @@ class EventClock:
             return None
         active = [t for t, last in self._sources.values() if wall - last < self.idle]
         mark = min(active) if active else max(t for t, _ in self._sources.values())
-        return mark - self.lateness
+        return None if mark == float("-inf") else mark - self.lateness
+
+
+AGGREGATE_KINDS = frozenset({"district", "feeder", "staff"})
+
+
+def is_aggregate(key: str) -> bool:
+    return key.split(":", 1)[0] in AGGREGATE_KINDS
+
+
+class PartitionClocks:
+    """The two clocks of each work partition.
+
+    Entity subjects (tickets, outages, accounts) follow the tick: everything
+    the ingest sent before the tick's time is already ahead of it in the
+    partition. Aggregate subjects (districts, feeders, staff) also receive
+    events *derived* by entities on other partitions, which are sent only
+    when those partitions process their own tick. So every partition, once
+    it has handled a tick, sends a mark "done up to t" to every partition;
+    an aggregate clock is the minimum of the marks from all partitions. A
+    window is then never decided while a derived event for it is in flight,
+    however fast a replay runs.
+    """
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+        self._entity: dict[int, float] = {}
+        self._marks: dict[int, dict[int, float]] = {}
+
+    def tick(self, partition: int, now: float) -> float:
+        self._entity[partition] = max(now, self._entity.get(partition, float("-inf")))
+        return self._entity[partition]
+
+    def mark(self, partition: int, source: int, now: float) -> float:
+        marks = self._marks.setdefault(partition, {})
+        marks[source] = max(now, marks.get(source, float("-inf")))
+        return self.aggregate_now(partition)
+
+    def entity_now(self, partition: int) -> float:
+        return self._entity.get(partition, float("-inf"))
+
+    def aggregate_now(self, partition: int) -> float:
+        marks = self._marks.get(partition, {})
+        if len(marks) < self.partitions:
+            return float("-inf")
+        return min(marks.values())
+
+    def now_for(self, key: str, partition: int) -> float:
+        return self.aggregate_now(partition) if is_aggregate(key) else self.entity_now(partition)

@@ -36,3 +36,31 @@ def test_lateness_keeps_the_clock_behind():
     c = EventClock(lateness_seconds=60)
     c.observe("a", 1000, wall=0)
     assert c.now(wall=0) == 940
+
+
+def test_aggregate_clock_waits_for_a_mark_from_every_partition():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=3)
+    assert c.tick(0, 100) == 100 and c.tick(0, 50) == 100  # never goes back
+    c.mark(0, 0, 100)
+    c.mark(0, 1, 90)
+    assert c.aggregate_now(0) == float("-inf")  # partition 2 has not reported
+    assert c.mark(0, 2, 120) == 90
+    assert c.now_for("district:D1", 0) == 90 and c.now_for("ticket:T1", 0) == 100
+    assert c.now_for("feeder:F1", 1) == float("-inf")
+
+
+def test_expected_partition_holds_the_clock_until_it_delivers_or_idles():
+    c = EventClock(idle_seconds=5)
+    c.expect("outages", wall=0)
+    c.observe("tickets", 1000, wall=1)
+    assert c.now(wall=1) is None  # outages may hold a backlog older than 1000
+    c.observe("outages", 400, wall=2)
+    assert c.now(wall=2) == 400
+    c.expect("outages", wall=3)  # re-assignment keeps what was seen
+    assert c.now(wall=3) == 400
+    c2 = EventClock(idle_seconds=5)
+    c2.expect("empty", wall=0)
+    c2.observe("tickets", 1000, wall=4)
+    assert c2.now(wall=5) == 1000  # the empty partition idled out
