@@ -1,0 +1,145 @@
+"""complaints.staff_repeat: one staff member is named in repeated complaints.
+
+Complaints naming the staff member in the last 30 days; yellow at 3, orange
+at 5 (heuristic). Supports the responsibility system: the warning names the
+person and carries the complaint ids as evidence.
+
+Also home of RecentEventsRule, the event-driven count that
+complaints.billing_errors and meter.tamper_suspected share. It is decided at
+change points, not on a bucket grid: the value can only change when an event
+enters the window (at its own time) or leaves it (window length later), so
+the warning is raised at the exact time of the complaint that crosses the
+threshold and resolves at the exact time one ages out. A change point is
+decided once the clock has passed it by `lateness_minutes`, so events up to
+that late, in any order, give the same timeline; later ones are counted as
+late, never silently lost. The state keeps each counted event's time, label
+and id until it leaves the window, so it is bounded by the window.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, Field, model_validator
+
+from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
+from .base import MIN, Evaluation, Levels, Rule, RuleParams, SeverityMap, scope_of, target_severity
+
+DAY = 86400.0
+EVIDENCE_KEPT = 20
+
+
+class RecentParams(RuleParams):
+    window_days: float = Field(gt=0)
+    lateness_minutes: float = Field(5.0, ge=0)
+    raise_: SeverityMap = Field(alias="raise")
+    clear: Levels = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self):
+        for severity in self.clear:
+            if severity not in RANK:
+                raise ValueError(f"clear: unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
+        missing = set(self.clear) - set(self.raise_)
+        if missing:
+            raise ValueError(f"clear: {sorted(missing)} have no raise threshold")
+        return self
+
+
+class RecentEventsRule(Rule):
+    """Events (or distinct labels of events) in the window (t - window, t], decided at change points."""
+
+    distinct: ClassVar[bool] = False  # the value: number of events (False) or of distinct labels (True)
+
+    def label(self, facts: dict, event: dict, params: Any) -> str | None:
+        """What the event contributes, or None if it does not count."""
+        raise NotImplementedError
+
+    def observe(self, facts, rstate, event, ts, params) -> None:
+        label = self.label(facts, event, params)
+        if label is None:
+            return
+        w = rstate.setdefault("w", {"b": {}, "evaluated": None, "late": 0})
+        if w["evaluated"] is not None and ts <= w["evaluated"]:
+            w["late"] += 1
+            return
+        w["b"].setdefault(repr(ts), []).append([label, event["event_id"]])
+
+    def value_at(self, w: dict, t: float, size: float) -> float:
+        labels = [label for k, entries in w["b"].items() if t - size < float(k) <= t for label, _ in entries]
+        return float(len(set(labels)) if self.distinct else len(labels))
+
+    def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Evaluation:
+        w = rstate.get("w")
+        if w is None:
+            return Evaluation()
+        size, lateness = params.window_days * DAY, params.lateness_minutes * MIN
+        horizon, decided = now - lateness, w["evaluated"]
+        out = []
+        if math.isfinite(horizon) and (decided is None or horizon > decided):
+            for p in self._change_points(w, size, after=decided, until=horizon):
+                value = self.value_at(w, p, size)
+                current = ws.severity if ws.status == "firing" else None
+                target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
+                t = step(ws, target, value=value, threshold=th, at=p)
+                if t is not None:
+                    out.append(t)
+            w["evaluated"] = decided = horizon
+            w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
+        upcoming = self._change_points(w, size, after=decided, until=math.inf)
+        running = bool(w["b"]) or ws.status != "inactive"
+        wake = upcoming[0] + lateness if upcoming else None
+        return Evaluation(out, wake, running)
+
+    @staticmethod
+    def _change_points(w: dict, size: float, after: float | None, until: float) -> list[float]:
+        points = {p for k in w["b"] for p in (float(k), float(k) + size)}
+        return sorted(p for p in points if (after is None or p > after) and p <= until)
+
+    def window_of(self, t: Transition, params: Any) -> tuple[float, float]:
+        return (t.at - params.window_days * DAY, t.at)
+
+    def evidence(self, facts, rstate) -> list[str]:
+        b = rstate.get("w", {}).get("b", {})
+        ids = [i for k in sorted(b, key=float) for _, i in b[k]]
+        return ids[-EVIDENCE_KEPT:]
+
+
+class Params(RecentParams):
+    window_days: float = Field(30.0, gt=0)
+    raise_: SeverityMap = Field(default_factory=lambda: {"yellow": 3.0, "orange": 5.0}, alias="raise")
+
+
+class ComplaintsStaffRepeat(RecentEventsRule):
+    rule_id = "complaints.staff_repeat"
+    category = "staff_conduct"
+    subject = "staff"
+    metric = "complaints_naming_staff"
+    unit = "complaints"
+    observes = frozenset({"complaint.received"})
+    Params = Params
+
+    def label(self, facts, event, params) -> str | None:
+        return event.get("category", "other") if event["type"] == "complaint.received" else None
+
+    def identity(self, facts):
+        return {"staff_id": facts["staff_id"]}
+
+    def scope(self, facts):
+        return scope_of(facts, ("staff_id", "district_id"))
+
+    def summaries(self, facts, t: Transition):
+        s, d, n, th = facts["staff_id"], facts.get("district_id", "?"), round(t.value), round(t.threshold)
+        if t.kind == "resolved":
+            return (
+                f"Staff {s} ({d}) now has {n} complaints in the review window, below {th}.",
+                f"员工{s}（{d}）统计期内投诉已降至{n}次，低于{th}次。",
+            )
+        return (
+            f"Staff {s} ({d}) named in {n} complaints in the review window (threshold {th}). "
+            f"Team leader to review them and hold a conduct talk.",
+            f"员工{s}（{d}）统计期内被投诉{n}次（阈值{th}次），请班组长复核投诉并约谈。",
+        )

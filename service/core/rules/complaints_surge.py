@@ -1,0 +1,196 @@
+"""complaints.surge: a district receives far more complaints than it usually does.
+
+Also home of SurgeRule, the count-versus-baseline machinery that
+meter.alarm_surge shares. The count of the period just ended (a trailing
+24 h for complaints) is compared with the same-length periods before it
+(`baseline.py`); yellow at z >= 2, orange at z >= 3 (heuristic), and never
+below a minimum count (5 complaints), so a quiet district's two complaints
+are not a surge.
+
+Decisions:
+- Trailing 24 h evaluated every hour (`step_minutes`), not calendar days: a
+  surge is seen within the hour instead of at midnight, and no time zone is
+  needed. Transitions are stamped at the hour boundary that decided them.
+- Counts live in hourly buckets kept for baseline_days + 1 days (older
+  buckets are dropped as windows are decided), so the state is bounded.
+- History starts when the district is first observed by the rule (any
+  complaint, survey or meter alarm), and the rule cannot fire before
+  `min_history_days` complete days of it (default 7); days without events in
+  that history count as zero.
+- Default clear levels are 0.5 below the raise levels (hysteresis); a count
+  below the minimum clears the warning whatever the z.
+- The warning's metric is the count, and its threshold is the count the
+  severity needed (max(min count, mean + z * deviation)): a duty officer
+  compares complaints, not z-scores.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
+
+from ..baseline import baseline
+from ..warning_state import Transition, WarningState, step
+from ..windows import Count, Window
+from .base import MIN, Evaluation, Levels, Rule, WindowParams, scope_of, target_severity
+
+EVIDENCE_KEPT = 20
+SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
+
+
+class SurgeParams(WindowParams):
+    """window_minutes is the period counted (a day, an hour); min_samples the minimum count in it."""
+
+    window_minutes: float = Field(1440.0, gt=0)
+    step_minutes: float = Field(60.0, gt=0)
+    min_samples: int = Field(5, ge=1)
+    raise_: Levels = Field(default_factory=lambda: {"yellow": 2.0, "orange": 3.0}, alias="raise")
+    clear: Levels = Field(default_factory=lambda: {"yellow": 1.5, "orange": 2.5})
+    baseline_days: float = Field(28.0, gt=0)
+    min_history_days: float = Field(7.0, ge=0)
+    min_deviation: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_baseline(self):
+        if not math.isclose(self.window_minutes / self.step_minutes, round(self.window_minutes / self.step_minutes)):
+            raise ValueError("window_minutes must be a multiple of step_minutes")
+        if not math.isclose(self.baseline_days * 1440 / self.window_minutes,
+                            round(self.baseline_days * 1440 / self.window_minutes)):
+            raise ValueError("baseline_days must be a whole number of windows")
+        if self.min_history_days > self.baseline_days:
+            raise ValueError("min_history_days must not exceed baseline_days")
+        return self
+
+    def periods(self) -> int:
+        return round(self.baseline_days * 1440 / self.window_minutes)
+
+    def min_periods(self) -> int:
+        return max(1, math.ceil(self.min_history_days * 1440 / self.window_minutes - 1e-9))
+
+    def store(self) -> Window:
+        """The buckets kept: the counted period and the baseline periods before it."""
+        return Window((self.periods() + 1) * self.window_minutes * MIN, self.step_minutes * MIN,
+                      self.lateness_minutes * MIN)
+
+
+class SurgeRule(Rule):
+    """Count in the period just ended versus the subject's own history of such periods."""
+
+    observes: ClassVar[frozenset[str]] = SERVICE_EVENTS  # every service event proves the subject is observed
+
+    def counted(self, event: dict, params: Any) -> bool:
+        raise NotImplementedError
+
+    def observe(self, facts, rstate, event, ts, params) -> None:
+        rstate["since"] = min(rstate.get("since", ts), ts)
+        rstate["last"] = max(rstate.get("last", ts), ts)
+        if not self.counted(event, params):
+            return
+        store = params.store()
+        rstate.setdefault("w", store.new_state())
+        if store.add(rstate["w"], Count, ts, 1):
+            ids = rstate.setdefault("ids", [])
+            ids.append([ts, event["event_id"]])
+            ids.sort()
+            del ids[:-EVIDENCE_KEPT]
+
+    def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Evaluation:
+        if "since" not in rstate:
+            return Evaluation()
+        store = params.store()
+        # The observed history is data too: keep the subject until it has seen
+        # nothing for a whole baseline, else a quiet spell would restart the
+        # min_history_days wait. After that the history is all zeros and stale.
+        keep_until = rstate["last"] + store.size
+        kept = Evaluation(wake_at=keep_until, running=True) if now < keep_until else Evaluation()
+        w = rstate.get("w")
+        if w is None:
+            return kept
+        if not w["b"] and ws.status == "inactive":
+            ends = store.due_ends(w, now)  # nothing counted: skip the quiet stretch at once
+            if ends:
+                store.mark_evaluated(w, ends[-1])
+            return kept
+        observed_from = store.bucket_of(rstate["since"])
+        out = []
+        for end in store.due_ends(w, now):
+            count = Count.result(params.window().aggregate(w, Count, end))
+            current = ws.severity if ws.status == "firing" else None
+            target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
+            t = step(ws, target, value=count, threshold=threshold, at=end, for_seconds=params.for_minutes * MIN)
+            if t is not None:
+                out.append(t)
+            store.mark_evaluated(w, end)
+            # Evidence: the counted events of the window just decided, and later ones.
+            rstate["ids"] = [x for x in rstate.get("ids", []) if x[0] >= end - params.window_minutes * MIN]
+        if bool(w["b"]) or ws.status != "inactive":
+            return Evaluation(out, store.next_due(w), True)
+        return Evaluation(out, kept.wake_at, kept.running)
+
+    @staticmethod
+    def decide(count: float, current: str | None, buckets: dict, end: float, observed_from: float,
+               params: SurgeParams) -> tuple[str | None, float]:
+        """(severity or None, the count that severity needs) for the period ending at `end`."""
+        raise_, clear, floor = params.raise_, params.clear, float(params.min_samples)
+        if count < params.min_samples and current is None:
+            return None, floor  # the common quiet case needs no baseline
+        base = baseline(buckets, end, params.window_minutes * MIN, params.periods(),
+                        observed_from=observed_from, min_periods=params.min_periods(),
+                        min_deviation=params.min_deviation)
+        if base is None:
+            return None, floor
+        if count < params.min_samples:
+            return None, max(floor, base.level(clear.get(current, raise_[current])))
+        target, z_threshold = target_severity(base.z(count), current, raise_, clear, above=True, strict=False)
+        if target is None and current is not None:
+            z_threshold = clear.get(current, raise_[current])
+        return target, max(floor, base.level(z_threshold))
+
+    def window_of(self, t: Transition, params: Any) -> tuple[float, float]:
+        return (t.at - params.window_minutes * MIN, t.at)
+
+    def evidence(self, facts, rstate) -> list[str]:
+        return [i for _, i in rstate.get("ids", [])][-EVIDENCE_KEPT:]
+
+    def identity(self, facts):
+        return {"district_id": facts["district_id"]}
+
+
+def needed(threshold: float) -> int:
+    """The whole count a threshold calls for (8.2 complaints: 9)."""
+    return math.ceil(threshold - 1e-9)
+
+
+class Params(SurgeParams):
+    pass
+
+
+class ComplaintsSurge(SurgeRule):
+    rule_id = "complaints.surge"
+    category = "staff_conduct"
+    subject = "district"
+    metric = "complaints_24h"
+    unit = "complaints"
+    Params = Params
+
+    def counted(self, event, params) -> bool:
+        return event["type"] == "complaint.received"
+
+    def scope(self, facts):
+        return scope_of(facts, ("district_id",))
+
+    def summaries(self, facts, t: Transition):
+        d, n, level = facts["district_id"], round(t.value), needed(t.threshold)
+        if t.kind == "resolved":
+            return (
+                f"Complaints in district {d} back to usual: {n} in the last 24 h (level {level}).",
+                f"{d}供电区投诉量已回落：近24小时{n}件（预警线{level}件）。",
+            )
+        return (
+            f"Complaint surge in district {d}: {n} in the last 24 h, {t.severity} level {level} from its "
+            f"baseline. Find the common cause (outage, bills, a crew) and brief the hotline.",
+            f"{d}供电区近24小时投诉{n}件，超过基线预警线{level}件。请排查共性原因（停电、电费、班组）并通报客服热线。",
+        )
+
