@@ -205,3 +205,45 @@ def test_frequent_feeder_counts_sustained_outages_only():
     assert w.of("outage.frequent_feeder")[0]["scope"] == {"feeder_id": "F1", "district_id": "D1"}
     w.run(70 * day, every=60 * 6)
     assert w.timeline()[-1][0] == "resolved"
+
+
+def outages_started(w, district, first_minute, count, customers=10, spacing=1.0, prefix="S"):
+    for i in range(count):
+        oid = f"{prefix}{first_minute}-{i}"
+        w.send("outage.started", first_minute + i * spacing, outage_id=oid, kind="unplanned", district_id=district,
+               feeder_id=f"F{i % 7}", area_type="rural", customers_affected=customers)
+        w.send("outage.restored", first_minute + i * spacing + 90, outage_id=oid)
+
+
+def test_storm_mode_from_an_outage_burst_against_the_hourly_baseline_and_inhibits_ticket_warnings():
+
+    w = world("reliability.storm_mode", "repair.arrival_overdue")
+    day = 24 * 60
+    for d in range(3):  # three quiet days: one outage every six hours
+        outages_started(w, "D1", d * day, 4, spacing=360, prefix=f"q{d}")
+    w.run(3 * day, every=60)
+    assert w.of("reliability.storm_mode") == []
+    outages_started(w, "D1", 3 * day + 5, 30, spacing=1.5, prefix="storm")  # 30 in 45 minutes
+    w.run(3 * day + 70, every=5)
+    storm = w.of("reliability.storm_mode")
+    assert [(x["transition"], x["severity"], x["changed_at"]) for x in storm] == [("raised", "blue", at(3 * day + 60))]
+    w.engine.storm_districts = lambda: {"D1"}  # the shell's GlobalTable, after it saw the raise
+    w.send("ticket.created", 3 * day + 70, ticket_id="TS", district_id="D1", area_type="urban",
+           category="no_power", priority="normal")
+    w.run(3 * day + 120, every=5)
+    ticket = w.of("repair.arrival_overdue")
+    assert ticket and all(x["suppressed_by"] == ["storm_mode"] for x in ticket)
+    w.run(3 * day + 200, every=10)
+    assert w.of("reliability.storm_mode")[-1]["transition"] == "resolved"
+
+
+def test_storm_mode_from_the_share_of_customers_interrupted():
+    from service.core.reference import District
+
+    w = world("reliability.storm_mode")
+    w.engine.districts = {"D1": District(district_id="D1", name="One", area_type="rural",
+                                         customers_served=10000, recipient_group="g1")}
+    outages_started(w, "D1", 0, 3, customers=200, spacing=20)  # 600 of 10 000: 6 %
+    w.run(70, every=5)
+    assert [x["transition"] for x in w.of("reliability.storm_mode")] == ["raised"]
+    assert w.of("reliability.storm_mode")[0]["changed_at"] == at(60)
