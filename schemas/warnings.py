@@ -109,6 +109,8 @@ class RiskWarning(_Message):
     # additions
     transition: WarningTransition | None = None
     suppressed: StrictBool = False
+    # Changed state too often recently (rule file `flapping`): notified once, not at every change.
+    flapping: StrictBool = False
     # Why it is suppressed: "silence:<comment>", "maintenance:<comment>", "storm_mode".
     suppressed_by: list[str] = Field(default_factory=list, max_length=20)
     acknowledged: StrictBool = False

@@ -102,7 +102,9 @@ class Engine:
             until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
             rstate = state["rules"].get(rule_id, {})
             ev = rule.evaluate(facts, rstate, ws, until, params)
-            out.extend(self._render(rc, facts, rstate, t, params) for t in ev.transitions)
+            flaps = self.rulebook.flapping.is_flapping
+            out.extend(self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
+                       for t in ev.transitions)
             if ev.wake_at is not None:
                 wakes.append(ev.wake_at)
             running = running or ev.running
@@ -115,7 +117,8 @@ class Engine:
             wakes.append(expires)
         return Result(state, out, wake_at=min(wakes) if wakes else None)
 
-    def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params) -> dict:
+    def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params,
+                flapping: bool = False) -> dict:
         rule = rc.rule
         fp = fingerprint(rule.rule_id, rule.identity(facts))
         summary, summary_zh = rule.summaries(facts, t)
@@ -146,6 +149,7 @@ class Engine:
             "evidence": rule.evidence(facts, rstate),
             "suppressed": False,
             "acknowledged": False,
+            "flapping": flapping,
         }
         if t.previous_severity is not None:
             message["previous_severity"] = t.previous_severity

@@ -37,9 +37,24 @@ class _RuleEntry(BaseModel):
     districts: dict[str, _DistrictOverride] = Field(default_factory=dict)
 
 
+class Flapping(BaseModel):
+    """A warning with `changes` state changes within `window_minutes` is flapping."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    changes: int = Field(6, ge=2, le=10)  # WarningState keeps the last 10 change times
+    window_minutes: float = Field(60.0, gt=0)
+
+    def is_flapping(self, change_times: list[float]) -> bool:
+        if len(change_times) < self.changes:
+            return False
+        recent = change_times[-self.changes:]
+        return recent[-1] - recent[0] <= self.window_minutes * 60
+
+
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: dict[str, _RuleEntry]
+    flapping: Flapping = Field(default_factory=Flapping)
     silences: list[Silence] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     # per-ticket rules whose warnings are marked suppressed while their district is in storm mode
@@ -74,9 +89,11 @@ class RuleConfig:
 
 
 class RuleBook:
-    def __init__(self, rules: dict[str, RuleConfig], suppressions: Suppressions | None = None):
+    def __init__(self, rules: dict[str, RuleConfig], suppressions: Suppressions | None = None,
+                 flapping: Flapping | None = None):
         self.rules = rules
         self.suppressions = suppressions or Suppressions([], [])
+        self.flapping = flapping or Flapping()
         self.by_subject: dict[str, list[RuleConfig]] = {}
         for rc in rules.values():
             self.by_subject.setdefault(rc.rule.subject, []).append(rc)
@@ -111,7 +128,7 @@ class RuleBook:
                 rule, entry.enabled, entry.response_plan, params, district_params, district_enabled
             )
         return cls(configs, Suppressions(parsed.silences, parsed.maintenance_windows,
-                                         frozenset(parsed.storm_inhibits)))
+                                         frozenset(parsed.storm_inhibits)), parsed.flapping)
 
 
 def _params(rule: Rule, data: dict, where: str) -> RuleParams:

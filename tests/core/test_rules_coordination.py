@@ -247,3 +247,19 @@ def test_storm_mode_from_the_share_of_customers_interrupted():
     w.run(70, every=5)
     assert [x["transition"] for x in w.of("reliability.storm_mode")] == ["raised"]
     assert w.of("reliability.storm_mode")[0]["changed_at"] == at(60)
+
+
+def test_a_warning_changing_state_too_often_is_marked_flapping():
+    quick = {"params": {"limit_minutes": {"urban": 45, "rural": 90, "remote": 120}, "window_minutes": 5,
+                        "step_minutes": 5, "lateness_minutes": 0, "min_samples": 1,
+                        "raise": {"orange": 1.0}, "clear": {"orange": 1.0}}}  # no hysteresis: it will flap
+    w = World(rulebook(only=["repair.arrival_p90"], **{"repair.arrival_p90": quick}))
+    for i in range(8):  # every 5 minutes, alternately a late and a prompt crew
+        tid = f"X{i}"
+        w.send("ticket.created", i * 5, ticket_id=tid, district_id="D1", area_type="urban",
+               category="no_power", priority="normal")
+        w.send("ticket.arrived", i * 5 + (60 if i % 2 == 0 else 10), ticket_id=tid)
+    w.run(200, every=5)
+    flags = [(x["transition"], x["flapping"]) for x in w.of("repair.arrival_p90")]
+    assert len(flags) >= 7
+    assert [f for _, f in flags[:5]] == [False] * 5 and all(f for _, f in flags[5:])

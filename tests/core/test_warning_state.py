@@ -45,3 +45,13 @@ def test_state_round_trips_through_a_plain_dict():
     again = WarningState.from_dict(s.to_dict())
     assert again == s
     assert step(again, "red", value=6, threshold=3, at=8) is None
+
+
+def test_flapping_needs_enough_changes_inside_the_window():
+    from service.core.rulebook import Flapping
+
+    f = Flapping(changes=3, window_minutes=10)
+    assert not f.is_flapping([0, 60])
+    assert f.is_flapping([0, 60, 600])
+    assert not f.is_flapping([0, 60, 601])
+    assert f.is_flapping([0, 5000, 5060, 5100])  # only the last three count
