@@ -130,6 +130,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
+    firing = metrics.FiringWarnings()
     clocks = PartitionClocks(settings.partitions)
     last_tick = [float("-inf")]
 
@@ -171,6 +172,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 body = parsed.model_dump(mode="json", exclude_none=True)
                 ts = parsed.occurred_at.timestamp()
                 metrics.events_consumed.labels(message.topic, parsed.type).inc()
+                metrics.event_lag.labels(message.topic).observe(max(time.time() - ts, 0.0))
                 event_clock.observe((message.topic, message.partition), ts, time.time())
                 for key in routes(body):
                     await work.send(key=key, value={"kind": "event", "ts": ts, "event": body})
@@ -188,6 +190,15 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             result.state["p"] = partition
             state[key] = result.state
         wakeups.set(partition, key, result.wake_at)
+        for w in result.warnings:
+            firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
+                       w["scope"].get("district_id"))
+        for name, district, value in result.stats:
+            metrics.DISTRICT_STATISTICS[name].labels(district).set(value)
+            served = districts[district].customers_served if district in districts else None
+            if name == "complaints_24h" and served:
+                metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
+                    value * 10000 / served)
         await publish(result.warnings)
         for target, derived in result.derived:
             await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
@@ -205,7 +216,14 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             await apply(key, partition, engine.on_tick(current, now))
 
     def rebuild(partition: int) -> None:
-        wakeups.load(partition, [k for k, v in state.items() if v and v.get("p") == partition])
+        keys = []
+        for k, v in state.items():
+            if v and v.get("p") == partition:
+                keys.append(k)
+                for rule_id, ws in v.get("warnings", {}).items():
+                    if ws.get("status") == "firing":
+                        firing.set(k, rule_id, ws["severity"], v["facts"].get("district_id"))
+        wakeups.load(partition, keys)
 
     @app.agent(work)
     async def process(stream):
@@ -251,10 +269,25 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
         wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
+        firing.clear()
         wall = time.time()
         for tp in assigned:  # an input partition holds the event clock until it delivers or idles
             if tp.topic in topics.inputs:
                 event_clock.expect((tp.topic, tp.partition), wall)
+
+    @app.timer(15.0)
+    async def measure_consumer_lag():
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
+        if not assigned:
+            return
+        ends = await app.consumer.highwaters(*assigned)
+        lag: dict[str, int] = {}
+        for tp in assigned:
+            # faust keeps no public accessor for the committed offset; this is read-only
+            committed = app.consumer._committed_offset.get(tp) or 0
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(ends.get(tp, 0) - committed, 0)
+        for topic, n in lag.items():
+            metrics.consumer_lag.labels(topic).set(n)
 
     @app.page("/metrics")
     async def metrics_page(web, request):

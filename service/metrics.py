@@ -6,7 +6,7 @@ never a ticket, outage or account id.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -34,3 +34,57 @@ late_events = Counter(
     "risk_late_events_total", "Observations that arrived after their window was decided (counted, not applied).",
     ["subject"], registry=REGISTRY,
 )
+event_lag = Histogram(
+    "risk_event_lag_seconds", "Processing time minus occurred_at of valid input events.", ["topic"],
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400), registry=REGISTRY,
+)
+warnings_firing = Gauge(
+    "risk_warnings_firing", "Warnings currently firing, by rule, severity and district.",
+    ["rule", "severity", "district"], registry=REGISTRY,
+)
+notifications = Counter(
+    "risk_notifications_total", "SMS notifications by outcome (sent, held back while suppressed, folded ...).",
+    ["outcome"], registry=REGISTRY,
+)
+consumer_lag = Gauge(
+    "risk_consumer_lag_messages", "Messages in input topics not yet committed by this worker.",
+    ["topic"], registry=REGISTRY,
+)
+DISTRICT_STATISTICS = {
+    "arrival_p90_minutes": Gauge("risk_district_arrival_p90_minutes",
+                                 "p90 crew arrival minutes over the last hour (repair.arrival_p90).",
+                                 ["district"], registry=REGISTRY),
+    "notice_delay_minutes": Gauge("risk_district_notice_delay_minutes",
+                                  "Minutes from start to first notice of the district's latest unplanned outage.",
+                                  ["district"], registry=REGISTRY),
+    "collection_rate_ratio": Gauge("risk_district_collection_rate_ratio",
+                                   "Paid / billed of the latest billing period decided (billing.collection_rate).",
+                                   ["district"], registry=REGISTRY),
+    "complaints_24h": Gauge("risk_district_complaints_24h", "Complaints in the last 24 h (complaints.surge).",
+                            ["district"], registry=REGISTRY),
+    "complaints_per_10k_customers_24h": Gauge(
+        "risk_district_complaints_per_10k_customers_24h",
+        "Complaints in the last 24 h per 10 000 customers served (needs reference data).",
+        ["district"], registry=REGISTRY),
+}
+
+
+class FiringWarnings:
+    """Keeps risk_warnings_firing equal to the warnings firing on this worker's partitions."""
+
+    def __init__(self) -> None:
+        self._labels: dict[tuple[str, str], tuple[str, str, str]] = {}  # (state key, rule) -> labels
+
+    def set(self, key: str, rule: str, severity: str | None, district: str | None) -> None:
+        old = self._labels.pop((key, rule), None)
+        if old is not None:
+            warnings_firing.labels(*old).dec()
+        if severity is not None:
+            labels = (rule, severity, district or "unknown")
+            self._labels[(key, rule)] = labels
+            warnings_firing.labels(*labels).inc()
+
+    def clear(self) -> None:
+        for labels in self._labels.values():
+            warnings_firing.labels(*labels).dec()
+        self._labels.clear()

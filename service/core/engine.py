@@ -34,6 +34,15 @@ class Result:
     wake_at: float | None = None  # when the key next needs a tick
     duplicate: bool = False  # the event was seen before; nothing changed
     late: int = 0  # observations that arrived after their window was decided
+    stats: list[tuple[str, str, float]] = field(default_factory=list)  # (statistic, district, value)
+
+
+# Rule metrics that are also a district's key statistics for dashboards.
+STATISTICS = {
+    "p90_arrival_minutes": "arrival_p90_minutes",
+    "collection_rate": "collection_rate_ratio",
+    "complaints_24h": "complaints_24h",
+}
 
 
 def kind_of(key: str) -> str:
@@ -78,6 +87,11 @@ class Engine:
         result = self._evaluate(state, now, own_event_ts=ts)
         result.derived = subjects.derive(kind, facts)
         result.late = late
+        if kind == "outage" and facts.get("kind") == "unplanned" and event["type"] in (
+                "outage.started", "outage.notice_published"):
+            start, notice = facts.get("started_at"), facts.get("first_notice_at")
+            if start is not None and notice is not None and facts.get("district_id"):
+                result.stats.append(("notice_delay_minutes", facts["district_id"], max(notice - start, 0) / 60))
         return result
 
     def on_tick(self, state: dict, now: float) -> Result:
@@ -88,6 +102,7 @@ class Engine:
         district = facts.get("district_id")
         out: list[dict] = []
         wakes: list[float] = []
+        stats: list[tuple[str, str, float]] = []
         running = False
         for rc in self.rulebook.by_subject.get(state["kind"], ()):
             rule, rule_id = rc.rule, rc.rule.rule_id
@@ -101,7 +116,10 @@ class Engine:
                 continue
             until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
             rstate = state["rules"].get(rule_id, {})
+            value_before = ws.value
             ev = rule.evaluate(facts, rstate, ws, until, params)
+            if rule.metric in STATISTICS and ws.value is not None and ws.value != value_before and district:
+                stats.append((STATISTICS[rule.metric], district, ws.value))
             flaps = self.rulebook.flapping.is_flapping
             out.extend(self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
                        for t in ev.transitions)
@@ -113,9 +131,9 @@ class Engine:
         if not running:
             expires = state["last_ts"] + self.retention
             if now >= expires:
-                return Result(None, out)
+                return Result(None, out, stats=stats)
             wakes.append(expires)
-        return Result(state, out, wake_at=min(wakes) if wakes else None)
+        return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
 
     def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params,
                 flapping: bool = False) -> dict:

@@ -263,3 +263,23 @@ def test_a_warning_changing_state_too_often_is_marked_flapping():
     flags = [(x["transition"], x["flapping"]) for x in w.of("repair.arrival_p90")]
     assert len(flags) >= 7
     assert [f for _, f in flags[:5]] == [False] * 5 and all(f for _, f in flags[5:])
+
+
+def test_engine_reports_district_statistics_for_dashboards():
+    w = world("repair.arrival_p90")
+    stats = []
+    original = w._take
+
+    def take(key, r):
+        stats.extend(r.stats)
+        original(key, r)
+
+    w._take = take
+    tickets_arriving(w, 0, 5, 30)
+    w.run(70, every=5)
+    assert ("arrival_p90_minutes", "D1", pytest.approx(30, rel=0.01)) in stats
+    w2 = world("outage.notice_late")
+    w2._take = lambda key, r: (stats.extend(r.stats), World._take(w2, key, r))
+    w2.send("outage.started", 0, kind="unplanned", **OUTAGE)
+    w2.send("outage.notice_published", 12, outage_id="O1", channel="sms")
+    assert ("notice_delay_minutes", "D1", 12.0) in stats
