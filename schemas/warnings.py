@@ -109,6 +109,8 @@ class RiskWarning(_Message):
     # additions
     transition: WarningTransition | None = None
     suppressed: StrictBool = False
+    # Set on an escalation caused by the acknowledgement clock, not by the value: "unacknowledged".
+    escalation_reason: str | None = Field(None, max_length=64)
     # Changed state too often recently (rule file `flapping`): notified once, not at every change.
     flapping: StrictBool = False
     # Why it is suppressed: "silence:<comment>", "maintenance:<comment>", "storm_mode".

@@ -20,7 +20,7 @@ from .fingerprint import fingerprint, warning_id
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
 from .timefmt import to_rfc3339
-from .warning_state import Transition, WarningState, step
+from .warning_state import Transition, WarningState, acknowledge, escalate_unacknowledged, step
 
 DAY = 86400.0
 RECENT_IDS = 256  # event ids remembered per subject, to drop a producer's resend
@@ -120,9 +120,16 @@ class Engine:
             ev = rule.evaluate(facts, rstate, ws, until, params)
             if rule.metric in STATISTICS and ws.value is not None and ws.value != value_before and district:
                 stats.append((STATISTICS[rule.metric], district, ws.value))
+            escalations, due = self._escalate(rc, ws, until)
+            ev.transitions.extend(escalations)
+            if due is not None:
+                wakes.append(due)
+                running = True
             flaps = self.rulebook.flapping.is_flapping
-            out.extend(self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
-                       for t in ev.transitions)
+            for t in ev.transitions:
+                message = self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
+                message["acknowledged"] = t.kind != "resolved" and ws.acked_at is not None
+                out.append(message)
             if ev.wake_at is not None:
                 wakes.append(ev.wake_at)
             running = running or ev.running
@@ -134,6 +141,30 @@ class Engine:
                 return Result(None, out, stats=stats)
             wakes.append(expires)
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
+
+    @staticmethod
+    def _escalate(rc: RuleConfig, ws: WarningState, until: float) -> tuple[list[Transition], float | None]:
+        """Escalations of an unacknowledged warning up to `until`, and when the next one is due."""
+        out = []
+        while rc.escalate_after_seconds and ws.status == "firing" and ws.acked_at is None:
+            due = ws.changed_at + rc.escalate_after_seconds
+            if due > until:
+                return out, due
+            t = escalate_unacknowledged(ws, due)
+            if t is None:
+                break
+            out.append(t)
+        return out, None
+
+    def on_ack(self, state: dict, rule_id: str, by: str, at: float, now: float) -> Result:
+        """The operations centre acknowledged this subject's warning of `rule_id`."""
+        stored = state["warnings"].get(rule_id)
+        ws = WarningState.from_dict(stored)
+        if not acknowledge(ws, by, at):
+            return Result(state, duplicate=True)
+        state["warnings"][rule_id] = ws.to_dict()
+        result = self._evaluate(state, now)
+        return result
 
     def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params,
                 flapping: bool = False) -> dict:
@@ -171,6 +202,10 @@ class Engine:
         }
         if t.previous_severity is not None:
             message["previous_severity"] = t.previous_severity
+        if t.reason:
+            message["escalation_reason"] = t.reason
+            message["summary"] = f"[not acknowledged] {summary}"
+            message["summary_zh"] = f"【未确认，升级】{summary_zh}"
         if t.kind == "resolved":
             message["resolved_at"] = to_rfc3339(t.at)
             message["duration_seconds"] = round(t.duration_seconds, 3)

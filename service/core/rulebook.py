@@ -32,6 +32,8 @@ class _DistrictOverride(BaseModel):
 class _RuleEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
+    # Left unacknowledged this long after its last change, a firing warning goes up one severity.
+    escalate_after_minutes: float | None = Field(None, gt=0)
     response_plan: str = Field(min_length=1, max_length=2000)
     params: dict[str, Any] = Field(default_factory=dict)
     districts: dict[str, _DistrictOverride] = Field(default_factory=dict)
@@ -80,6 +82,7 @@ class RuleConfig:
     params: RuleParams
     district_params: dict[str, RuleParams] = field(default_factory=dict)
     district_enabled: dict[str, bool] = field(default_factory=dict)
+    escalate_after_seconds: float | None = None
 
     def params_for(self, district_id: str | None) -> RuleParams:
         return self.district_params.get(district_id, self.params) if district_id else self.params
@@ -125,7 +128,8 @@ class RuleBook:
                 if override.enabled is not None:
                     district_enabled[district] = override.enabled
             configs[rule_id] = RuleConfig(
-                rule, entry.enabled, entry.response_plan, params, district_params, district_enabled
+                rule, entry.enabled, entry.response_plan, params, district_params, district_enabled,
+                entry.escalate_after_minutes * 60 if entry.escalate_after_minutes else None,
             )
         return cls(configs, Suppressions(parsed.silences, parsed.maintenance_windows,
                                          frozenset(parsed.storm_inhibits)), parsed.flapping)

@@ -38,6 +38,9 @@ class WarningState:
     value: float | None = None
     seq: int = 0  # state changes published so far; numbers the warning ids
     changes: list[float] = field(default_factory=list)  # recent change times, for flapping
+    bump: int = 0  # severities added because the warning was left unacknowledged
+    acked_by: str | None = None
+    acked_at: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict | None) -> WarningState:
@@ -59,6 +62,7 @@ class Transition:
     threshold: float
     first_fired_at: float
     seq: int
+    reason: str | None = None  # "unacknowledged" for an escalation by the acknowledgement clock
 
     @property
     def status(self) -> str:
@@ -87,6 +91,8 @@ def step(
     to hear about happened (still pending, unchanged severity, never fired).
     """
     state.value = value
+    if target is not None and state.bump:
+        target = SEVERITIES[min(RANK[target] + state.bump, len(SEVERITIES) - 1)]
     if target is None:
         if state.status == "firing":
             return _change(state, "resolved", state.severity, value, threshold, at, clear=True)
@@ -107,7 +113,7 @@ def step(
     return _change(state, kind, target, value, threshold, at)
 
 
-def _change(state, kind, severity, value, threshold, at, clear=False) -> Transition:
+def _change(state, kind, severity, value, threshold, at, clear=False, reason=None) -> Transition:
     previous = None if kind == "raised" else state.severity
     state.seq += 1
     state.changed_at = at
@@ -121,10 +127,29 @@ def _change(state, kind, severity, value, threshold, at, clear=False) -> Transit
         threshold=threshold,
         first_fired_at=state.first_fired_at,
         seq=state.seq,
+        reason=reason,
     )
     if clear:
         state.status, state.severity, state.pending_since = "inactive", None, None
         state.first_fired_at = None
+        state.bump, state.acked_by, state.acked_at = 0, None, None
     else:
         state.status, state.severity = "firing", severity
     return transition
+
+
+def escalate_unacknowledged(state: WarningState, at: float) -> Transition | None:
+    """Raise a firing, unacknowledged warning one severity (it stays there until it clears)."""
+    if state.status != "firing" or state.acked_at is not None or RANK[state.severity] >= len(SEVERITIES) - 1:
+        return None
+    state.bump += 1
+    return _change(state, "escalated", SEVERITIES[RANK[state.severity] + 1], state.value or 0.0,
+                   state.value or 0.0, at, reason="unacknowledged")
+
+
+def acknowledge(state: WarningState, by: str, at: float) -> bool:
+    """Record the operations centre's acknowledgement; False if there is nothing firing to acknowledge."""
+    if state.status != "firing" or state.acked_at is not None:
+        return False
+    state.acked_by, state.acked_at = by, at
+    return True

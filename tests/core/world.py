@@ -68,6 +68,10 @@ class World:
         for target, derived in r.derived:
             self._apply(target, derived, derived["ts"])
 
+    def ack(self, key: str, rule_id: str, minute: float, by: str = "duty-officer") -> None:
+        """The operations centre acknowledges the subject's warning of `rule_id` at T0 + minute."""
+        self._take(key, self.engine.on_ack(self.states[key], rule_id, by, T0 + minute * MIN, self.now))
+
     def tick(self, minute: float) -> None:
         """The clock reaches T0 + minute."""
         self.now = max(self.now, T0 + minute * MIN)
