@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 import faust
 from prometheus_client import generate_latest
 
-from schemas import BadEvent, DeadLetter, parse_event
+from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
-from . import metrics
+from . import api, metrics
 from .config import Settings, load_districts, load_rulebook
 from .core.clock import EventClock, PartitionClocks, is_aggregate
 from .core.engine import Engine, Result
@@ -125,6 +125,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     # live on other partitions than their district's storm warning.
     storm = app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
                             schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    # Warnings firing now, by fingerprint, on every replica: the HTTP API lists
+    # them and routes acknowledgements to the state key that owns each one.
+    firing_table = app.GlobalTable("firing", default=None, partitions=settings.partitions,
+                                   schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    acks_in = raw_topic(topics.warning_acks)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
                     storm_districts=lambda: {d for d, on in storm.items() if on})
 
@@ -146,7 +151,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             headers=[("dlq_reason", reason.encode())],
         )
 
-    async def publish(warnings: list[dict]) -> None:
+    async def publish(key: str, warnings: list[dict]) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
             await warnings_topic.send(
@@ -157,6 +162,12 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             metrics.warnings_published.labels(w["rule_id"], w["severity"], w["transition"]).inc()
             if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
                 storm[w["scope"]["district_id"]] = w["status"] == "firing"
+            if w["status"] == "firing":
+                previous = firing_table.get(w["fingerprint"]) or {}
+                firing_table[w["fingerprint"]] = {"key": key, "warning": w,
+                                                  "ack": previous.get("ack") if w["acknowledged"] else None}
+            elif w["fingerprint"] in firing_table:
+                del firing_table[w["fingerprint"]]
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
     @app.agent(inputs)
@@ -199,7 +210,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             if name == "complaints_24h" and served:
                 metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
                     value * 10000 / served)
-        await publish(result.warnings)
+        await publish(key, result.warnings)
         for target, derived in result.derived:
             await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
 
@@ -238,6 +249,19 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     # everything this partition derived up to `now` is sent: say so to every partition
                     for q in range(settings.partitions):
                         await work.send(key=None, value={"kind": "mark", "src": partition, "now": now}, partition=q)
+                elif kind == "ack":
+                    key, current = event.key, state.get(event.key)
+                    result = engine.on_ack(current, value["rule_id"], value["by"], value["at"],
+                                           clocks.now_for(event.key, partition)) if current else None
+                    if result is None or result.duplicate:
+                        metrics.acks_applied.labels("not_firing").inc()
+                        continue
+                    metrics.acks_applied.labels("applied").inc()
+                    entry = firing_table.get(value["fingerprint"])
+                    if entry:
+                        firing_table[value["fingerprint"]] = {**entry, "ack": {
+                            "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}}
+                    await apply(key, partition, result)
                 elif kind == "mark":
                     await evaluate_due(partition, clocks.mark(partition, value["src"], value["now"]),
                                        aggregates=True)
@@ -255,6 +279,27 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 log.exception("processing failed on work[%s]@%s", partition, message.offset)
                 metrics.processing_errors.labels("process").inc()
                 await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
+
+    @app.agent(acks_in)
+    async def acknowledgements(stream):
+        """Route each acknowledgement to the worker that owns the warning's state."""
+        async for event in stream.events():
+            message = event.message
+            try:
+                ack = WarningAck.model_validate_json(message.value or b"")
+            except ValueError as e:
+                metrics.acks_applied.labels("invalid").inc()
+                await send_dead_letter(message, "invalid_value", f"invalid acknowledgement: {str(e)[:200]}")
+                continue
+            entry = firing_table.get(ack.fingerprint)
+            if not entry:
+                metrics.acks_applied.labels("unknown_fingerprint").inc()
+                continue
+            await work.send(key=entry["key"], value={
+                "kind": "ack", "fingerprint": ack.fingerprint, "rule_id": entry["warning"]["rule_id"],
+                "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
+
+    api.install(app, firing_table, acks_in, settings.token)
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .core.reference import District, load_reference
@@ -70,7 +70,25 @@ class Settings(BaseSettings):
     rules_file: Path = DEFAULT_RULES
     districts_file: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Bearer token for the HTTP API's writes (acknowledgements). From the
+    # environment or a file (a mounted secret); never logged. Unset: writes refused.
+    api_token: SecretStr | None = None
+    api_token_file: Path | None = None
     source_name: str = Field("risk-warnings", min_length=1, max_length=200)
+
+    @field_validator("api_token_file")
+    @classmethod
+    def _readable(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"file not found: {v}")
+        return v
+
+    def token(self) -> str | None:
+        if self.api_token is not None:
+            return self.api_token.get_secret_value()
+        if self.api_token_file is not None:
+            return self.api_token_file.read_text(encoding="utf-8").strip() or None
+        return None
 
     @field_validator("rules_file", "districts_file")
     @classmethod

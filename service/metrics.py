@@ -88,3 +88,10 @@ class FiringWarnings:
         for labels in self._labels.values():
             warnings_firing.labels(*labels).dec()
         self._labels.clear()
+api_refused = Counter(
+    "risk_api_requests_refused_total", "HTTP API writes refused, by reason.", ["reason"], registry=REGISTRY,
+)
+acks_applied = Counter(
+    "risk_acknowledgements_total", "Acknowledgements read from warning-acks, by outcome.", ["outcome"],
+    registry=REGISTRY,
+)
