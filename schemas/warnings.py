@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -171,6 +171,10 @@ class Notification(_Message):
     text_zh: Annotated[str, StringConstraints(min_length=1, max_length=70), AfterValidator(_ucs2_units(70))]
     text_en: Annotated[str, StringConstraints(min_length=1, max_length=160), AfterValidator(_gsm_basic)]
     created_at: UtcDatetime
+    # Additions: what the text is about ("change", "flapping", "settled", "summary"),
+    # and on a summary how many notifications it stands for.
+    kind: Literal["change", "flapping", "settled", "summary"] = "change"
+    folded: int | None = Field(None, ge=1)
 
 
 class WarningAck(_Message):

@@ -32,9 +32,10 @@ from prometheus_client import generate_latest
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
 from . import api, metrics
-from .config import Settings, load_districts, load_rulebook
+from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks, is_aggregate
 from .core.engine import Engine, Result
+from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_rfc3339
 
@@ -130,6 +131,14 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     firing_table = app.GlobalTable("firing", default=None, partitions=settings.partitions,
                                    schema=faust.Schema(key_serializer="json", value_serializer="json"))
     acks_in = raw_topic(topics.warning_acks)
+    notifications_out = raw_topic(topics.risk_notifications)
+    # Notification state is per recipient group; warnings are re-keyed by group
+    # so one partition owns each group's rate limit and memory of what was sent.
+    to_notify = app.topic(f"{settings.app_id}-notify", internal=True, partitions=settings.partitions,
+                          key_serializer="json", value_serializer="json")
+    groups = app.Table("notify-groups", default=None, partitions=settings.partitions,
+                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
                     storm_districts=lambda: {d for d, on in storm.items() if on})
 
@@ -168,6 +177,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                                                   "ack": previous.get("ack") if w["acknowledged"] else None}
             elif w["fingerprint"] in firing_table:
                 del firing_table[w["fingerprint"]]
+            await to_notify.send(key=notifier.route(w), value={"kind": "warning", "warning": w})
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
     @app.agent(inputs)
@@ -301,6 +311,40 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     api.install(app, firing_table, acks_in, settings.token)
 
+    group_ticks: dict[int, float] = {}
+
+    async def send_notifications(group: str, partition: int, outcome) -> None:
+        groups[group] = {"p": partition, "s": outcome.state}
+        for note in outcome.notifications:
+            await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
+            metrics.notifications.labels("sent").inc()
+        for reason, n in outcome.skipped.items():
+            metrics.notifications.labels(f"held_{reason}").inc(n)
+
+    @app.agent(to_notify)
+    async def notify(stream):
+        """SMS feed: one short text per notifiable state change, per recipient group."""
+        async for event in stream.events():
+            partition, value = event.message.partition, event.value
+            try:
+                if value.get("kind") == "tick":
+                    now = group_ticks[partition] = max(value["now"], group_ticks.get(partition, float("-inf")))
+                    for group, entry in list(groups.items()):
+                        if entry and entry["p"] == partition:
+                            due = notifier.next_tick_at(entry["s"])
+                            if due is not None and due <= now:
+                                await send_notifications(group, partition, notifier.on_tick(entry["s"], group, now))
+                else:
+                    w, group = value["warning"], event.key
+                    # the warning's own time: a replay rate-limits as live operation did
+                    now = datetime.fromisoformat(w["changed_at"].replace("Z", "+00:00")).timestamp()
+                    entry = groups.get(group)
+                    outcome = notifier.on_warning(entry["s"] if entry else None, w, group, now)
+                    await send_notifications(group, partition, outcome)
+            except Exception:
+                log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
+                metrics.processing_errors.labels("notify").inc()
+
     @app.timer(settings.tick_seconds)
     async def clock_tick():
         wall = time.time()
@@ -310,6 +354,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         last_tick[0] = now
         for p in range(settings.partitions):
             await work.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+            await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):

@@ -10,11 +10,12 @@ from .core.rulebook import ConfigError
 
 
 def _settings():
-    from .config import load_districts, load_rulebook, load_settings
+    from .config import load_districts, load_notify, load_rulebook, load_settings
 
     settings = load_settings()
     load_rulebook(settings.rules_file)  # fail before touching Kafka
     load_districts(settings.districts_file)
+    load_notify(settings)
     return settings
 
 

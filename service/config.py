@@ -18,6 +18,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
 from .core.rulebook import ConfigError, RuleBook
 
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     rules_file: Path = DEFAULT_RULES
     districts_file: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # SMS notifications: rate limits, flapping, which transitions (service/core/notify.py NotifyConfig)
+    notify_file: Path | None = None
+    notify_default_group: str = Field("ops-centre", min_length=1, max_length=64)
     # Bearer token for the HTTP API's writes (acknowledgements). From the
     # environment or a file (a mounted secret); never logged. Unset: writes refused.
     api_token: SecretStr | None = None
@@ -90,7 +94,7 @@ class Settings(BaseSettings):
             return self.api_token_file.read_text(encoding="utf-8").strip() or None
         return None
 
-    @field_validator("rules_file", "districts_file")
+    @field_validator("rules_file", "districts_file", "notify_file")
     @classmethod
     def _exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
@@ -174,6 +178,21 @@ def load_districts(path: Path | None) -> dict[str, District]:
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: cannot read district reference data: {e}") from None
     return load_reference(data, str(path))
+
+
+def load_notify(settings: Settings) -> NotifyConfig:
+    if settings.notify_file is None:
+        return NotifyConfig(default_group=settings.notify_default_group)
+    path = settings.notify_file
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict):
+            data.setdefault("default_group", settings.notify_default_group)
+        return load_notify_config(data, str(path))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read notification settings: {e}") from None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def load_rulebook(path: Path) -> RuleBook:
