@@ -283,3 +283,14 @@ def test_engine_reports_district_statistics_for_dashboards():
     w2.send("outage.started", 0, kind="unplanned", **OUTAGE)
     w2.send("outage.notice_published", 12, outage_id="O1", channel="sms")
     assert ("notice_delay_minutes", "D1", 12.0) in stats
+
+
+def test_one_big_outage_in_a_small_district_is_not_a_storm():
+    from service.core.reference import District
+
+    w = world("reliability.storm_mode")
+    w.engine.districts = {"D1": District(district_id="D1", name="One", area_type="remote",
+                                         customers_served=9000, recipient_group="g1")}
+    outages_started(w, "D1", 0, 1, customers=900)  # 10 % of customers, one feeder
+    w.run(200, every=5)
+    assert w.of("reliability.storm_mode") == []

@@ -1,7 +1,8 @@
 """reliability.storm_mode: a district is in a storm, not in ordinary trouble.
 
 Two signs, either enough: customers interrupted in the last 24 h as a share
-of the customers the district serves (needs the reference data), or outages
+of the customers the district serves (needs the reference data, and at least
+three outages: one big feeder fault is not a storm), or outages
 started in the last hour far above the district's hourly baseline. The
 warning is blue (information). While it fires, the per-ticket repair
 warnings of the district are marked suppressed (storm_inhibits in the rule
@@ -34,6 +35,8 @@ class Params(SurgeParams):
     min_history_days: float = Field(2.0, ge=0)
     customer_share_raise: float = Field(0.05, gt=0, le=1)
     customer_share_clear: float = Field(0.03, gt=0, le=1)
+    # one big feeder fault in a small district is not a storm
+    customer_share_min_outages: int = Field(3, ge=1)
 
     def customers(self) -> Window:
         return Window(DAY, self.step_minutes * MIN, self.lateness_minutes * MIN)
@@ -56,6 +59,8 @@ class ReliabilityStormMode(SurgeRule):
         w = params.customers()
         rstate.setdefault("c", w.new_state())
         w.add(rstate["c"], Sum, ts, float(event.get("customers_affected") or 0))
+        rstate.setdefault("n", w.new_state())
+        w.add(rstate["n"], Count, ts, 1)
 
     def evaluate(self, facts, rstate, ws, now, params: Params) -> Evaluation:
         if "w" not in rstate:
@@ -67,13 +72,15 @@ class ReliabilityStormMode(SurgeRule):
         for end in store.due_ends(rstate["w"], now):
             count = Count.result(params.window().aggregate(rstate["w"], Count, end))
             share = Sum.result(customers.aggregate(rstate["c"], Sum, end)) / served if served else 0.0
+            outages_24h = Count.result(customers.aggregate(rstate["n"], Count, end)) if "n" in rstate else 0
             firing = ws.status == "firing"
             base = baseline(rstate["w"]["b"], end, params.window_minutes * MIN, params.periods(),
                             observed_from=observed_from, min_periods=params.min_periods(),
                             min_deviation=params.min_deviation)
             z = base.z(count) if base is not None else 0.0
             surge = count >= params.min_samples and z >= (params.clear if firing else params.raise_)["blue"]
-            wide = share >= (params.customer_share_clear if firing else params.customer_share_raise)
+            wide = (share >= (params.customer_share_clear if firing else params.customer_share_raise)
+                    and outages_24h >= params.customer_share_min_outages)
             level = base.level(params.raise_["blue"]) if base is not None else float(params.min_samples)
             t = step(ws, "blue" if surge or wide else None, value=count,
                      threshold=max(level, params.min_samples), at=end)
@@ -81,6 +88,7 @@ class ReliabilityStormMode(SurgeRule):
                 out.append(t)
             store.mark_evaluated(rstate["w"], end)
             customers.mark_evaluated(rstate["c"], end)
+            customers.mark_evaluated(rstate["n"], end)
             rstate["share"] = round(share, 4)
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
         return Evaluation(out, store.next_due(rstate["w"]) if running else None, running)
