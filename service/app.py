@@ -106,6 +106,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_seconds,
         **faust_options,
     )
     topics = settings.topics

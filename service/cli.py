@@ -54,10 +54,16 @@ def cmd_demo(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "sim":  # the simulator, replays and quality report have their own commands
+        from .sim.cli import main as sim_main
+
+        return sim_main(argv[1:])
     parser = argparse.ArgumentParser(prog="risk-warnings", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("worker", help="run the Faust worker").set_defaults(func=cmd_worker)
     sub.add_parser("topics", help="create the contract's topics when missing").set_defaults(func=cmd_topics)
+    sub.add_parser("sim", help="simulator, real-data replays, detection quality (see: sim --help)")
     f = sub.add_parser("follow", help="print warning state changes as they are published")
     f.add_argument("--from-beginning", action="store_true")
     f.add_argument("--limit", type=int, default=None, help="stop after this many warnings")

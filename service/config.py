@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     event_clock_idle_seconds: float = Field(5.0, gt=0)
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     retention_days: float = Field(7.0, gt=0, le=400)
+    # How long the broker waits for a silent worker (killed, partitioned) before
+    # giving its partitions to the others. Lower: faster failover, more false alarms.
+    session_timeout_seconds: float = Field(60.0, ge=6, le=1800)
     web_host: str = "0.0.0.0"
     web_port: int = Field(6066, ge=1, le=65535)
     store: str = Field("memory://", pattern=r"^(memory|rocksdb)://$")

@@ -60,6 +60,7 @@ class Deployment:
     def start_worker(self) -> None:
         subprocess.run([sys.executable, "-m", "service", "topics"], env=self.env(), check=True,
                        capture_output=True, timeout=60)
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=self.env(),
                                      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -75,7 +76,7 @@ class Deployment:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
                     pass
-                if "Ready" in self.log() or "ready" in self.log():
+                if "Ready" in self.log()[self._log_from:]:  # this start's log only
                     return
             except OSError:
                 pass

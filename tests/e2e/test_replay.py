@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC).timestamp()
 ROLE_TOPIC = {"tickets": "repair_tickets", "outages": "outage_events"}
-EVENT_CLOCK = {"RISK_CLOCK": "event", "RISK_EVENT_CLOCK_IDLE_SECONDS": "2", "RISK_TICK_SECONDS": "0.3"}
+SESSION_TIMEOUT = 8
+EVENT_CLOCK = {"RISK_CLOCK": "event", "RISK_EVENT_CLOCK_IDLE_SECONDS": "2", "RISK_TICK_SECONDS": "0.3",
+               "RISK_SESSION_TIMEOUT_SECONDS": str(SESSION_TIMEOUT)}
 
 
 def produce(d: Deployment, stream) -> None:
@@ -45,14 +47,21 @@ def timeline(d: Deployment, settle: float = 6.0, timeout: float = 120) -> list[t
     return sorted(out)  # by fingerprint, then the order of its state changes
 
 
-def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None):
+def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None, kill: bool = False):
     d = Deployment(kafka_bootstrap, tmp_path, EVENT_CLOCK)
     try:
         first = stream if restart_at is None else stream[:restart_at]
         produce(d, first)  # a backlog: produced before the worker starts
         d.start_worker()
         d.wait_ready()
-        if restart_at is not None:
+        if restart_at is not None and kill:
+            produce(d, stream[restart_at:])  # the worker is busy with these when it dies
+            time.sleep(1.0)
+            d.stop_worker(kill=True)
+            d.start_worker()
+            d.wait_ready()
+            time.sleep(SESSION_TIMEOUT + 4)  # the broker gives the dead member's partitions back
+        elif restart_at is not None:
             timeline(d, settle=4)
             d.stop_worker()
             produce(d, stream[restart_at:])
@@ -91,3 +100,9 @@ def test_same_input_twice_gives_the_same_state_changes(kafka_bootstrap, tmp_path
 
 def test_restart_in_the_middle_gives_the_same_state_changes(kafka_bootstrap, tmp_path, stream, reference):
     assert run(kafka_bootstrap, tmp_path, stream, restart_at=len(stream) // 2) == reference
+
+
+def test_kill_9_in_the_middle_gives_the_same_state_changes(kafka_bootstrap, tmp_path, stream, reference):
+    """SIGKILL while the stream is being processed: no clean shutdown, no final
+    commit; state comes back from the changelog, input is redelivered."""
+    assert run(kafka_bootstrap, tmp_path, stream, restart_at=len(stream) // 3, kill=True) == reference

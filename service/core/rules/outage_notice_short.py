@@ -40,7 +40,8 @@ class OutageNoticeShort(Rule):
         begins = started if started is not None else start
         need = required / HOUR
         points = []
-        period = start - required
+        # inside the notice period, but not before the service could know of the outage
+        period = max(start - required, facts.get("scheduled_at") or start - required)
         if notice is None or notice > period:
             points.append(Point(period, "yellow", need, need))
         if notice is not None and notice <= begins and start - notice < required:
