@@ -1,42 +1,61 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: a local Kafka broker, the worker, and a
-# small realistic event stream in accelerated event time; warning state
-# changes are printed as they are published. Ctrl-C stops everything.
+# simulated utility (five districts) living through a storm, in accelerated
+# event time; warning state changes are printed as they are published.
+#   deploy/demo.sh [SCENARIO] [SPEED]     default: storm 7200 (two hours a second, about a minute)
+# Scenarios: storm crew_shortage late_notices short_notice bankrupt_customer
+# complaint_surge staff_complaints skipped_followups meter_tamper baseline
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+SCENARIO="${1:-storm}"
+SPEED="${2:-7200}"
 mkdir -p var
 
 eval "$(deploy/kafka.sh start | grep '^KAFKA_BOOTSTRAP=')"
 export KAFKA_BOOTSTRAP
-export RISK_CLOCK=event RISK_TICK_SECONDS=0.5 RISK_EVENT_CLOCK_IDLE_SECONDS=2
-export RISK_APP_ID="${RISK_APP_ID:-risk-warnings-demo}" RISK_DATA_DIR=var/demo-worker
-export RISK_DISTRICTS_FILE="${RISK_DISTRICTS_FILE:-deploy/demo/districts.yaml}"
+run="demo-$(date +%s)"  # a fresh app and topics each run: no earlier run's state
+export RISK_CLOCK=event RISK_TICK_SECONDS=0.5 RISK_EVENT_CLOCK_IDLE_SECONDS=3
+export RISK_APP_ID="risk-warnings-$run" RISK_DATA_DIR="var/$run"
+for t in OUTAGE_EVENTS REPAIR_TICKETS BILLING_EVENTS SERVICE_EVENTS RISK_WARNINGS RISK_NOTIFICATIONS WARNING_ACKS DEAD_LETTERS; do
+  name=$(echo "$t" | tr 'A-Z_' 'a-z-')
+  export "RISK_TOPICS__$t=$name-$run"
+done
+
+$PY -m service sim simulate --scenario "$SCENARIO" --seed 7 --out-events "var/$run-events.jsonl" \
+  --out-truth "var/$run-truth.json"
+$PY - "$SCENARIO" "var/$run-districts.yaml" <<'PYEOF'
+import sys, yaml
+from service.sim.scenarios import build
+yaml.safe_dump(build(sys.argv[1], 7).reference, open(sys.argv[2], "w"), allow_unicode=True)
+PYEOF
+export RISK_DISTRICTS_FILE="var/$run-districts.yaml"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-$PY -m service topics
-$PY -m service worker >var/demo-worker.log 2>&1 &
+$PY -m service topics >/dev/null
+$PY -m service worker >"var/$run-worker.log" 2>&1 &
 pids+=($!)
-echo "worker started (log: var/demo-worker.log, metrics: http://127.0.0.1:6066/metrics)"
-for _ in $(seq 1 120); do
-  grep -q "Ready" var/demo-worker.log 2>/dev/null && break
-  sleep 0.5
-done
+echo "worker started (log: var/$run-worker.log, metrics: http://127.0.0.1:6066/metrics, API: /api/warnings)"
+for _ in $(seq 1 120); do grep -q "Ready" "var/$run-worker.log" 2>/dev/null && break; sleep 0.5; done
 $PY -m service follow &
 pids+=($!)
 sleep 1
-$PY -m service demo "$@"
-sleep 8  # let the last ticks close the stream's open deadlines
-echo "dead letters so far:"
+echo "producing scenario '$SCENARIO' at ${SPEED}x event time (ground truth: var/$run-truth.json)"
+$PY -m service sim produce --events "var/$run-events.jsonl" --speed "$SPEED"
+sleep 10  # let the idle partitions release the clock and the last windows close
+echo "--- done: $(grep -c '' "var/$run-events.jsonl") events; warnings by rule:"
 $PY - <<'PYEOF'
-import json, os
+import collections, json, os
 from kafka import KafkaConsumer
-c = KafkaConsumer("dead-letters", bootstrap_servers=os.environ["KAFKA_BOOTSTRAP"], auto_offset_reset="earliest",
-                  group_id=None, consumer_timeout_ms=2000)
+c = KafkaConsumer(os.environ["RISK_TOPICS__RISK_WARNINGS"], bootstrap_servers=os.environ["KAFKA_BOOTSTRAP"],
+                  auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=3000)
+n = collections.Counter()
 for r in c:
-    d = json.loads(r.value)
-    print(f"  {d['reason']:<14} {d['detail'][:100]}")
+    w = json.loads(r.value)
+    n[(w["rule_id"], w["transition"])] += 1
+for (rule, transition), k in sorted(n.items()):
+    print(f"  {rule:<30} {transition:<12} {k}")
 PYEOF

@@ -245,10 +245,13 @@ class WindowRule(Rule):
             state = w.aggregate(rstate["w"], agg, end)
             value = self.value(agg, state)
             n = samples(agg, state)
-            if value is None or n < params.min_samples:
-                # Too little data to show the risk: the warning clears rather than going stale.
-                target, th = None, next(iter(raise_.values()))
-                value = value if value is not None else 0.0
+            if n == 0 or value is None:
+                # Nothing left in the window: the warning clears rather than going stale.
+                target, th, value = None, next(iter(raise_.values())), 0.0
+            elif n < params.min_samples:
+                # Too few samples to decide: a firing warning holds, a quiet one stays quiet.
+                w.mark_evaluated(rstate["w"], end)
+                continue
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
