@@ -31,7 +31,7 @@ from prometheus_client import generate_latest
 
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
-from . import api, metrics
+from . import api, board, metrics
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks, is_aggregate
 from .core.engine import Engine, Result
@@ -311,6 +311,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
 
     api.install(app, firing_table, acks_in, settings.token)
+    board.install(app, firing_table, topics.risk_warnings, settings)
 
     group_ticks: dict[int, float] = {}
 

@@ -1,0 +1,166 @@
+"""The live warning board in headless Chromium, against the real worker and broker.
+
+A ticket goes overdue -> its card appears (yellow), escalates -> the card turns
+orange, the operator acknowledges it in the page -> "acknowledged by", the crew
+arrives -> the card disappears and the timeline lists the resolution. All
+without reloading the page.
+
+Needs Debian's `chromium` and `chromium-driver` (/usr/bin/chromium,
+/usr/bin/chromedriver) and PyPI `selenium`; skipped when they are missing.
+Set BOARD_SCREENSHOT=docs/board.png to keep a screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from service.core.fingerprint import fingerprint
+
+from .board_worker import BoardDeployment
+from .test_worker_e2e import MIN, ticket
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+TOKEN = "board-test-token-5f2c"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def chromium_driver(tmp_path, width=1400, height=1000):
+    """Headless Debian Chromium through Selenium, with no network of its own."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip("needs Debian chromium and chromium-driver")
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--window-size={width},{height}",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        opts.add_argument(flag)
+    return webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+
+
+def wait_for(browser, script, timeout=30.0, what=""):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = browser.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or script}")
+
+
+def card_class(fp):
+    return f"const c = document.querySelector('.card[data-fp=\"{fp}\"]'); return c && !c.hidden ? c.className : null;"
+
+
+@pytest.fixture
+def deployment(kafka_bootstrap, tmp_path):
+    d = BoardDeployment(kafka_bootstrap, tmp_path, {"RISK_CLOCK": "wall", "RISK_API_TOKEN": TOKEN,
+                                                    "RISK_TICK_SECONDS": "0.2"})
+    d.start_worker()
+    d.wait_ready()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    b = chromium_driver(tmp_path)
+    yield b
+    b.quit()
+
+
+def test_board_shows_a_warning_live_from_raise_to_resolve(deployment, browser, tmp_path):
+    d = deployment
+    browser.get(f"http://127.0.0.1:{d.port}/board")
+    wait_for(browser, "return document.getElementById('conn').classList.contains('on')", what="SSE connected")
+    wait_for(browser, "return window.__board.metrics.firstRenderMs !== null", what="first render")
+
+    # yellow at 80 % of the 45-minute urban limit (now), orange at 100 % (8 s from now)
+    now = time.time()
+    d.send("repair_tickets", "T-board", ticket("b1", "ticket.created", now - 45 * MIN + 8, "T-board",
+                                               district_id="north", area_type="urban", category="no_power",
+                                               priority="normal"))
+    d.send("repair_tickets", "T-south", ticket("b2", "ticket.created", now - 50 * MIN, "T-south",
+                                               district_id="south", area_type="urban", category="no_power",
+                                               priority="normal"))
+    fp = fingerprint("repair.arrival_overdue", {"ticket_id": "T-board"})
+    fp_south = fingerprint("repair.arrival_overdue", {"ticket_id": "T-south"})
+
+    cls = wait_for(browser, card_class(fp), what="the card to appear")
+    assert "sev-yellow" in cls
+    text = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{fp}\"]').innerText")
+    assert "repair.arrival_overdue" in text and "T-board" in text and "north" in text and "not acknowledged" in text
+    assert "firing for" in text and "threshold" in text
+
+    wait_for(browser, f"return (function(){{{card_class(fp)}}})()?.includes('sev-orange')", timeout=30,
+             what="escalation to orange")
+    wait_for(browser, card_class(fp_south), what="the south card")
+
+    # filters: district south hides the north card
+    browser.execute_script("const s = document.getElementById('f-district'); s.value = 'south';"
+                           "s.dispatchEvent(new Event('change'));")
+    assert browser.execute_script(card_class(fp)) is None
+    assert browser.execute_script(card_class(fp_south))
+    browser.execute_script("const s = document.getElementById('f-district'); s.value = '';"
+                           "s.dispatchEvent(new Event('change'));")
+    assert browser.execute_script(card_class(fp))
+
+    # acknowledge through the page: the token is asked once, in the dialog
+    browser.find_element("css selector", f'.card[data-fp="{fp}"] .ackbtn').click()
+    wait_for(browser, "return document.getElementById('ack-dialog').open", what="the ack dialog")
+    browser.find_element("id", "ack-token").send_keys(TOKEN)
+    browser.find_element("id", "ack-by").send_keys("officer-7")
+    browser.find_element("id", "ack-note").send_keys("crew called")
+    browser.find_element("id", "ack-submit").click()
+    info = wait_for(browser, f"const c = document.querySelector('.card[data-fp=\"{fp}\"]');"
+                             "return c.classList.contains('acked') ? c.querySelector('.ackinfo').textContent : null",
+                    timeout=20, what="acknowledged")
+    assert "officer-7" in info
+    assert browser.execute_script("return sessionStorage.getItem('board.token')") == TOKEN
+
+    browser.save_screenshot(str(tmp_path / "board.png"))
+    if os.environ.get("BOARD_SCREENSHOT"):
+        shutil.copy(tmp_path / "board.png", os.environ["BOARD_SCREENSHOT"])
+
+    # Chinese labels and summaries, and back
+    browser.find_element("id", "lang").click()
+    assert browser.execute_script("return document.querySelector('h1').textContent") == "风险预警看板"
+    zh = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{fp}\"] .summary').textContent")
+    assert zh and zh == browser.execute_script("return window.__board.cards.get(arguments[0]).w.summary_zh", fp)
+    browser.find_element("id", "lang").click()
+    assert browser.execute_script("return document.querySelector('h1').textContent") == "Risk warning board"
+
+    # the crew arrives: the card goes, the timeline keeps the resolution
+    d.send("repair_tickets", "T-board", ticket("b3", "ticket.arrived", time.time(), "T-board", crew_id="C1"))
+    wait_for(browser, f"return !document.querySelector('.card[data-fp=\"{fp}\"]')", timeout=20,
+             what="the card to disappear")
+    transitions = browser.execute_script(
+        "return window.__board.history.filter(e => e.fingerprint === arguments[0]).map(e => e.transition)", fp)
+    assert transitions == ["raised", "escalated", "resolved"]
+    wait_for(browser, "return [...document.querySelectorAll('#tl-list li.res')].some(li => li.textContent.includes('resolved'))",
+             timeout=5, what="the resolution in the timeline list")
+    assert browser.execute_script(card_class(fp_south))  # the other one is still firing
+    assert browser.execute_script("return document.querySelectorAll('.card').length") == 1
+    assert TOKEN not in d.log()  # the token is never logged
+
+
+def test_board_escapes_text_and_sends_security_headers(deployment):
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/board", timeout=5) as r:
+        csp = r.headers["Content-Security-Policy"]
+        html = r.read().decode()
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "http://" not in html and "https://" not in html  # nothing from a CDN
+    with urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/board/static/board.js", timeout=5) as r:
+        js = r.read().decode()
+    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "eval(" not in js
