@@ -185,6 +185,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def ingest(stream):
         async for event in stream.events():
             message = event.message
+            delivered[(message.topic, message.partition)] = message.offset + 1
             try:
                 parsed = parse_event(message.value or b"")
             except BadEvent as bad:
@@ -347,9 +348,30 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
                 metrics.processing_errors.labels("notify").inc()
 
+    delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
+
+    def measure_backlog(wall: float) -> None:
+        """Tell the event clock which input partitions still hold unread events."""
+        for tp in app.consumer.assignment():
+            if tp.topic not in topics.inputs:
+                continue
+            source = (tp.topic, tp.partition)
+            try:
+                end = app.consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                end = None
+            if end is None:  # nothing fetched yet: the ordinary idle rule decides
+                behind = False
+            else:
+                read = delivered.get(source, app.consumer._committed_offset.get(tp) or 0)
+                behind = end > read
+            event_clock.backlog(source, behind)
+
     @app.timer(settings.tick_seconds)
     async def clock_tick():
         wall = time.time()
+        if settings.clock == "event":
+            measure_backlog(wall)
         now = wall if settings.clock == "wall" else event_clock.now(wall)
         if now is None or now <= last_tick[0]:
             return

@@ -20,6 +20,7 @@ class EventClock:
         self.idle = idle_seconds
         self.lateness = lateness_seconds
         self._sources: dict[Hashable, list[float]] = {}  # source -> [max event time, wall time last seen]
+        self._backlog: set[Hashable] = set()  # sources known to hold unread events: never idle
 
     def expect(self, source: Hashable, wall: float) -> None:
         """A partition that may hold a backlog: it holds the clock until it delivers or idles."""
@@ -33,10 +34,22 @@ class EventClock:
             seen[0] = max(seen[0], event_time)
             seen[1] = wall
 
+    def backlog(self, source: Hashable, behind: bool) -> None:
+        """Whether the partition has events not yet read (from the consumer's high watermark).
+
+        A partition that is merely waiting for its next fetch in a large
+        replay is not idle, however long the wait: it would otherwise release
+        the clock ahead of its own events.
+        """
+        if behind:
+            self._backlog.add(source)
+        else:
+            self._backlog.discard(source)
+
     def now(self, wall: float) -> float | None:
         if not self._sources:
             return None
-        active = [t for t, last in self._sources.values() if wall - last < self.idle]
+        active = [t for s, (t, last) in self._sources.items() if wall - last < self.idle or s in self._backlog]
         mark = min(active) if active else max(t for t, _ in self._sources.values())
         return None if mark == float("-inf") else mark - self.lateness
 

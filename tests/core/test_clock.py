@@ -64,3 +64,14 @@ def test_expected_partition_holds_the_clock_until_it_delivers_or_idles():
     c2.expect("empty", wall=0)
     c2.observe("tickets", 1000, wall=4)
     assert c2.now(wall=5) == 1000  # the empty partition idled out
+
+
+def test_partition_with_a_backlog_never_idles():
+    c = EventClock(idle_seconds=5)
+    c.observe("slow", 100, wall=0)
+    c.observe("fast", 5000, wall=0)
+    c.backlog("slow", True)
+    c.observe("fast", 6000, wall=60)
+    assert c.now(wall=60) == 100  # still unread events behind 100: hold the clock
+    c.backlog("slow", False)
+    assert c.now(wall=60) == 6000

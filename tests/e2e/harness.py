@@ -110,6 +110,20 @@ class Deployment:
         self.producer.send(self.topics[topic_field], key=key, value=value)
         self.producer.flush()
 
+    def caught_up(self) -> bool:
+        """Has the worker's consumer group committed everything in the input topics?"""
+        from kafka import TopicPartition
+
+        inputs = [self.topics[f] for f in ("outage_events", "repair_tickets", "billing_events", "service_events")]
+        # Not subscribed, never joins the group: only reads the group's committed offsets.
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.app_id, enable_auto_commit=False)
+        try:
+            tps = [TopicPartition(t, p) for t in inputs for p in (consumer.partitions_for_topic(t) or ())]
+            ends = consumer.end_offsets(tps)
+            return all(ends[tp] == 0 or (consumer.committed(tp) or 0) >= ends[tp] for tp in tps)
+        finally:
+            consumer.close()
+
     def read(self, topic_field: str, until, timeout: float = 60) -> list:
         """Read records from the start until `until(records)` is true; fail on timeout."""
         consumer = KafkaConsumer(self.topics[topic_field], bootstrap_servers=self.bootstrap,

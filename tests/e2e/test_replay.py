@@ -33,11 +33,13 @@ def timeline(d: Deployment, settle: float = 6.0, timeout: float = 120) -> list[t
     seen, stable_since, deadline = -1, time.time(), time.time() + timeout
     while time.time() < deadline:
         records = d.read("risk_warnings", lambda rs: True, timeout=5)
-        if len(records) != seen:
+        if len(records) != seen or not d.caught_up():
             seen, stable_since = len(records), time.time()
         elif time.time() - stable_since >= settle:
             break
         time.sleep(1)
+    else:
+        raise AssertionError(f"no stable timeline after {timeout}s:\n{d.log()[-3000:]}")
     out = []
     for r in records:
         w = json.loads(r.value)
