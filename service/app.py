@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -147,6 +150,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     wakeups = Wakeups()
     firing = metrics.FiringWarnings()
     clocks = PartitionClocks(settings.partitions)
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     last_tick = [float("-inf")]
 
     async def send_dead_letter(message, reason: str, detail: str) -> None:
@@ -256,7 +260,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             try:
                 kind = value.get("kind")
                 if kind == "tick":
-                    now = clocks.tick(partition, value["now"])
+                    now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("wall", 0.0))
                     await evaluate_due(partition, now, aggregates=False)
                     # everything this partition derived up to `now` is sent: say so to every partition
                     for q in range(settings.partitions):
@@ -377,7 +381,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             return
         last_tick[0] = now
         for p in range(settings.partitions):
-            await work.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+            await work.send(key=None, value={"kind": "tick", "now": now, "worker": worker_id, "wall": wall},
+                            partition=p)
             await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
 
     @app.on_partitions_assigned.connect

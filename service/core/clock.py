@@ -75,13 +75,27 @@ class PartitionClocks:
     however fast a replay runs.
     """
 
+    LIVENESS = 10.0  # seconds of wall time after which a silent worker's ticks no longer count
+
     def __init__(self, partitions: int):
         self.partitions = partitions
         self._entity: dict[int, float] = {}
         self._marks: dict[int, dict[int, float]] = {}
+        self._workers: dict[int, dict[str, tuple[float, float]]] = {}  # partition -> worker -> (now, wall)
 
-    def tick(self, partition: int, now: float) -> float:
-        self._entity[partition] = max(now, self._entity.get(partition, float("-inf")))
+    def tick(self, partition: int, now: float, worker: str = "", wall: float = 0.0) -> float:
+        """A worker's tick. With several workers, each reads only its own input
+        partitions, so the clock is the slowest live worker's: one worker far
+        ahead in a replay must not fire deadlines for events another has not
+        read yet. A worker silent for LIVENESS seconds (stopped, failed over)
+        stops holding the clock back."""
+        seen = self._workers.setdefault(partition, {})
+        seen[worker] = (max(now, seen.get(worker, (now, wall))[0]), wall)
+        latest = max(w for _, w in seen.values())
+        for name in [n for n, (_, w) in seen.items() if w < latest - self.LIVENESS]:
+            del seen[name]
+        slowest = min(t for t, _ in seen.values())
+        self._entity[partition] = max(slowest, self._entity.get(partition, float("-inf")))
         return self._entity[partition]
 
     def mark(self, partition: int, source: int, now: float) -> float:

@@ -75,3 +75,14 @@ def test_partition_with_a_backlog_never_idles():
     assert c.now(wall=60) == 100  # still unread events behind 100: hold the clock
     c.backlog("slow", False)
     assert c.now(wall=60) == 6000
+
+
+def test_with_several_workers_the_slowest_live_one_sets_the_clock():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    assert c.tick(0, 100, worker="a", wall=0) == 100
+    assert c.tick(0, 500, worker="b", wall=1) == 100  # b is ahead: a may still have events before 500
+    assert c.tick(0, 300, worker="a", wall=2) == 300
+    assert c.tick(0, 900, worker="b", wall=20) == 900  # a silent for 18 s: failed over, no longer counts
+    assert c.tick(0, 400, worker="a", wall=21) == 900  # never goes back
