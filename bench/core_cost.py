@@ -1,0 +1,81 @@
+"""CPU cost per event of the service's own Python work, without Kafka or Faust.
+
+    .venv/bin/python -m bench.core_cost [--events 50000]
+
+Runs the benchmark mix (bench/mix.py) through the steps the worker does for each
+input event, in one process, timing each step: schemas.parse_event,
+model_dump(mode="json"), routes, the work-topic value encode/decode (JSON, as
+Faust does), Engine.on_event with the state kept in a dict, and the state
+value's JSON encode (the changelog write). The sum is what the service code
+costs; the worker's measured CPU per event (bench.run (c)) minus this is what
+Faust, aiokafka and the broker round trips cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from bench.mix import encode, mix
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--events", type=int, default=50_000)
+    a = p.parse_args(argv)
+
+    from schemas import parse_event
+    from service.config import DEFAULT_RULES, load_rulebook
+    from service.core.engine import Engine
+    from service.core.subjects import routes
+
+    events = mix(a.events, time.time() - 2 * 86400, max(a.events / 200000 * 6 * 3600, 3600), 1)
+    raws = [encode(ev) for _, _, _, ev in events]
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    state: dict[str, dict] = {}
+    cost = dict.fromkeys(["parse_event", "model_dump", "routes", "work value json", "engine.on_event",
+                          "state json (changelog)"], 0.0)
+    pc = time.perf_counter
+    applied = 0
+    for raw in raws:
+        t0 = pc()
+        parsed = parse_event(raw)
+        t1 = pc()
+        body = parsed.model_dump(mode="json", exclude_none=True)
+        ts = parsed.occurred_at.timestamp()
+        t2 = pc()
+        keys = routes(body)
+        t3 = pc()
+        cost["parse_event"] += t1 - t0
+        cost["model_dump"] += t2 - t1
+        cost["routes"] += t3 - t2
+        for key in keys:
+            t4 = pc()
+            value = json.loads(json.dumps({"kind": "event", "ts": ts, "event": body}))
+            t5 = pc()
+            result = engine.on_event(key, state.get(key), value["event"], value["ts"], ts)
+            t6 = pc()
+            if result.state is not None:
+                state[key] = result.state
+                json.dumps(result.state)
+            t7 = pc()
+            cost["work value json"] += t5 - t4
+            cost["engine.on_event"] += t6 - t5
+            cost["state json (changelog)"] += t7 - t6
+            applied += 1
+    n = len(raws)
+    total = sum(cost.values())
+    print(f"{n} input events ({applied} state updates) through the service's own code, no Kafka, no Faust:")
+    for name, secs in cost.items():
+        print(f"  {secs / n * 1e6:7.1f} us/event  {name}")
+    print(f"  {total / n * 1e6:7.1f} us/event  total  (= {n / total:,.0f} events/s on one core)")
+    sizes = sorted(len(json.dumps(v)) for v in state.values())
+    print(f"  state values: {len(sizes)} keys, median {sizes[len(sizes) // 2]} B, p99 {sizes[int(len(sizes) * .99)]} B "
+          "of JSON")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
