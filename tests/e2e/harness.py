@@ -65,6 +65,14 @@ class Deployment:
         self.proc = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=self.env(),
                                      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
+    def start_second_worker(self) -> subprocess.Popen:
+        """Another worker of the same app (same group, own web port and data dir)."""
+        env = {**self.env(), "RISK_WEB_PORT": str(free_port()), "RISK_DATA_DIR": str(self.tmp / f"data2-{self.tag}")}
+        log = open(self.tmp / f"worker2-{self.tag}.log", "ab")
+        self.extra = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        return self.extra
+
     def wait_ready(self, timeout: float = 90) -> None:
         """Ready once the worker's web server answers and its consumer has partitions."""
         import urllib.request
@@ -100,6 +108,10 @@ class Deployment:
 
     def close(self) -> None:
         self.stop_worker()
+        extra = getattr(self, "extra", None)
+        if extra is not None and extra.poll() is None:
+            extra.kill()
+            extra.wait(10)
         self.producer.close()
 
     def send(self, topic_field: str, key: str | bytes | None, value: dict | bytes) -> None:
