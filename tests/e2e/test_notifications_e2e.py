@@ -47,3 +47,28 @@ def test_notifications_are_routed_short_and_never_repeated(kafka_bootstrap, tmp_
         assert len(again) == len(notes), "a restart must not re-send notifications"
     finally:
         d.close()
+
+
+def test_rate_limit_folds_the_excess_into_one_summary(kafka_bootstrap, tmp_path):
+    notify = tmp_path / "notify.yaml"
+    notify.write_text("rate_limit: {max_messages: 3, window_seconds: 5}\n")
+    d = Deployment(kafka_bootstrap, tmp_path, {"RISK_CLOCK": "wall", "RISK_DISTRICTS_FILE": str(DISTRICTS),
+                                               "RISK_NOTIFY_FILE": str(notify)})
+    try:
+        d.start_worker()
+        d.wait_ready()
+        now = time.time()
+        for i in range(6):  # six raises for ops-north inside one window
+            tid = f"T-burst-{i}"
+            d.send("repair_tickets", tid, ticket(f"{tid}-c", "ticket.created", now - 37 * MIN, tid,
+                                                 district_id="north", area_type="urban",
+                                                 category="no_power", priority="normal"))
+        notes = d.read("risk_notifications", lambda rs: any(b"summary" in r.value for r in rs), timeout=60)
+        parsed = [Notification.model_validate_json(r.value) for r in notes]
+        singles = [n for n in parsed if n.kind == "change"]
+        summaries = [n for n in parsed if n.kind == "summary"]
+        assert len(singles) == 3 and len(summaries) == 1
+        assert summaries[0].folded == 3 and summaries[0].recipient_group == "ops-north"
+        assert "3" in summaries[0].text_en and "3" in summaries[0].text_zh
+    finally:
+        d.close()
