@@ -397,14 +397,13 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     @app.timer(15.0)
     async def measure_consumer_lag():
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
-        if not assigned:
-            return
-        ends = await app.consumer.highwaters(*assigned)
-        lag: dict[str, int] = {}
+        # every input topic gets a value: one this worker lost in a rebalance is 0 here, not stale
+        lag: dict[str, int] = dict.fromkeys(topics.inputs, 0)
+        ends = await app.consumer.highwaters(*assigned) if assigned else {}
         for tp in assigned:
             # faust keeps no public accessor for the committed offset; this is read-only
             committed = app.consumer._committed_offset.get(tp) or 0
-            lag[tp.topic] = lag.get(tp.topic, 0) + max(ends.get(tp, 0) - committed, 0)
+            lag[tp.topic] += max(ends.get(tp, 0) - committed, 0)
         for topic, n in lag.items():
             metrics.consumer_lag.labels(topic).set(n)
 
