@@ -163,8 +163,7 @@ class Engine:
         if not acknowledge(ws, by, at):
             return Result(state, duplicate=True)
         state["warnings"][rule_id] = ws.to_dict()
-        result = self._evaluate(state, now)
-        return result
+        return self._evaluate(state, now)
 
     def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params,
                 flapping: bool = False) -> dict:

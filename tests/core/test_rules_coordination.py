@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.core.world import DAY, HOUR, MIN, World, at, rulebook
+from tests.core.world import MIN, World, at, rulebook
 
 TICKET = dict(ticket_id="T1", district_id="D1", category="no_power", priority="normal")
 OUTAGE = dict(outage_id="O1", district_id="D1", feeder_id="F1", area_type="rural", customers_affected=300)

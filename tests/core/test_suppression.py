@@ -1,6 +1,5 @@
 import pytest
 
-from service.core.engine import Engine
 from service.core.rulebook import ConfigError, RuleBook
 from tests.core.world import World, at, default_rules
 

@@ -3,7 +3,6 @@ group, within SMS limits, never sent twice, even across a restart."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 

@@ -3,6 +3,7 @@ the real worker process, read warnings and dead letters back."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import UTC, datetime
@@ -155,7 +156,7 @@ def test_bad_messages_go_to_dead_letters_and_good_ones_around_them_are_processed
     for key, value, reason in BAD:
         record, dl = by_reason[reason]
         assert record.key == key
-        assert dl.value_base64 and __import__("base64").b64decode(dl.value_base64) == value
+        assert dl.value_base64 and base64.b64decode(dl.value_base64) == value
         assert dl.topic == d.topics["repair_tickets"] and dl.detail
     fps = {fingerprint("repair.arrival_overdue", {"ticket_id": t}) for t in good_ids}
     d.read("risk_warnings", lambda rs: fps <= {r.key.decode() for r in rs})
