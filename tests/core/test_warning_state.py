@@ -55,3 +55,14 @@ def test_flapping_needs_enough_changes_inside_the_window():
     assert f.is_flapping([0, 60, 600])
     assert not f.is_flapping([0, 60, 601])
     assert f.is_flapping([0, 5000, 5060, 5100])  # only the last three count
+
+
+def test_to_dict_carries_every_field_as_asdict_would():
+    import dataclasses
+
+    s = WarningState(status="firing", severity="orange", pending_since=1.0, first_fired_at=2.0, changed_at=3.0,
+                     value=4.5, seq=6, changes=[2.0, 3.0], bump=1, acked_by="ops", acked_at=3.5)
+    d = s.to_dict()
+    assert d == dataclasses.asdict(s)
+    d["changes"].append(9.0)
+    assert s.changes == [2.0, 3.0]  # a copy, not the live list

@@ -167,6 +167,13 @@ class FlaggedArrears(AccountTimeline):
         severity, th = target_severity(unpaid, current, raise_, clear, above=True, strict=True)
         return severity, unpaid / 100, th / 100
 
+    def evaluate(self, facts, rstate, ws, now, params):
+        if not facts.get("flags") and ws.status == "inactive":
+            # Never flagged, nothing firing: no moment can raise it. Most accounts, every event;
+            # the walk from the last evaluated moment happens once a flag arrives.
+            return Evaluation([], None, self.running(facts))
+        return super().evaluate(facts, rstate, ws, now, params)
+
     def running(self, facts):
         # A flag is for good: keep the account even while it owes nothing.
         return bool(facts.get("flags")) or facts.get("unpaid_cents", 0) > 0 or facts.get("credit_cents", 0) > 0
