@@ -26,59 +26,28 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import faust
+from kafka.partitioner import murmur2
 from prometheus_client import generate_latest
 
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
 from . import api, board, metrics
 from .config import Settings, load_districts, load_notify, load_rulebook
-from .core.clock import EventClock, PartitionClocks, is_aggregate
+from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, Result
 from .core.notify import Notifier
 from .core.subjects import routes
+from .core.wakeups import Wakeups
 from .core.timefmt import to_rfc3339
 
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
 STORM_RULE = "reliability.storm_mode"
-
-
-class Wakeups:
-    """Per work partition: which state keys need a tick, and from when.
-
-    Kept in memory only: it is derived from the state table, and rebuilt
-    lazily (every key of the partition evaluated once) after a start or a
-    rebalance, so it can never disagree with the persisted state for long.
-    """
-
-    def __init__(self) -> None:
-        self._by_partition: dict[int, dict[str, float]] = {}
-
-    def forget_all(self) -> None:
-        self._by_partition.clear()
-
-    def known(self, partition: int) -> bool:
-        return partition in self._by_partition
-
-    def load(self, partition: int, keys: Iterable[str]) -> None:
-        self._by_partition[partition] = {k: float("-inf") for k in keys}
-
-    def set(self, partition: int, key: str, wake_at: float | None) -> None:
-        keys = self._by_partition.get(partition)
-        if keys is None:
-            return  # not loaded yet: the rebuild will see this key
-        if wake_at is None:
-            keys.pop(key, None)
-        else:
-            keys[key] = wake_at
-
-    def due(self, partition: int, now: float) -> list[str]:
-        return [k for k, t in self._by_partition.get(partition, {}).items() if t <= now]
+RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
 
 
 def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
@@ -92,6 +61,17 @@ def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
         ("ce_subject", warning["fingerprint"].encode()),
         ("content-type", b"application/json"),
     ]
+
+
+# Faust opens one RocksDB per table partition with a 64 MiB x 3 write buffer and a
+# 2 GiB block cache each: memory grows with partitions, not with data. Our values
+# are small (~0.5-7 KiB) and read once per event, so small buffers and caches do.
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2,
+                   "target_file_size_base": 16 << 20, "block_cache_size": 16 << 20}
+
+
+def store_options(store: str) -> dict:
+    return {"options": ROCKSDB_OPTIONS} if store.startswith("rocksdb") else {}
 
 
 def create_app(settings: Settings, **faust_options) -> faust.App:
@@ -123,16 +103,18 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     dead_letters = raw_topic(topics.dead_letters)
     work = app.topic(f"{settings.app_id}-work", internal=True, partitions=settings.partitions,
                      key_serializer="json", value_serializer="json")
-    state = app.Table("state", default=None, partitions=settings.partitions,
+    state = app.Table("state", default=None, partitions=settings.partitions, **store_options(settings.store),
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
 
     # Which districts are in storm mode, on every worker: per-ticket warnings
     # live on other partitions than their district's storm warning.
     storm = app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
+                            **store_options(settings.store),
                             schema=faust.Schema(key_serializer="json", value_serializer="json"))
     # Warnings firing now, by fingerprint, on every replica: the HTTP API lists
     # them and routes acknowledgements to the state key that owns each one.
     firing_table = app.GlobalTable("firing", default=None, partitions=settings.partitions,
+                                   **store_options(settings.store),
                                    schema=faust.Schema(key_serializer="json", value_serializer="json"))
     acks_in = raw_topic(topics.warning_acks)
     notifications_out = raw_topic(topics.risk_notifications)
@@ -141,6 +123,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     to_notify = app.topic(f"{settings.app_id}-notify", internal=True, partitions=settings.partitions,
                           key_serializer="json", value_serializer="json")
     groups = app.Table("notify-groups", default=None, partitions=settings.partitions,
+                       **store_options(settings.store),
                        schema=faust.Schema(key_serializer="json", value_serializer="json"))
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
@@ -185,28 +168,61 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             await to_notify.send(key=notifier.route(w), value={"kind": "warning", "warning": w})
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
+    def home(key: str) -> int:
+        """The work partition that owns a state key: where a contract producer puts its entity.
+
+        "ticket:T1" lives where a producer keying by "T1" with the Java client's
+        default partitioner (murmur2, also kafka-python's and aiokafka's) puts
+        ticket T1's events, so those are applied where they are read.
+        """
+        return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
+
+    async def on_event(key: str, partition: int, event: dict, ts: float) -> None:
+        result = engine.on_event(key, state.get(key), event, ts, clocks.now_for(key, partition))
+        if result.duplicate:
+            metrics.duplicate_events.inc()
+            return
+        if result.late:
+            metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
+        await apply(key, partition, result)
+
     @app.agent(inputs)
     async def ingest(stream):
         async for event in stream.events():
             message = event.message
-            delivered[(message.topic, message.partition)] = message.offset + 1
             try:
-                parsed = parse_event(message.value or b"")
-            except BadEvent as bad:
-                await send_dead_letter(message, bad.reason, bad.detail)
-                continue
-            try:
-                body = parsed.model_dump(mode="json", exclude_none=True)
-                ts = parsed.occurred_at.timestamp()
-                metrics.events_consumed.labels(message.topic, parsed.type).inc()
-                metrics.event_lag.labels(message.topic).observe(max(time.time() - ts, 0.0))
-                event_clock.observe((message.topic, message.partition), ts, time.time())
-                for key in routes(body):
-                    await work.send(key=key, value={"kind": "event", "ts": ts, "event": body})
-            except Exception as e:  # a bug must not stop the stream nor lose the event
-                log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
-                metrics.processing_errors.labels("ingest").inc()
-                await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
+                await admit(message)
+            finally:  # read only once processed: until then the partition holds the event clock
+                delivered[(message.topic, message.partition)] = message.offset + 1
+
+    async def admit(message) -> None:
+        """Validate an input message, then apply it where its state lives or send it there."""
+        try:
+            parsed = parse_event(message.value or b"")
+        except BadEvent as bad:
+            await send_dead_letter(message, bad.reason, bad.detail)
+            return
+        try:
+            body = parsed.model_dump(mode="json", exclude_none=True)
+            ts = parsed.occurred_at.timestamp()
+            metrics.events_consumed.labels(message.topic, parsed.type).inc()
+            metrics.event_lag.labels(message.topic).observe(max(time.time() - ts, 0.0))
+            # Input partition p is assigned with work partition p (and the state
+            # table's p) when the topic has as many partitions: Faust co-partitions
+            # them. A key whose home is p is then applied here, with no hop.
+            in_place = app.consumer.topic_partitions(message.topic) == settings.partitions
+            for key in routes(body):
+                p = home(key)
+                if in_place and p == message.partition:
+                    await on_event(key, p, body, ts)
+                else:
+                    await work.send(key=key, partition=p, value={"kind": "event", "ts": ts, "event": body})
+            # only now does the event move the clock: what it derived is sent ahead of any tick it allows
+            event_clock.observe((message.topic, message.partition), ts, time.time())
+        except Exception as e:  # a bug must not stop the stream nor lose the event
+            log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
+            metrics.processing_errors.labels("ingest").inc()
+            await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
     async def apply(key: str, partition: int, result: Result) -> None:
         """Persist the subject's new state, publish its warnings, pass on what it derived."""
@@ -228,29 +244,34 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     value * 10000 / served)
         await publish(key, result.warnings)
         for target, derived in result.derived:
-            await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
+            await work.send(key=target, partition=home(target),
+                            value={"kind": "event", "ts": derived["ts"], "event": derived})
 
     async def evaluate_due(partition: int, now: float, aggregates: bool) -> None:
         if not wakeups.known(partition):
-            rebuild(partition)
-        for key in wakeups.due(partition, now):
-            if is_aggregate(key) != aggregates:
-                continue
+            rebuild()
+        for key in wakeups.due(partition, now, aggregates):
             current = state.get(key)
             if current is None:
-                wakeups.set(partition, key, None)
                 continue
-            await apply(key, partition, engine.on_tick(current, now))
+            try:
+                await apply(key, partition, engine.on_tick(current, now))
+            except Exception:  # one key's bug must not stall every other key's deadlines
+                log.exception("tick failed for a key of work[%s]", partition)
+                metrics.processing_errors.labels("tick").inc()
+                wakeups.set(partition, key, now + RETRY_SECONDS)
 
-    def rebuild(partition: int) -> None:
-        keys = []
+    def rebuild() -> None:
+        """Every partition's wakeups and firing gauges from one pass over the table."""
+        keys: dict[int, list[str]] = {p: [] for p in range(settings.partitions)}
         for k, v in state.items():
-            if v and v.get("p") == partition:
-                keys.append(k)
+            if v and v.get("p") in keys:
+                keys[v["p"]].append(k)
                 for rule_id, ws in v.get("warnings", {}).items():
                     if ws.get("status") == "firing":
                         firing.set(k, rule_id, ws["severity"], v["facts"].get("district_id"))
-        wakeups.load(partition, keys)
+        for p, ks in keys.items():
+            wakeups.load(p, ks)
 
     @app.agent(work)
     async def process(stream):
@@ -282,15 +303,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     await evaluate_due(partition, clocks.mark(partition, value["src"], value["now"]),
                                        aggregates=True)
                 else:
-                    key = event.key
-                    result = engine.on_event(key, state.get(key), value["event"], value["ts"],
-                                             clocks.now_for(key, partition))
-                    if result.duplicate:
-                        metrics.duplicate_events.inc()
-                        continue
-                    if result.late:
-                        metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
-                    await apply(key, partition, result)
+                    await on_event(event.key, partition, value["event"], value["ts"])
             except Exception as e:
                 log.exception("processing failed on work[%s]@%s", partition, message.offset)
                 metrics.processing_errors.labels("process").inc()
@@ -311,7 +324,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             if not entry:
                 metrics.acks_applied.labels("unknown_fingerprint").inc()
                 continue
-            await work.send(key=entry["key"], value={
+            await work.send(key=entry["key"], partition=home(entry["key"]), value={
                 "kind": "ack", "fingerprint": ack.fingerprint, "rule_id": entry["warning"]["rule_id"],
                 "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
 
