@@ -19,13 +19,13 @@ from pathlib import Path
 
 # bucket name -> regex on a frame "function (file:line)"; first match from the top of the stack wins
 BUCKETS = [
-    ("wakeups.due scan (ticks/marks)", r"^due \(.*service/app\.py"),
+    ("wakeups.due (ticks/marks)", r"^due \(.*service/core/wakeups\.py"),
     ("state table rebuild", r"^rebuild \(.*service/app\.py"),
     ("changelog/table write (faust)", r"faust/tables/(base|table)\.py|on_key_set|_send_changelog"),
     ("engine.on_event / on_tick", r"service/core/engine\.py"),
     ("schemas.parse_event (pydantic)", r"schemas/events\.py"),
     ("model_dump", r"model_dump"),
-    ("json (de)serialisation", r"json/(encoder|decoder|__init__)\.py|faust/serializers"),
+    ("json (de)serialisation", r"json/(encoder|decoder|__init__)\.py|faust/serializers|orjson"),
     ("prometheus metrics", r"prometheus_client"),
     ("logging", r"logging/__init__\.py"),
     ("aiokafka producer/consumer", r"aiokafka/"),

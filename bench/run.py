@@ -191,8 +191,8 @@ class Worker:
     """`python -m service worker` as a subprocess with its own app id, topics, data dir, port."""
 
     def __init__(self, servers: str, app_id: str, topics: dict[str, str], tmp: Path, clock: str,
-                 store: str = "memory://", extra: dict | None = None):
-        self.app_id, self.port = app_id, free_port()
+                 store: str = "memory://", extra: dict | None = None, root: Path = ROOT):
+        self.app_id, self.port, self.root = app_id, free_port(), root
         self.log_path = tmp / f"{app_id}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RISK_")}
         env.update({
@@ -208,7 +208,7 @@ class Worker:
 
     def start(self) -> None:
         self.t_start = time.perf_counter()
-        self.proc = subprocess.Popen([PY, "-m", "service", "worker"], env=self.env, cwd=ROOT,
+        self.proc = subprocess.Popen([PY, "-m", "service", "worker"], env=self.env, cwd=self.root,
                                      stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
 
     def log(self) -> str:
@@ -548,6 +548,11 @@ def main(argv=None) -> int:
     p.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for every worker, e.g. PRODUCER_LINGER=0.01 (Faust settings read "
                         "from the environment) to try a setting without changing service/")
+    p.add_argument("--baseline", type=Path, default=None, metavar="CHECKOUT",
+                   help="(c) again with the service of another checkout (e.g. a git worktree of an older commit) "
+                        "on the same topics, right after, and the ratio of the two")
+    p.add_argument("--baseline-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for the baseline worker only")
     p.add_argument("--quick", action="store_true", help="smoke test: 20k events, 10 s latency, 20k accounts")
     p.add_argument("--keep", action="store_true", help="do not delete the topics")
     p.add_argument("--json", type=Path, default=None)
@@ -584,18 +589,23 @@ def main(argv=None) -> int:
                 say(f"(b) raw drain (aiokafka group consumer + json.loads): {r['eps_from_start']} events/s from "
                     f"start ({r['s_from_start']} s), {r['eps_from_first']} events/s from the first record; "
                     f"{r['cpu_s']} CPU s")
-            if "throughput" in parts:
-                w = Worker(servers, f"{tag}-tp", topics, tmp, clock="event")
+            runs = [("tp", ROOT, {})]
+            if a.baseline:
+                runs.append(("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env)))
+            for name, root, extra in runs if "throughput" in parts else []:
+                w = Worker(servers, f"{tag}-{name}", topics, tmp, clock="event", root=root, extra=extra)
                 groups.add(w.app_id)
-                say("(c) service throughput: python -m service worker, RISK_CLOCK=event, all rules on ...")
-                prof = tmp / "pyspy.raw" if a.profile else None
+                say(f"(c) service throughput: python -m service worker of {root}"
+                    f"{' with ' + str(extra) if extra else ''}, RISK_CLOCK=event, all rules on ...")
+                prof = tmp / f"pyspy-{name}.raw" if a.profile else None
                 try:
                     r = drain_worker(k, w, inputs, total, a.timeout, a.profile, prof)
                 finally:
                     w.stop()
                 if prof is not None and prof.exists():
                     r["profile_raw"] = str(prof)
-                report["throughput"] = r
+                r["checkout"] = str(root)
+                report["throughput" if name == "tp" else "throughput_baseline"] = r
                 raw = report.get("drain", {}).get("eps_from_first")
                 say(f"    ready after {r['ready_s']:.1f} s, first event at {r['first_event_s']:.1f} s, inputs committed at "
                     f"{r['inputs_committed_s']:.1f} s, work topic committed at {r['work_committed_s']:.1f} s")
@@ -609,6 +619,16 @@ def main(argv=None) -> int:
                 if raw:
                     r["ratio_to_raw_inputs"] = r["eps_from_first"] / raw
                     r["ratio_to_raw_pipeline"] = r["eps_pipeline_from_first"] / raw
+            if "throughput_baseline" in report:
+                cur, base = report["throughput"], report["throughput_baseline"]
+                report["vs_baseline"] = {
+                    "pipeline_eps_ratio": cur["eps_pipeline_from_first"] / base["eps_pipeline_from_first"],
+                    "cpu_per_event_ratio": cur["worker_cpu_s_all"] / base["worker_cpu_s_all"],
+                    "warnings": [cur["warnings_published"], base["warnings_published"]],
+                }
+                say(f"    vs baseline: pipeline events/s x{report['vs_baseline']['pipeline_eps_ratio']:.2f}, "
+                    f"CPU per event x{report['vs_baseline']['cpu_per_event_ratio']:.2f}; warnings "
+                    f"{cur['warnings_published']} vs {base['warnings_published']}")
         if "latency" in parts:
             say(f"(d) latency: worker RISK_CLOCK=wall, {a.rate:.0f} events/s offered for {a.duration:.0f} s, "
                 f"probe every 0.5 s backdated 36 min + {a.probe_eps:g} s ...")
