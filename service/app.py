@@ -2,20 +2,22 @@
 
 Topology (every name from Settings):
 
-  input topics --ingest--> <app>-work (keyed by state key) --process--> risk-warnings
-        |                        ^                                       \\-> dead-letters
-        \\--> dead-letters        |
+  input topics --ingest--> applied in place when the subject lives on that partition
+        |            \---> <app>-work (to the subject's home partition) --process--> risk-warnings
+        \--> dead-letters                ^                                        \-> dead-letters
                          clock timer: one tick per work partition
 
 `ingest` validates each raw message against the contract and dead-letters
-what fails, then re-keys valid events by the state they update ("ticket:T1"),
-so the state table is co-partitioned with its stream whatever key the
-producer used. `process` owns the state table: it applies events and clock
-ticks through the core engine. Deadline rules need ticks *through the stream*
-because Faust tables can only be written during stream iteration
-(FAUST_NOTES.md); the timer therefore sends a tick message to every work
-partition, carrying the clock's "now": wall time, or the event-time
-watermark when replaying.
+what fails. Each state key ("ticket:T1") has a home partition, the one a
+contract producer puts entity T1 in; input partition p, work partition p and
+state partition p are assigned together (Faust co-partitions topics of equal
+partition count), so `ingest` applies an event whose key is home where it was
+read, and sends any other to its home on the work topic, where `process`
+applies it. `process` also applies derived events and clock ticks. Deadline
+rules need ticks *through the stream* because Faust tables can only be
+written during stream iteration (FAUST_NOTES.md); the timer therefore sends a
+tick message to every work partition, carrying the clock's "now": wall time,
+or the event-time watermark when replaying.
 """
 
 from __future__ import annotations
@@ -393,6 +395,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         if now is None or now <= last_tick[0]:
             return
         last_tick[0] = now
+        metrics.clock.set(now)
         for p in range(settings.partitions):
             await work.send(key=None, value={"kind": "tick", "now": now, "worker": worker_id, "wall": wall},
                             partition=p)

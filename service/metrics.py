@@ -50,6 +50,10 @@ consumer_lag = Gauge(
     "risk_consumer_lag_messages", "Messages in input topics not yet committed by this worker.",
     ["topic"], registry=REGISTRY,
 )
+clock = Gauge(
+    "risk_clock_seconds", "This worker's clock, Unix seconds: wall time, or the event-time watermark when replaying.",
+    registry=REGISTRY,
+)
 DISTRICT_STATISTICS = {
     "arrival_p90_minutes": Gauge("risk_district_arrival_p90_minutes",
                                  "p90 crew arrival minutes over the last hour (repair.arrival_p90).",
