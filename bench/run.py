@@ -232,6 +232,20 @@ class Worker:
             time.sleep(0.2)
         raise RuntimeError(f"worker {self.app_id} not ready after {timeout} s:\n{self.log()[-3000:]}")
 
+    def late_events(self) -> dict[str, float]:
+        """risk_late_events_total by subject kind: observations that came after their window was decided."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("risk_late_events_total{"):
+                labels, value = line.rsplit(" ", 1)
+                out[labels[len("risk_late_events_total"):]] = float(value)
+        return out
+
     def cpu_seconds(self) -> float:
         try:
             import psutil
@@ -291,7 +305,7 @@ def drain_worker(k: Kafka, w: Worker, inputs: list[str], total: int, timeout: fl
                     if profile_s and profile_out is not None:
                         spy = subprocess.Popen([str(Path(PY).parent / "py-spy"), "record", "--pid", str(w.proc.pid), "--duration",
                                                 str(int(profile_s)), "--rate", "200", "--format", "raw",
-                                                "--output", str(profile_out), "--nonblocking"],
+                                                "--output", str(profile_out), "--nonblocking", *(["--gil"] if os.environ.get("BENCH_PYSPY_GIL") else [])],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             except Exception:  # the work topic does not exist yet
                 pass
@@ -315,6 +329,7 @@ def drain_worker(k: Kafka, w: Worker, inputs: list[str], total: int, timeout: fl
         raise RuntimeError(f"worker did not drain within {timeout} s")
     sys1 = system_cpu()
     mem = w.memory()
+    late = w.late_events()
     if spy is not None:
         _, err = spy.communicate(timeout=profile_s + 60)
         if spy.returncode:
@@ -327,11 +342,28 @@ def drain_worker(k: Kafka, w: Worker, inputs: list[str], total: int, timeout: fl
         "work_committed_s": t_all, "worker_cpu_s_inputs": cpu_in, "worker_cpu_s_all": cpu_all,
         "eps_from_start": total / t_in, "eps_from_first": total / (t_in - first) if first else None,
         "eps_pipeline_from_first": total / (t_all - first) if first else None,
-        "machine_cores_busy": round(busy, 2), "warnings_published": warnings_n, "dead_letters": dead_n, **mem,
+        "machine_cores_busy": round(busy, 2), "warnings_published": warnings_n, "dead_letters": dead_n,
+        "late_events": late, **mem,
     }
 
 
 # ------------------------------------------------------------------ parts ----
+
+LOADED: dict = {}  # what part_load knows about its events: the in-memory engine's warnings by rule
+
+
+def warnings_by_rule(servers: str, topic: str) -> dict[str, int]:
+    from collections import Counter
+
+    from kafka import KafkaConsumer
+
+    c = KafkaConsumer(topic, bootstrap_servers=servers, auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=5000)
+    try:
+        return dict(sorted(Counter(json.loads(r.value)["rule_id"] for r in c).items()))
+    finally:
+        c.close()
+
 
 def part_load(k: Kafka, servers: str, n: int, seed: int) -> tuple[dict, dict[str, str], int]:
     topics = k.topics("tp")
@@ -353,7 +385,16 @@ def part_load(k: Kafka, servers: str, n: int, seed: int) -> tuple[dict, dict[str
     by_role: dict[str, int] = {}
     for _, role, _, _ in events:
         by_role[role] = by_role.get(role, 0) + 1
+    from collections import Counter
+
+    from service.sim.engine_run import run_stream
+
+    e0 = time.perf_counter()
+    expected = Counter(w["rule_id"] for w in run_stream(events).warnings)
+    LOADED["expected_by_rule"] = dict(sorted(expected.items()))
+    LOADED["engine_s"] = round(time.perf_counter() - e0, 1)
     return ({"events": count, "generate_s": round(gen_s, 2), "load_s": round(secs, 2),
+             "in_memory_engine_warnings": sum(expected.values()), "in_memory_engine_s": LOADED["engine_s"],
              "load_eps": round(count / secs), "mean_value_bytes": round(sum(len(r[2]) for r in records) / count),
              "mix": {r: round(c / count, 3) for r, c in by_role.items()}, "event_time_span_h": round(span / 3600, 1),
              "validated_sample": min(5000, len(records))}, topics, count)
@@ -619,6 +660,14 @@ def main(argv=None) -> int:
                 if raw:
                     r["ratio_to_raw_inputs"] = r["eps_from_first"] / raw
                     r["ratio_to_raw_pipeline"] = r["eps_pipeline_from_first"] / raw
+                # the same events through the in-memory engine in event-time order: what a correct run publishes
+                got = r["warnings_by_rule"] = warnings_by_rule(servers, w.env["RISK_TOPICS__RISK_WARNINGS"])
+                want = LOADED.get("expected_by_rule", {})
+                diff = {rule: got.get(rule, 0) - want.get(rule, 0) for rule in sorted(set(got) | set(want))
+                        if got.get(rule, 0) != want.get(rule, 0)}
+                r["warnings_minus_in_memory_by_rule"] = diff
+                say(f"    warnings {sum(got.values())} vs {sum(want.values())} from the in-memory engine on the same "
+                    f"events; difference by rule: {diff or 'none'}; late events {r['late_events'] or 'none'}")
             if "throughput_baseline" in report:
                 cur, base = report["throughput"], report["throughput_baseline"]
                 report["vs_baseline"] = {
