@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC_FIELDS = ["outage_events", "repair_tickets", "billing_events", "service_events",
                 "risk_warnings", "risk_notifications", "warning_acks", "dead_letters"]
+INPUT_FIELDS = TOPIC_FIELDS[:4]
 
 
 def free_port() -> int:
@@ -32,6 +33,10 @@ class Deployment:
     bootstrap: str
     tmp: Path
     extra_env: dict = field(default_factory=dict)
+    # Input topics are made with this many partitions before anything is produced:
+    # as many as the service's (RISK_PARTITIONS) exercises the in-place path, another
+    # number the forwarding one. None leaves them to the broker's auto-creation.
+    input_partitions: int | None = 4
 
     def __post_init__(self):
         self.tag = uuid.uuid4().hex[:8]
@@ -41,6 +46,14 @@ class Deployment:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.tmp / f"worker-{self.tag}.log"
         self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0)
+        if self.input_partitions:
+            from kafka.admin import KafkaAdminClient, NewTopic
+
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+            try:
+                admin.create_topics([NewTopic(self.topics[f], self.input_partitions, 1) for f in INPUT_FIELDS])
+            finally:
+                admin.close()
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RISK_")}

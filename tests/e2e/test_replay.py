@@ -49,8 +49,9 @@ def timeline(d: Deployment, settle: float = 6.0, timeout: float = 120) -> list[t
     return sorted(out)  # by fingerprint, then the order of its state changes
 
 
-def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None, kill: bool = False):
-    d = Deployment(kafka_bootstrap, tmp_path, EVENT_CLOCK)
+def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None, kill: bool = False,
+        input_partitions: int = 4):
+    d = Deployment(kafka_bootstrap, tmp_path, EVENT_CLOCK, input_partitions=input_partitions)
     try:
         first = stream if restart_at is None else stream[:restart_at]
         produce(d, first)  # a backlog: produced before the worker starts
@@ -98,6 +99,13 @@ def test_replay_of_a_backlog_fires_deadline_and_window_rules(reference):
 
 def test_same_input_twice_gives_the_same_state_changes(kafka_bootstrap, tmp_path, stream, reference):
     assert run(kafka_bootstrap, tmp_path, stream) == reference
+
+
+def test_events_sent_through_the_work_topic_give_the_same_state_changes(kafka_bootstrap, tmp_path, stream,
+                                                                        reference):
+    """Input topics with more partitions than the service's: no event is home where
+    it is read, so every one crosses the work topic instead of being applied in place."""
+    assert run(kafka_bootstrap, tmp_path, stream, input_partitions=8) == reference
 
 
 def test_restart_in_the_middle_gives_the_same_state_changes(kafka_bootstrap, tmp_path, stream, reference):
