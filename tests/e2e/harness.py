@@ -32,6 +32,8 @@ class Deployment:
     bootstrap: str
     tmp: Path
     extra_env: dict = field(default_factory=dict)
+    # kafka-python settings of the test's own clients (TLS, SASL), as the worker's come from extra_env
+    client_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.tag = uuid.uuid4().hex[:8]
@@ -40,7 +42,7 @@ class Deployment:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = self.tmp / f"worker-{self.tag}.log"
-        self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0)
+        self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0, **self.client_options)
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RISK_")}
@@ -128,7 +130,8 @@ class Deployment:
 
         inputs = [self.topics[f] for f in ("outage_events", "repair_tickets", "billing_events", "service_events")]
         # Not subscribed, never joins the group: only reads the group's committed offsets.
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.app_id, enable_auto_commit=False)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.app_id, enable_auto_commit=False,
+                                 **self.client_options)
         try:
             tps = [TopicPartition(t, p) for t in inputs for p in (consumer.partitions_for_topic(t) or ())]
             ends = consumer.end_offsets(tps)
@@ -140,7 +143,7 @@ class Deployment:
         """Read records from the start until `until(records)` is true; fail on timeout."""
         consumer = KafkaConsumer(self.topics[topic_field], bootstrap_servers=self.bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
-                                 consumer_timeout_ms=500)
+                                 consumer_timeout_ms=500, **self.client_options)
         records = []
         deadline = time.time() + timeout
         try:
