@@ -66,7 +66,7 @@ class KafkaSecurity(BaseModel):
     def _readable_secret(cls, v: Path | None, info: ValidationInfo) -> Path | None:
         if v is not None:
             _only_for(info.data.get("protocol"), SASL, "SASL_PLAINTEXT or SASL_SSL")
-            _read_secret(v)
+            _read_secret(v)  # here, so a bad file is this setting's error; _password takes the value
         return v
 
     @field_validator("sasl_password")
