@@ -11,7 +11,13 @@
 #   deploy/kafka.sh status   exit 0 if running and answering, 1 otherwise
 #   deploy/kafka.sh reset    stop and delete the data dir (keeps the jar cache)
 #
-# Progress goes to stderr; stdout carries only the KAFKA_BOOTSTRAP= line.
+# KAFKA_SECURITY=1 gives a secured broker instead (own data dir and ports):
+# besides PLAINTEXT it listens with SSL (client certificate required),
+# SASL_PLAINTEXT and SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), with a
+# throwaway CA, certificates and a SASL password made in <data dir>/secrets.
+#
+# Progress goes to stderr; stdout carries only the KAFKA_BOOTSTRAP= line (and,
+# with KAFKA_SECURITY=1, the secured listeners and where the secrets are).
 # See deploy/README.md for the environment variables and the version choice.
 set -euo pipefail
 
@@ -30,10 +36,23 @@ DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${KAFKA_CACHE_DIR:-${HOME:?HOME is not set}/.cache/utility-risk-warnings/kafka-${KAFKA_VERSION}}"
-DATA_DIR="${KAFKA_DATA_DIR:-${ROOT}/var/kafka}"
 HOST=127.0.0.1
-PORT="${KAFKA_PORT:-9092}"
-CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+# The secured broker gets its own defaults, so it can run next to the plain one.
+if [[ "${KAFKA_SECURITY:-0}" == 1 ]]; then
+  SECURE=1
+  DATA_DIR="${KAFKA_DATA_DIR:-${ROOT}/var/kafka-secure}"
+  PORT="${KAFKA_PORT:-9192}"
+  CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9193}"
+else
+  SECURE=""
+  DATA_DIR="${KAFKA_DATA_DIR:-${ROOT}/var/kafka}"
+  PORT="${KAFKA_PORT:-9092}"
+  CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+fi
+SSL_PORT="${KAFKA_SSL_PORT:-$((PORT + 2))}"
+SASL_PLAINTEXT_PORT="${KAFKA_SASL_PLAINTEXT_PORT:-$((PORT + 3))}"
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-$((PORT + 4))}"
+SASL_USERNAME="${KAFKA_SASL_USERNAME:-risk-warnings}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
@@ -45,6 +64,8 @@ BROKER_LOG="${DATA_DIR}/broker.log"
 PROPS="${DATA_DIR}/server.properties"
 LOG_DIRS="${DATA_DIR}/kraft-logs"
 DATA_MARK="${DATA_DIR}/.kafka-sh-data"   # reset only deletes dirs carrying it
+SECRETS_DIR="${DATA_DIR}/secrets"
+PASSWORD_FILE="${SECRETS_DIR}/sasl.password"
 
 if [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then
   JAVA="${JAVA_HOME}/bin/java"
@@ -226,6 +247,103 @@ running_pid() {
   printf '%s\n' "$pid"
 }
 
+# ------------------------------------------------------------ security ----
+# KAFKA_SECURITY=1: the listeners a secured client meets in production, for
+# testing the service's TLS and SASL settings. PLAINTEXT stays for the
+# broker's own traffic and the readiness probe (127.0.0.1 only).
+
+secure_listeners() {
+  [[ -n "$SECURE" ]] || return 0
+  printf ',SSL://%s:%s,SASL_PLAINTEXT://%s:%s,SASL_SSL://%s:%s' \
+    "$HOST" "$SSL_PORT" "$HOST" "$SASL_PLAINTEXT_PORT" "$HOST" "$SASL_SSL_PORT"
+}
+
+# The SASL password of the one client user: KAFKA_SASL_PASSWORD the first
+# time, else random; kept in secrets/sasl.password (mode 600) for the clients.
+sasl_password() { cat "$PASSWORD_FILE"; }
+
+# A throwaway CA, a server certificate for localhost and 127.0.0.1, a client
+# certificate for the SSL listener (it requires one), and the SASL password.
+# Made once per data dir; `reset` deletes them with it.
+make_secrets() {
+  # (they go into a JAAS option and a --add-scram list: no quotes or commas)
+  local name
+  for name in KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD; do
+    [[ "${!name:-x}" =~ ^[A-Za-z0-9._-]+$ ]] || die "${name} may only use letters, digits, '.', '_' and '-'"
+  done
+  mkdir -p "$SECRETS_DIR"
+  : >"$DATA_MARK"  # so that reset may delete it, even if this start goes no further
+  chmod 700 "$SECRETS_DIR"
+  if [[ ! -f "$PASSWORD_FILE" ]]; then
+    (umask 077 && printf '%s' "${KAFKA_SASL_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}" >"$PASSWORD_FILE")
+  elif [[ -n "${KAFKA_SASL_PASSWORD:-}" && "${KAFKA_SASL_PASSWORD}" != "$(sasl_password)" ]]; then
+    die "${DATA_DIR} already has another SASL password (SCRAM users are made when formatting): reset it first"
+  fi
+  [[ -f "${SECRETS_DIR}/server.pem" ]] && return 0
+  command -v openssl >/dev/null || die "openssl is needed to make the secured broker's certificates"
+  log "making a throwaway CA and certificates in ${SECRETS_DIR}"
+  local s="$SECRETS_DIR" out="${SECRETS_DIR}/openssl.log"
+  # (&& throughout: set -e does not apply on the left of ||)
+  (
+    umask 077 &&
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=utility-risk-warnings throwaway CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "${s}/ca.key" -out "${s}/ca.crt" &&
+    issue server "/CN=localhost" "subjectAltName=DNS:localhost,IP:127.0.0.1" "extendedKeyUsage=serverAuth" &&
+    issue client "/CN=${SASL_USERNAME}" "extendedKeyUsage=clientAuth" &&
+    # Kafka's PEM key store: the private key (PKCS#8) followed by the chain.
+    cat "${s}/server.key" "${s}/server.crt" "${s}/ca.crt" >"${s}/server.pem"
+  ) >"$out" 2>&1 || { cat "$out" >&2; die "openssl could not make the certificates (log: ${out})"; }
+  chmod 644 "${s}/ca.crt"
+}
+
+# issue NAME SUBJECT EXTENSION...: NAME.key and NAME.crt, signed by the CA.
+issue() {
+  local name="$1" subject="$2" s="$SECRETS_DIR"
+  shift 2
+  local ext
+  ext="$(printf '%s\n' basicConstraints=CA:FALSE "$@")"
+  openssl req -newkey rsa:2048 -nodes -subj "$subject" -keyout "${s}/${name}.key" -out "${s}/${name}.csr" &&
+  openssl x509 -req -in "${s}/${name}.csr" -CA "${s}/ca.crt" -CAkey "${s}/ca.key" -CAcreateserial \
+    -days 825 -sha256 -extfile <(printf '%s\n' "$ext") -out "${s}/${name}.crt" &&
+  rm -f "${s}/${name}.csr"
+}
+
+security_config() {
+  local s="$SECRETS_DIR" password l
+  password="$(sasl_password)"
+  cat <<EOF
+
+# KAFKA_SECURITY=1 (deploy/kafka.sh): SSL, SASL_PLAINTEXT and SASL_SSL listeners.
+ssl.keystore.type=PEM
+ssl.keystore.location=${s}/server.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=${s}/ca.crt
+# The SSL listener authenticates clients by certificate (mutual TLS).
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+EOF
+  for l in sasl_plaintext sasl_ssl; do
+    cat <<EOF
+listener.name.${l}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USERNAME}="${password}";
+listener.name.${l}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.${l}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  done
+}
+
+# What `start` prints on stdout: the bootstrap address (PLAINTEXT), and for a
+# secured broker the secured listeners and where the client secrets are.
+print_addresses() {
+  printf 'KAFKA_BOOTSTRAP=%s:%s\n' "$HOST" "$PORT"
+  [[ -n "$SECURE" ]] || return 0
+  printf 'KAFKA_SSL_BOOTSTRAP=%s:%s\n' "$HOST" "$SSL_PORT"
+  printf 'KAFKA_SASL_PLAINTEXT_BOOTSTRAP=%s:%s\n' "$HOST" "$SASL_PLAINTEXT_PORT"
+  printf 'KAFKA_SASL_SSL_BOOTSTRAP=%s:%s\n' "$HOST" "$SASL_SSL_PORT"
+  printf 'KAFKA_SASL_USERNAME=%s\n' "$SASL_USERNAME"
+  printf 'KAFKA_SECRETS_DIR=%s\n' "$SECRETS_DIR"
+}
+
 # ------------------------------------------------------------ commands ----
 
 write_config() {
@@ -238,9 +356,9 @@ node.id=1
 # Static single-voter quorum: the voter's address comes from this file on
 # every start, so a changed KAFKA_CONTROLLER_PORT needs no re-format.
 controller.quorum.voters=1@${HOST}:${CONTROLLER_PORT}
-listeners=PLAINTEXT://${HOST}:${PORT},CONTROLLER://${HOST}:${CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://${HOST}:${PORT}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://${HOST}:${PORT},CONTROLLER://${HOST}:${CONTROLLER_PORT}$(secure_listeners)
+advertised.listeners=PLAINTEXT://${HOST}:${PORT}$(secure_listeners)
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${SECURE:+,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=${LOG_DIRS}
@@ -264,6 +382,7 @@ num.network.threads=2
 num.io.threads=4
 log.retention.hours=24
 EOF
+  if [[ -n "$SECURE" ]]; then security_config >>"$PROPS"; fi
   # Logging: everything to stdout, which is broker.log. The root level comes
   # from -Dkafka.sh.log.level (warn for the format step, so that it does not
   # dump the whole config). log4j2 for Kafka 4, log4j 1 (reload4j) for 3.x;
@@ -308,7 +427,16 @@ format_storage() {
   log "formatting KRaft storage in ${LOG_DIRS} (cluster id ${id})"
   local logging
   mapfile -t logging < <(log_opts warn)
-  "$JAVA" -Xmx256m "${logging[@]}" -cp "${LIB_DIR}/*" kafka.tools.StorageTool format --cluster-id "$id" --config "$PROPS" >>"$BROKER_LOG" 2>&1 \
+  # SCRAM users live in the cluster metadata: created once, when formatting.
+  local users=()
+  if [[ -n "$SECURE" ]]; then
+    local m
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+      users+=(--add-scram "${m}=[name=${SASL_USERNAME},password=$(sasl_password)]")
+    done
+  fi
+  "$JAVA" -Xmx256m "${logging[@]}" -cp "${LIB_DIR}/*" kafka.tools.StorageTool format --cluster-id "$id" --config "$PROPS" \
+    ${users[@]+"${users[@]}"} >>"$BROKER_LOG" 2>&1 \
     || { tail -n 30 "$BROKER_LOG" >&2; die "formatting the KRaft storage failed (log: ${BROKER_LOG})"; }
 }
 
@@ -357,22 +485,23 @@ cmd_start() {
   if pid="$(running_pid)"; then
     if answers "${HOST}:${PORT}"; then
       log "already running (pid ${pid}, data ${DATA_DIR})"
-      printf 'KAFKA_BOOTSTRAP=%s:%s\n' "$HOST" "$PORT"
+      print_addresses
       return 0
     fi
     log "pid ${pid} is running but not answering yet; waiting"
     wait_until_answering "$pid"
-    printf 'KAFKA_BOOTSTRAP=%s:%s\n' "$HOST" "$PORT"
+    print_addresses
     return 0
   fi
   rm -f "$PID_FILE"
 
   local p
-  for p in "$PORT" "$CONTROLLER_PORT"; do
-    port_busy "$p" && die "port ${HOST}:${p} is already in use by another process: stop it, choose KAFKA_PORT/KAFKA_CONTROLLER_PORT, or point KAFKA_BOOTSTRAP at an existing cluster"
+  for p in "$PORT" "$CONTROLLER_PORT" ${SECURE:+"$SSL_PORT" "$SASL_PLAINTEXT_PORT" "$SASL_SSL_PORT"}; do
+    port_busy "$p" && die "port ${HOST}:${p} is already in use by another process: stop it, choose KAFKA_PORT/KAFKA_CONTROLLER_PORT (KAFKA_SSL_PORT, KAFKA_SASL_PLAINTEXT_PORT, KAFKA_SASL_SSL_PORT), or point KAFKA_BOOTSTRAP at an existing cluster"
   done
 
   local started=$SECONDS
+  if [[ -n "$SECURE" ]]; then make_secrets; fi
   write_config
   [[ -f "$BROKER_LOG" ]] && mv -f "$BROKER_LOG" "${BROKER_LOG}.1"
   format_storage
@@ -403,7 +532,7 @@ cmd_start() {
   printf '%s\n' "$pid" >"$PID_FILE"
   wait_until_answering "$pid"
   log "answering after $((SECONDS - started)) s (pid ${pid}, log ${BROKER_LOG})"
-  printf 'KAFKA_BOOTSTRAP=%s:%s\n' "$HOST" "$PORT"
+  print_addresses
 }
 
 stop_pid() {

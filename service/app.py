@@ -82,6 +82,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
+        broker_credentials=settings.kafka_security.faust_credentials(),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

@@ -218,7 +218,8 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings) ->
 
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
-            enable_auto_commit=False, auto_offset_reset="latest", client_id=f"{settings.app_id}-board")
+            enable_auto_commit=False, auto_offset_reset="latest", client_id=f"{settings.app_id}-board",
+            **settings.kafka_security.client_options())
         try:
             await consumer.start()
             parts: set[int] | None = None

@@ -16,6 +16,7 @@ def _settings():
     load_rulebook(settings.rules_file)  # fail before touching Kafka
     load_districts(settings.districts_file)
     load_notify(settings)
+    settings.kafka_security.check_accepted(settings.kafka_bootstrap)  # a wrong password: say so, now
     return settings
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
 from .core.rulebook import ConfigError, RuleBook
+from .kafka_security import KafkaSecurity
 
 PACKAGE_DIR = Path(__file__).parent
 DEFAULT_RULES = PACKAGE_DIR / "defaults" / "rules.yaml"
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RISK_KAFKA_BOOTSTRAP", "KAFKA_BOOTSTRAP", "kafka_bootstrap"),
         pattern=r"^[^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*$",
     )
+    # TLS and SASL for every Kafka client (RISK_KAFKA_SECURITY__PROTOCOL, ...)
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     app_id: str = Field("risk-warnings", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     topics: Topics = Field(default_factory=Topics)
     partitions: int = Field(8, ge=1, le=1024)

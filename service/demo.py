@@ -78,7 +78,8 @@ BAD_MESSAGES = [
 
 def run_demo(settings: Settings, speed: float = 60.0, minutes: float = 180.0, seed: int = 7) -> int:
     roles = {"tickets": settings.topics.repair_tickets, "outages": settings.topics.outage_events}
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), linger_ms=5,
+                             **settings.kafka_security.client_options())
     wall0 = time.time()
     start = wall0 - 0  # event time starts now and runs `speed` times faster
     stream = build_stream(start, minutes, seed)

@@ -30,6 +30,7 @@ def follow(settings: Settings, from_beginning: bool = False, limit: int | None =
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         group_id=None,
+        **settings.kafka_security.client_options(),
     )
     colour = sys.stdout.isatty()
     seen = 0

@@ -25,7 +25,8 @@ def contract_topics(settings: Settings) -> list[str]:
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","),
                              client_id=f"{settings.app_id}-admin",
-                             request_timeout_ms=int(timeout_s * 1000))
+                             request_timeout_ms=int(timeout_s * 1000),
+                             **settings.kafka_security.client_options())
     try:
         existing = set(admin.list_topics())
         missing = [t for t in contract_topics(settings) if t not in existing]

@@ -39,7 +39,8 @@ def produce_stream(stream, speed: float | None, bootstrap: str | None = None, to
 
     settings = load_settings()
     topics = topics or settings.topics
-    producer = KafkaProducer(bootstrap_servers=(bootstrap or settings.kafka_bootstrap).split(","), linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=(bootstrap or settings.kafka_bootstrap).split(","), linger_ms=5,
+                             **settings.kafka_security.client_options())
     wall0, t0, n = time.time(), (stream[0][0] if stream else 0.0), len(stream)
     started = time.monotonic()
     for i, (ts, role, key, event) in enumerate(stream, 1):

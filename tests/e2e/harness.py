@@ -33,6 +33,8 @@ class Deployment:
     bootstrap: str
     tmp: Path
     extra_env: dict = field(default_factory=dict)
+    # kafka-python settings of the test's own clients (TLS, SASL), as the worker's come from extra_env
+    client_options: dict = field(default_factory=dict)
     # Input topics are made with this many partitions before anything is produced:
     # as many as the service's (RISK_PARTITIONS) exercises the in-place path, another
     # number the forwarding one. None leaves them to the broker's auto-creation.
@@ -45,11 +47,11 @@ class Deployment:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = self.tmp / f"worker-{self.tag}.log"
-        self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0)
+        self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0, **self.client_options)
         if self.input_partitions:
             from kafka.admin import KafkaAdminClient, NewTopic
 
-            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, **self.client_options)
             try:
                 admin.create_topics([NewTopic(self.topics[f], self.input_partitions, 1) for f in INPUT_FIELDS])
             finally:
@@ -141,7 +143,8 @@ class Deployment:
 
         inputs = [self.topics[f] for f in ("outage_events", "repair_tickets", "billing_events", "service_events")]
         # Not subscribed, never joins the group: only reads the group's committed offsets.
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.app_id, enable_auto_commit=False)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.app_id, enable_auto_commit=False,
+                                 **self.client_options)
         try:
             tps = [TopicPartition(t, p) for t in inputs for p in (consumer.partitions_for_topic(t) or ())]
             ends = consumer.end_offsets(tps)
@@ -153,7 +156,7 @@ class Deployment:
         """Read records from the start until `until(records)` is true; fail on timeout."""
         consumer = KafkaConsumer(self.topics[topic_field], bootstrap_servers=self.bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
-                                 consumer_timeout_ms=500)
+                                 consumer_timeout_ms=500, **self.client_options)
         records = []
         deadline = time.time() + timeout
         try:
