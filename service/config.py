@@ -11,12 +11,13 @@ from; nothing is half-applied.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
@@ -27,6 +28,7 @@ PACKAGE_DIR = Path(__file__).parent
 DEFAULT_RULES = PACKAGE_DIR / "defaults" / "rules.yaml"
 
 TopicName = str
+_FILE_DATA: ContextVar[dict] = ContextVar("settings_file_data", default={})  # the file load_settings is reading
 
 
 class Topics(BaseModel):
@@ -111,7 +113,9 @@ class Settings(BaseSettings):
     def settings_customise_sources(
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, file_secret_settings)
+        # first wins: explicit overrides, then the environment, then the settings file
+        file_settings = InitSettingsSource(settings_cls, init_kwargs=_FILE_DATA.get())
+        return (init_settings, env_settings, file_settings, file_secret_settings)
 
 
 def _setting_name(loc: tuple) -> str:
@@ -165,7 +169,11 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         os.environ.clear()
         os.environ.update(env)
     try:
-        return Settings(**{**file_data, **overrides})
+        token = _FILE_DATA.set(file_data)
+        try:
+            return Settings(**overrides)
+        finally:
+            _FILE_DATA.reset(token)
     except ValidationError as e:
         err = e.errors()[0]
         name = _setting_name(err["loc"])

@@ -69,3 +69,12 @@ def test_district_reference_data_loads_and_errors_name_the_file(tmp_path):
     f.write_text("districts:\n" + "  - {district_id: a, name: A, area_type: urban, customers_served: 1, recipient_group: g}\n" * 2)
     with pytest.raises(ConfigError, match=r"districts.1.district_id: 'a' listed twice"):
         load_districts(f)
+
+
+def test_environment_beats_the_settings_file_which_beats_defaults(tmp_path):
+    f = tmp_path / "settings.yaml"
+    f.write_text("partitions: 8\ntick_seconds: 2\ntopics:\n  dead_letters: file-dlq\n  risk_warnings: file-warnings\n")
+    s = load_settings({"RISK_CONFIG_FILE": str(f), "RISK_PARTITIONS": "4", "RISK_TOPICS__DEAD_LETTERS": "env-dlq"})
+    assert (s.partitions, s.tick_seconds) == (4, 2.0)
+    assert (s.topics.dead_letters, s.topics.risk_warnings, s.topics.warning_acks) == (
+        "env-dlq", "file-warnings", "warning-acks")
