@@ -38,9 +38,9 @@ the minimum of the partitions' "done up to t" marks). The tick this test
 means is therefore the unit of the reference clock: one minute of event time,
 the in-memory engine's tick (service/sim/engine_run.py TICK) and the
 resolution of the ground truth. A window decided a step late (storm mode one
-or two hours late before commit 0ef4061) or a deadline fired before its time
-(a clock running ahead of an unread partition) fails, however long the
-worker's ticks were.
+or two hours late, before surge rules stopped closing periods on an event's
+own time) or a deadline fired before its time (a clock running ahead of an
+unread partition) fails, however long the worker's ticks were.
 
 Also required: the broker gives the in-memory engine's state changes for the
 same stream (engine_run.run_stream), and no event reached a window that was
