@@ -1,9 +1,10 @@
-"""`sim` commands: simulate, produce, replay-bchydro, replay-purdue, quality, evaluate.
+"""`sim` commands: simulate, produce, replay-bchydro, replay-purdue, replay-oe417, quality, evaluate.
 
     simulate --scenario storm --seed 7 --out-events ev.jsonl --out-truth truth.json
     produce --events ev.jsonl [--speed 600 | --fast]
     replay-bchydro [--file PATH] [--speed N | --fast] [--limit N]
     replay-purdue [--file PATH] [--fast]
+    replay-oe417 [--file PATH] [--fast]
     quality --truth truth.json --warnings warnings.jsonl --out-json q.json --out-png q.png
     evaluate --scenario storm [--seed 7] [--out-json q.json] [--out-png q.png] [--out-warnings w.jsonl]
 
@@ -101,6 +102,12 @@ def cmd_replay_purdue(args) -> int:
     return _replay(args, purdue)
 
 
+def cmd_replay_oe417(args) -> int:
+    from .replay import oe417
+
+    return _replay(args, oe417)
+
+
 def _read_warnings(path: str) -> list[dict]:
     with open(path) as f:
         text = f.read().strip()
@@ -174,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_produce)
 
     for name, func, what in (("replay-bchydro", cmd_replay_bchydro, "BC Hydro outage-map change log"),
-                             ("replay-purdue", cmd_replay_purdue, "Purdue major U.S. outages")):
+                             ("replay-purdue", cmd_replay_purdue, "Purdue major U.S. outages"),
+                             ("replay-oe417", cmd_replay_oe417, "DOE OE-417 disturbance summaries")):
         r = sub.add_parser(name, help=f"map the {what} to contract events and send them to Kafka")
         r.add_argument("--file", default=None, help="the data file (default: ../shared/data/...)")
         r.add_argument("--limit", type=int, default=None, help="only the first N events")

@@ -1,13 +1,15 @@
 """Real outage records mapped to contract events, for replays (docs/replays.md).
 
-Two sources from the shared data folder, never copied into this repository:
+Three sources from the shared data folder, never copied into this repository:
 
 - BC Hydro's public outage map as a change log (OUTAGE_OPENED / UPDATED /
   CLOSED per poll): outages, their public notice (first appearance on the
   map) and the crew status of each outage as a repair ticket.
 - The Purdue data set of major U.S. outages 2000-2016: one outage per row.
+- The DOE OE-417 electric emergency and disturbance summaries 2015-2022: one
+  outage per row that records a loss of supply.
 
-Both return `Replay(stream, stats)`: the time-ordered (epoch, topic role, key,
+All return `Replay(stream, stats)`: the time-ordered (epoch, topic role, key,
 event) stream the simulator also produces, and counts of what was mapped and
 skipped. A missing file raises FileNotFoundError naming the path.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BCHYDRO_FILE = SHARED_DATA / "bchydro" / "bchydro_events_2024-11-15_2024-11-29.jsonl.gz"
 PURDUE_FILE = SHARED_DATA / "purdue" / "outage.csv"
+OE417_FILE = SHARED_DATA / "oe417" / "oe417_2015_2022_normalized.csv"
 
 # BC Hydro regions by how far crews travel: the SLA area type of the district.
 REGION_AREA = {"Lower Mainland": "urban", "South VI": "rural", "North VI": "rural", "Okanagan/Kootenay": "rural",
@@ -227,5 +230,98 @@ def purdue(path: Path | str = PURDUE_FILE) -> Replay:
                 area_type=area, customers_affected=customers, cause=cause)
         out.add(end.timestamp(), "outages", key, "outage.restored", "restored", outage_id=key,
                 customers_restored=customers or None)
+        stats["outages"] += 1
+    return Replay(out.stream(), stats)
+
+
+US_STATES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA", "Colorado": "CO",
+    "Connecticut": "CT", "Delaware": "DE", "District of Columbia": "DC", "Florida": "FL", "Georgia": "GA",
+    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
+    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA",
+    "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT",
+    "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM",
+    "New York": "NY", "North Carolina": "NC", "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK",
+    "Oregon": "OR", "Pennsylvania": "PA", "Puerto Rico": "PR", "Rhode Island": "RI", "South Carolina": "SC",
+    "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT", "Virginia": "VA",
+    "Washington": "WA", "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY",
+}
+# A state's name, or its postal code in capitals ("Delaware County, PA"), but not
+# a county, parish or city named after a state ("Delaware County", "Colorado Springs").
+_US_STATE = re.compile(
+    r"\b(" + "|".join(sorted([re.escape(n) for n in US_STATES] + list(US_STATES.values()), key=len, reverse=True))
+    + r")\b(?!\s+(?:County|Counties|Parish|City|Springs)\b)")
+
+
+def us_states(area: str) -> list[str]:
+    """Postal codes of the U.S. states (and DC, Puerto Rico) an area names, in order, once each."""
+    out: list[str] = []
+    for m in _US_STATE.finditer(area or ""):
+        code = US_STATES.get(m.group(1), m.group(1))
+        if code not in out:
+            out.append(code)
+    return out
+
+
+# Regional entities reported under an older name in earlier years.
+NERC_RENAMED = {"RFC": "RF", "SPP RE": "SPP"}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None  # "Unknown" or empty
+
+
+def oe417(path: Path | str = OE417_FILE) -> Replay:
+    """DOE OE-417 summaries -> outage.started / outage.restored, district = the first state named.
+
+    A row becomes an outage only if it records a loss of supply (customers
+    affected or demand lost above 0): threats, attacks without loss, public
+    appeals, fuel and cyber events and control-centre failures are not
+    interruptions. Rows without a restoration time, with the restoration
+    before the start, naming no U.S. state, or repeating an earlier row's
+    district, times and customers are skipped and counted. Times have no time
+    zone: read as UTC wall-clock times, as for Purdue.
+    """
+    stats: Counter = Counter()
+    out = _Out("oe417")
+    seen: set[tuple] = set()
+    with open(_need(path), newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    for n, row in enumerate(rows, 1):
+        stats["rows"] += 1
+        customers, lost_mw = _number(row.get("customers_affected")), _number(row.get("demand_loss_mw"))
+        if not ((customers or 0) > 0 or (lost_mw or 0) > 0):
+            stats["skipped_no_interruption"] += 1
+            continue
+        began, restored = _ts(row.get("event_began")), _ts(row.get("restored"))
+        if began is None or restored is None:
+            stats["skipped_missing_time"] += 1
+            continue
+        if restored < began:
+            stats["skipped_negative_duration"] += 1
+            continue
+        states = us_states(row.get("area", ""))
+        if not states:
+            stats["skipped_no_state"] += 1
+            continue
+        customers_affected = int(customers) if customers and customers > 0 else 0
+        identity = (states[0], began, restored, customers_affected)
+        if identity in seen:
+            stats["skipped_duplicate"] += 1
+            continue
+        seen.add(identity)
+        stats["multi_state"] += len(states) > 1
+        stats["customers_unknown"] += customers is None
+        key = f"oe417-{n}"
+        region = (row.get("nerc_region") or "").strip()
+        nerc = slug(NERC_RENAMED.get(region, region) or "grid", 20)
+        out.add(began, "outages", key, "outage.started", "started", outage_id=key, kind="unplanned",
+                district_id=f"US-{states[0]}", feeder_id=f"US-{states[0]}-{nerc}", area_type="rural",
+                customers_affected=customers_affected, cause=row.get("event_type") or None)
+        out.add(restored, "outages", key, "outage.restored", "restored", outage_id=key,
+                customers_restored=customers_affected or None)
         stats["outages"] += 1
     return Replay(out.stream(), stats)

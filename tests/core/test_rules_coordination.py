@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.core.world import MIN, World, at, rulebook
+from tests.core.world import MIN, T0, World, at, rulebook
 
 TICKET = dict(ticket_id="T1", district_id="D1", category="no_power", priority="normal")
 OUTAGE = dict(outage_id="O1", district_id="D1", feeder_id="F1", area_type="rural", customers_affected=300)
@@ -284,6 +284,29 @@ def test_engine_reports_district_statistics_for_dashboards():
     w2.send("outage.started", 0, kind="unplanned", **OUTAGE)
     w2.send("outage.notice_published", 12, outage_id="O1", channel="sms")
     assert ("notice_delay_minutes", "D1", 12.0) in stats
+
+
+def test_storm_mode_hour_is_closed_by_the_clock_not_by_a_later_outage_start():
+    """Outage starts reach their district from the outages' own partitions, so out
+    of order: one started at 09:10 arriving before one started at 08:59 must not
+    close 08:00-09:00 while the aggregate clock (the partitions' marks) is at 08:30."""
+    engine = world("reliability.storm_mode").engine
+
+    def started(oid, minute):
+        return {"type": "derived.outage_started", "event_id": f"outage:{oid}:started", "ts": T0 + minute * MIN,
+                "outage_id": oid, "district_id": "D1", "kind": "unplanned", "customers_affected": 10}
+
+    clock = T0 + 30 * MIN
+    state = None
+    late = []
+    for oid, minute in (("A", 10), ("B", 70), ("C", 59)):
+        r = engine.on_event("district:D1", state, started(oid, minute), T0 + minute * MIN, clock)
+        state = r.state
+        late.append(r.late)
+    assert late == [0, 0, 0]
+    assert [float(b) for b in state["rules"]["reliability.storm_mode"]["w"]["b"]] == [T0, T0 + 60 * MIN]
+    assert engine.on_tick(state, T0 + 70 * MIN).state["rules"]["reliability.storm_mode"]["w"]["evaluated"] == \
+        T0 + 60 * MIN  # the clock decides the hour, with A and C in it
 
 
 def test_one_big_outage_in_a_small_district_is_not_a_storm():

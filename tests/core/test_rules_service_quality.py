@@ -435,6 +435,21 @@ def test_tamper_out_of_order_within_the_lateness_agrees_and_beyond_it_is_late():
     assert w.late == 1 and w.of(TAMPER) == []
 
 
+def test_tamper_change_point_waits_for_the_clock_not_for_a_bill_from_another_topic():
+    """An account hears from two topics: bills (billing events) and meter alarms
+    (service events). A bill read ahead of the alarms must not decide the
+    alarms' change points while the clock is still behind them."""
+    w = world(TAMPER)
+    play(w, alarms(10, 1, kind="tamper", account="A1"))
+    w.tick(30)
+    w.send("bill.issued", 200, account_id="A1", bill_id="B1", district_id="D1", customer_class="residential",
+           period="2026-11", amount="100.00", due_date="2026-12-20")
+    send(w, alarms(100, 1, kind="zero_consumption", account="A1")[0])  # its partition is behind the bill's
+    w.tick(110)
+    assert w.late == 0
+    assert w.timeline(TAMPER) == [("raised", "orange", at(100))]
+
+
 def test_tamper_alarms_without_account_touch_no_account():
     w = world(TAMPER)
     play(w, alarms(0, 1, kind="tamper") + alarms(5, 1, kind="reverse_energy"))

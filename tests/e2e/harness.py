@@ -137,11 +137,14 @@ class Deployment:
         self.producer.send(self.topics[topic_field], key=key, value=value)
         self.producer.flush()
 
-    def caught_up(self) -> bool:
-        """Has the worker's consumer group committed everything in the input topics?"""
+    def caught_up(self, work: bool = False) -> bool:
+        """Has the worker's consumer group committed everything in the input topics
+        (and, with `work`, in its internal work topic: events, derived events, ticks)?"""
         from kafka import TopicPartition
 
         inputs = [self.topics[f] for f in ("outage_events", "repair_tickets", "billing_events", "service_events")]
+        if work:
+            inputs.append(f"{self.app_id}-work")
         # Not subscribed, never joins the group: only reads the group's committed offsets.
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.app_id, enable_auto_commit=False,
                                  **self.client_options)

@@ -19,6 +19,8 @@ def test_missing_data_raises_a_clear_error(tmp_path):
         replay.bchydro(missing)
     with pytest.raises(FileNotFoundError, match="outage.csv"):
         replay.purdue(tmp_path / "outage.csv")
+    with pytest.raises(FileNotFoundError, match="oe417.csv"):
+        replay.oe417(tmp_path / "oe417.csv")
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +82,63 @@ def test_purdue_handles_a_tiny_file(tmp_path):
     times = {(e["outage_id"], e["type"]): ts for ts, _, _, e in r.stream}
     assert times[("purdue-1", "outage.restored")] - times[("purdue-1", "outage.started")] == 180 * 60
     assert times[("purdue-3", "outage.restored")] - times[("purdue-3", "outage.started")] == 150 * 60
+
+
+@pytest.mark.parametrize("area, states", [
+    ("Texas: Harris County;", ["TX"]),
+    ("Portland, Oregon", ["OR"]),
+    ("Delaware County, PA; Chester County, PA", ["PA"]),  # a county named after a state is not the state
+    ("Colorado Springs, Colorado", ["CO"]),
+    ("Ohio, Virginia, West Virginia", ["OH", "VA", "WV"]),
+    ("Maryland: Montgomery County; District of Columbia:", ["MD", "DC"]),
+    ("Harvey, Reno, and Sedgwick Counties, Kansas", ["KS"]),
+    ("Texas panhandle, SE NM", ["TX", "NM"]),
+    ("Canada", []),
+    ("Unknown", []),
+])
+def test_oe417_area_names_its_states(area, states):
+    assert replay.us_states(area) == states
+
+
+def test_oe417_maps_losses_of_supply_and_skips_the_rest():
+    if not replay.OE417_FILE.is_file():
+        pytest.skip(f"{replay.OE417_FILE} is absent")
+    r = replay.oe417()
+    assert r.stats["rows"] == 1754
+    skipped = sum(n for k, n in r.stats.items() if k.startswith("skipped_"))
+    assert r.stats["outages"] + skipped == r.stats["rows"]
+    assert r.count("outage.started") == r.count("outage.restored") == r.stats["outages"] > 700
+    assert r.stats["skipped_negative_duration"] == 1  # the 2019 event "restored" in 2018
+    for _, _, _, e in r.stream:
+        parse_event(json.dumps(e).encode())
+    starts = {e["outage_id"]: ts for ts, _, _, e in r.stream if e["type"] == "outage.started"}
+    assert all(ts >= starts[e["outage_id"]] for ts, _, _, e in r.stream if e["type"] == "outage.restored")
+    districts = Counter(e["district_id"] for _, _, _, e in r.stream if e["type"] == "outage.started")
+    assert {d[3:] for d in districts} <= set(replay.US_STATES.values())
+    assert districts.most_common(2)[0][0] in ("US-CA", "US-TX")  # the largest systems report most
+
+
+def test_oe417_handles_a_tiny_file(tmp_path):
+    head = "year,event_began,restored,duration_min,area,nerc_region,alert_criteria,event_type,demand_loss_mw," \
+           "customers_affected"
+    lines = [head,
+             "2020,2020-08-04T14:00:00,2020-08-06T02:00:00,2160,New Jersey:,RF,Loss,Severe Weather,Unknown,1200000",
+             "2020,2020-08-04T14:00:00,2020-08-06T02:00:00,2160,New Jersey:,RF,Loss,Severe Weather,Unknown,1200000",
+             "2020,2020-08-05T09:00:00,2020-08-05T10:30:00,90,\"Delaware County, PA\",RFC,Load shed,System Operations,"
+             "300,Unknown",
+             "2020,2020-08-06T09:00:00,,,Texas:,TRE,Loss,Severe Weather,Unknown,60000",
+             "2020,2020-08-07T09:00:00,2019-08-07T10:00:00,-525540,Texas:,TRE,Loss,Severe Weather,Unknown,60000",
+             "2020,2020-08-08T09:00:00,2020-08-08T10:00:00,60,Canada,NPCC,Loss,Severe Weather,Unknown,60000",
+             "2020,2020-08-09T09:00:00,2020-08-09T09:40:00,40,Ohio:,RF,Suspected Physical Attack,Vandalism,Unknown,0"]
+    f = tmp_path / "oe417.csv"
+    f.write_text("\n".join(lines) + "\n")
+    r = replay.oe417(f)
+    assert {k: n for k, n in r.stats.items() if n} == {
+        "rows": 7, "outages": 2, "skipped_duplicate": 1, "skipped_missing_time": 1, "skipped_negative_duration": 1,
+        "skipped_no_state": 1, "skipped_no_interruption": 1, "customers_unknown": 1}
+    started = {e["outage_id"]: e for _, _, _, e in r.stream if e["type"] == "outage.started"}
+    assert started["oe417-1"]["district_id"] == "US-NJ" and started["oe417-1"]["customers_affected"] == 1200000
+    assert started["oe417-3"]["district_id"] == "US-PA" and started["oe417-3"]["customers_affected"] == 0
+    assert started["oe417-3"]["feeder_id"] == "US-PA-rf"  # RFC is ReliabilityFirst's earlier name
+    times = {(e["outage_id"], e["type"]): ts for ts, _, _, e in r.stream}
+    assert times[("oe417-3", "outage.restored")] - times[("oe417-3", "outage.started")] == 90 * 60

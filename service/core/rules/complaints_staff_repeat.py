@@ -53,6 +53,10 @@ class RecentEventsRule(Rule):
     """Events (or distinct labels of events) in the window (t - window, t], decided at change points."""
 
     distinct: ClassVar[bool] = False  # the value: number of events (False) or of distinct labels (True)
+    # Its subjects hear from more than one partition (an account: bills and meter
+    # alarms; a district: complaints and derived events), so one event's time
+    # does not prove the others have arrived: change points follow the clock.
+    own_clock = False
 
     def label(self, facts: dict, event: dict, params: Any) -> str | None:
         """What the event contributes, or None if it does not count."""
