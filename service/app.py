@@ -22,6 +22,7 @@ or the event-time watermark when replaying.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ from .core.engine import Engine, Result
 from .core.notify import Notifier
 from .core.subjects import routes
 from .core.wakeups import Wakeups
-from .core.timefmt import to_rfc3339
+from .core.timefmt import to_epoch, to_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -407,9 +408,56 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
         firing.clear()
         wall = time.time()
-        for tp in assigned:  # an input partition holds the event clock until it delivers or idles
-            if tp.topic in topics.inputs:
-                event_clock.expect((tp.topic, tp.partition), wall)
+        inputs_assigned = [tp for tp in assigned if tp.topic in topics.inputs]
+        for tp in inputs_assigned:  # an input partition holds the event clock until it delivers or idles
+            event_clock.expect((tp.topic, tp.partition), wall)
+        if settings.clock == "event" and inputs_assigned:
+            recovering.add(asyncio.ensure_future(recover_event_clock(inputs_assigned)))
+            recovering.difference_update([t for t in recovering if t.done()])
+
+    recovering: set[asyncio.Future] = set()
+
+    async def recover_event_clock(tps) -> None:
+        """Where the event clock stood: the event time of each partition's last committed event.
+
+        The clock lives in memory. A worker restarted after everything was read
+        (or that takes over partitions read to the end) would otherwise see no
+        event, and an event clock that has seen nothing never moves: deadlines
+        due after the last event would never fire.
+        """
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=settings.app_id,
+            enable_auto_commit=False, client_id=f"{settings.app_id}-clock",
+            **settings.kafka_security.client_options())
+        try:
+            await consumer.start()
+            wanted = {}
+            for tp in tps:
+                committed = await consumer.committed(TopicPartition(tp.topic, tp.partition))
+                if committed:
+                    wanted[TopicPartition(tp.topic, tp.partition)] = committed - 1
+            if not wanted:
+                return
+            consumer.assign(list(wanted))
+            for tp, offset in wanted.items():
+                consumer.seek(tp, offset)
+            deadline = time.time() + 10.0
+            while wanted and time.time() < deadline:
+                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                    for record in records:
+                        if wanted.get(tp) == record.offset:
+                            del wanted[tp]
+                            try:
+                                ts = to_epoch(json.loads(record.value)["occurred_at"])
+                            except (ValueError, KeyError, TypeError):
+                                continue  # a dead-lettered message: that partition idles out as before
+                            event_clock.observe((tp.topic, tp.partition), ts, time.time())
+        except Exception:  # the clock then starts from what arrives, as before
+            log.exception("could not read back where the event clock stood")
+        finally:
+            await consumer.stop()
 
     @app.timer(15.0)
     async def measure_consumer_lag():
