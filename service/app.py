@@ -41,6 +41,7 @@ from .core.engine import Engine, Result
 from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_rfc3339
+from .faust_fixes import VisibleTopic
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         web_bind=settings.web_host,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_seconds,
+        Topic=VisibleTopic,  # internal topics must be in the metadata before the first assignment
         **faust_options,
     )
     topics = settings.topics
