@@ -41,7 +41,7 @@ from .core.engine import Engine, Result
 from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_rfc3339
-from .faust_fixes import VisibleTopic
+from .faust_fixes import Transport, VisibleTopic
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         Topic=VisibleTopic,  # internal topics must be in the metadata before the first assignment
         **faust_options,
     )
+    app.transport = Transport(app.conf.broker_consumer, app)  # rewinds never-committed partitions (faust_fixes)
     topics = settings.topics
 
     def raw_topic(*names: str, **kw) -> faust.TopicT:

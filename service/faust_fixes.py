@@ -1,13 +1,15 @@
-"""Gaps in faust-streaming 0.15.3 with aiokafka 0.14, closed for this service.
+"""Two gaps in faust-streaming 0.15.3 with aiokafka 0.14, closed for this service.
 
-Found by the two-worker e2e test (tests/e2e/test_scale_out.py), whose worker
-logs show them:
+Both lose input silently, and both were found by the two-worker e2e test
+(tests/e2e/test_scale_out.py), whose worker logs show them:
 
 - `VisibleTopic`: an internal topic Faust has just created can be missing
   from the group's first assignment, and then nobody consumes it for minutes.
+- `Transport` (its consumer): a partition the group has never committed an
+  offset for can lose the records fetched while a rebalance was under way.
 
 Each class says why in its docstring. Nothing here decides anything about
-warnings; `create_app` installs them.
+warnings; `create_app` installs both.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +59,32 @@ class VisibleTopic(faust.Topic):
                             sorted(missing), self.VISIBLE_TIMEOUT)
                 return
             await asyncio.sleep(0.1)
+
+
+class RewindingConsumer(faust_aiokafka.Consumer):
+    """After "seek back to committed offsets", also rewind the partitions that have none.
+
+    Faust drops records it has already fetched when a rebalance starts (the
+    fetch returns while flow is stopped, or the stream skips an event of the
+    old generation), and relies on seeking every partition back to its
+    committed offset to read them again. aiokafka's `seek_to_committed` does
+    nothing for a partition without a committed offset (or with offset 0), so
+    there the dropped records are skipped for good: the fetch position has
+    moved past them. That is any partition that had no message when the
+    group first saw it, e.g. an outage topic's quiet partition whose first
+    event arrives while a second worker joins. Such a partition is rewound
+    to its beginning, which is what `consumer_auto_offset_reset="earliest"`
+    means; redelivered events are recognised by their ids.
+    """
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed = await super().seek_to_committed()
+        never = [tp for tp, offset in committed.items()
+                 if not offset and self.app.topics.acks_enabled_for(tp.topic)]  # changelogs: Faust seeks those
+        if never:
+            await self._thread.seek_to_beginning(*never)
+        return committed
+
+
+class Transport(faust_aiokafka.Transport):
+    Consumer = RewindingConsumer
