@@ -20,6 +20,7 @@ watermark when replaying.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -357,28 +358,31 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
 
-    def measure_backlog(wall: float) -> None:
+    async def measure_backlog() -> None:
         """Tell the event clock which input partitions still hold unread events."""
-        for tp in app.consumer.assignment():
-            if tp.topic not in topics.inputs:
-                continue
-            source = (tp.topic, tp.partition)
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
+        ends: dict = {}
+        for tp in assigned:
             try:
-                end = app.consumer.highwater(tp)
-            except Exception:  # not fetched yet
-                end = None
-            if end is None:  # nothing fetched yet: the ordinary idle rule decides
-                behind = False
-            else:
-                read = delivered.get(source, app.consumer._committed_offset.get(tp) or 0)
-                behind = end > read
-            event_clock.backlog(source, behind)
+                ends[tp] = app.consumer.highwater(tp)
+            except Exception:
+                ends[tp] = None
+        unknown = [tp for tp, end in ends.items() if end is None]
+        if unknown:  # not fetched yet, e.g. just taken over from another worker: ask the broker
+            try:
+                ends.update(await asyncio.wait_for(app.consumer.highwaters(*unknown), timeout=5.0))
+            except Exception:  # broker away: these hold the clock until it answers
+                pass
+        for tp in assigned:
+            source, end = (tp.topic, tp.partition), ends.get(tp)
+            read = delivered.get(source, app.consumer._committed_offset.get(tp) or 0)
+            event_clock.backlog(source, end is None or end > read)
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():
         wall = time.time()
         if settings.clock == "event":
-            measure_backlog(wall)
+            await measure_backlog()
         now = wall if settings.clock == "wall" else event_clock.now(wall)
         if now is None or now <= last_tick[0]:
             return
@@ -392,10 +396,12 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def on_assigned(app, assigned, **kwargs):
         wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
         firing.clear()
-        wall = time.time()
-        for tp in assigned:  # an input partition holds the event clock until it delivers or idles
-            if tp.topic in topics.inputs:
-                event_clock.expect((tp.topic, tp.partition), wall)
+        # an input partition holds the event clock until it delivers or idles; one read by
+        # another worker in the meantime is read again from the committed offset
+        sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in topics.inputs]
+        for source in sources:
+            delivered.pop(source, None)
+        event_clock.assigned(sources, time.time())
 
     @app.timer(15.0)
     async def measure_consumer_lag():

@@ -12,7 +12,7 @@ the core.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 
 class EventClock:
@@ -25,6 +25,21 @@ class EventClock:
     def expect(self, source: Hashable, wall: float) -> None:
         """A partition that may hold a backlog: it holds the clock until it delivers or idles."""
         self._sources.setdefault(source, [float("-inf"), wall])
+
+    def assigned(self, sources: Iterable[Hashable], wall: float) -> None:
+        """After a rebalance: the partitions this worker reads now.
+
+        The others are forgotten: another worker reads them and its clock
+        covers them. Left here, one that was behind when it was taken away
+        would hold this worker's clock for good, since nothing here reads it
+        any more. The new ones are expected.
+        """
+        keep = set(sources)
+        for source in [s for s in self._sources if s not in keep]:
+            del self._sources[source]
+        self._backlog &= keep
+        for source in keep:
+            self.expect(source, wall)
 
     def observe(self, source: Hashable, event_time: float, wall: float) -> None:
         seen = self._sources.get(source)

@@ -86,3 +86,14 @@ def test_with_several_workers_the_slowest_live_one_sets_the_clock():
     assert c.tick(0, 300, worker="a", wall=2) == 300
     assert c.tick(0, 900, worker="b", wall=20) == 900  # a silent for 18 s: failed over, no longer counts
     assert c.tick(0, 400, worker="a", wall=21) == 900  # never goes back
+
+
+def test_reassignment_forgets_partitions_read_elsewhere_and_expects_new_ones():
+    c = EventClock(idle_seconds=5)
+    c.observe("mine", 1000, wall=0)
+    c.observe("lost", 100, wall=0)
+    c.backlog("lost", True)  # taken away while behind
+    assert c.now(wall=50) == 100
+    c.assigned(["mine", "new"], wall=50)
+    assert c.now(wall=51) is None  # "new" may hold older events: wait until it delivers or idles
+    assert c.now(wall=56) == 1000  # "lost" no longer holds this worker's clock
