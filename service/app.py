@@ -21,6 +21,7 @@ watermark when replaying.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -153,9 +154,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
     firing = metrics.FiringWarnings()
-    clocks = PartitionClocks(settings.partitions)
+    # a worker silent as long as it takes a partition to idle may be dead, with unread events:
+    # its "idle" no longer lets the clock jump to the end of a replay (PartitionClocks.tick)
+    clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    last_tick = [float("-inf")]
+    tick_seq = itertools.count(1)
 
     async def send_dead_letter(message, reason: str, detail: str) -> None:
         metrics.bad_events.labels(message.topic, reason).inc()
@@ -264,7 +267,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             try:
                 kind = value.get("kind")
                 if kind == "tick":
-                    now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("wall", 0.0))
+                    now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("gen", 0),
+                                      value.get("owned", 0), value.get("total", 0), value.get("idle", False),
+                                      value.get("peak"), value.get("wall", 0.0), value.get("seq", 0))
+                    if now == float("-inf"):
+                        continue  # no worker can tell yet how far its input partitions are
                     await evaluate_due(partition, now, aggregates=False)
                     # everything this partition derived up to `now` is sent: say so to every partition
                     for q in range(settings.partitions):
@@ -380,17 +387,25 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():
+        """Every interval, tell every work partition how far this worker's clock is (PartitionClocks.tick)."""
         wall = time.time()
         if settings.clock == "event":
             await measure_backlog()
-        now = wall if settings.clock == "wall" else event_clock.now(wall)
-        if now is None or now <= last_tick[0]:
-            return
-        last_tick[0] = now
+            now, peak, idle = event_clock.now(wall), event_clock.peak(), event_clock.all_idle(wall)
+            if idle and clocks.peak() > float("-inf"):  # as far as any worker read
+                now = max(now if now is not None else float("-inf"), clocks.peak())
+        else:
+            now, peak, idle = wall, wall, False
+        counts = [app.consumer.topic_partitions(t) for t in topics.inputs]
+        tick = {"kind": "tick", "now": now, "idle": idle, "peak": None if peak == float("-inf") else peak,
+                "worker": worker_id, "seq": next(tick_seq), "wall": wall,
+                "gen": app.consumer_generation_id,  # which input partitions its clock covers:
+                "owned": sum(1 for tp in app.consumer.assignment() if tp.topic in topics.inputs),
+                "total": None if None in counts else sum(counts)}
         for p in range(settings.partitions):
-            await work.send(key=None, value={"kind": "tick", "now": now, "worker": worker_id, "wall": wall},
-                            partition=p)
-            await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+            await work.send(key=None, value=tick, partition=p)
+            if now is not None:
+                await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
