@@ -216,13 +216,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
     async def apply(key: str, partition: int, result: Result) -> None:
-        """Persist the subject's new state, publish its warnings, pass on what it derived."""
-        if result.state is None:
-            if key in state:
-                del state[key]
-        else:
-            result.state["p"] = partition
-            state[key] = result.state
+        """Publish the subject's warnings, pass on what it derived, then persist its new state."""
         wakeups.set(partition, key, result.wake_at)
         for w in result.warnings:
             firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
@@ -236,6 +230,17 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         await publish(key, result.warnings)
         for target, derived in result.derived:
             await work.send(key=target, value={"kind": "event", "ts": derived["ts"], "event": derived})
+        # Last: a table write is queued and sent after what was sent above (one request in flight
+        # per broker), so a kill -9 can lose the state with its outputs or after them, never the
+        # outputs alone. Written first, it reached the changelog while a warning still waited
+        # behind other sends, and the restarted worker, seeing the warning in its state, never
+        # sent it. Now the event is processed again and its warnings repeated with the same ids.
+        if result.state is None:
+            if key in state:
+                del state[key]
+        else:
+            result.state["p"] = partition
+            state[key] = result.state
 
     async def evaluate_due(partition: int, now: float, aggregates: bool) -> None:
         if not wakeups.known(partition):
