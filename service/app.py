@@ -159,6 +159,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     tick_seq = itertools.count(1)
+    coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
 
     async def send_dead_letter(message, reason: str, detail: str) -> None:
         metrics.bad_events.labels(message.topic, reason).inc()
@@ -402,10 +403,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         else:
             now, peak, idle = wall, wall, False
         counts = [app.consumer.topic_partitions(t) for t in topics.inputs]
+        generation, owned = coverage[0]  # the input partitions its clock covers
         tick = {"kind": "tick", "now": now, "idle": idle, "peak": None if peak == float("-inf") else peak,
-                "worker": worker_id, "seq": next(tick_seq), "wall": wall,
-                "gen": app.consumer_generation_id,  # which input partitions its clock covers:
-                "owned": sum(1 for tp in app.consumer.assignment() if tp.topic in topics.inputs),
+                "worker": worker_id, "seq": next(tick_seq), "wall": wall, "gen": generation, "owned": owned,
                 "total": None if None in counts else sum(counts)}
         for p in range(settings.partitions):
             await work.send(key=None, value=tick, partition=p)
@@ -422,6 +422,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         for source in sources:
             delivered.pop(source, None)
         event_clock.assigned(sources, time.time())
+        # Only now may ticks speak for the new partitions: the generation id changes before this
+        # signal, and a tick in between once claimed them with the old partitions' clock.
+        coverage[0] = (app.consumer_generation_id, len(sources))
 
     @app.timer(15.0)
     async def measure_consumer_lag():
