@@ -43,7 +43,7 @@ from .core.engine import Engine, Result
 from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_rfc3339
-from .faust_fixes import Transport, VisibleTopic
+from .faust_fixes import FlowControl, Transport, VisibleTopic
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         **faust_options,
     )
     app.transport = Transport(app.conf.broker_consumer, app)  # rewinds never-committed partitions (faust_fixes)
+    app.flow_control = FlowControl(loop=app.loop)  # keeps events queued during a recovery's seek (faust_fixes)
     topics = settings.topics
 
     def raw_topic(*names: str, **kw) -> faust.TopicT:

@@ -1,15 +1,18 @@
-"""Two gaps in faust-streaming 0.15.3 with aiokafka 0.14, closed for this service.
+"""Three gaps in faust-streaming 0.15.3 with aiokafka 0.14, closed for this service.
 
-Both lose input silently, and both were found by the two-worker e2e test
-(tests/e2e/test_scale_out.py), whose worker logs show them:
+All three lose input silently around a rebalance, and all three were found
+by the two-worker e2e test (tests/e2e/test_scale_out.py), whose worker logs
+(with DEVLOG=1 for Faust's own) show them:
 
 - `VisibleTopic`: an internal topic Faust has just created can be missing
   from the group's first assignment, and then nobody consumes it for minutes.
 - `Transport` (its consumer): a partition the group has never committed an
   offset for can lose the records fetched while a rebalance was under way.
+- `FlowControl`: events fetched while Faust seeks the stream partitions back
+  to their committed offsets at the end of a recovery were thrown away.
 
 Each class says why in its docstring. Nothing here decides anything about
-warnings; `create_app` installs both.
+warnings; `create_app` installs them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +92,27 @@ class RewindingConsumer(faust_aiokafka.Consumer):
 
 class Transport(faust_aiokafka.Transport):
     Consumer = RewindingConsumer
+
+
+class FlowControl(FlowControlEvent):
+    """Resuming flow that is not suspended does not clear the agents' queues.
+
+    Faust clears every agent's incoming queue when it resumes flow, to drop
+    what was fetched for partitions since revoked. But after reading the
+    changelogs a recovery leaves flow running, resumes the stream partitions,
+    seeks them back to their committed offsets, and only then resumes flow
+    again: events fetched and queued during that seek were cleared, and when
+    they were fetched again Faust dropped them as already read. Seen as a
+    lost ticket.arrived (a false arrival_overdue warning) and a lost outage
+    notice after the surviving worker took over (issue 6).
+
+    Flow that was running holds nothing stale: queued events of the current
+    generation are processed, and those the seek fetches again are
+    recognised by their ids (events), sequence numbers (ticks) or are
+    idempotent (marks). A suspended flow is cleared on resume as before.
+    """
+
+    def resume(self) -> None:
+        if self.is_active():
+            return
+        super().resume()
