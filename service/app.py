@@ -408,10 +408,32 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         tick = {"kind": "tick", "now": now, "idle": idle, "peak": None if peak == float("-inf") else peak,
                 "worker": worker_id, "seq": next(tick_seq), "wall": wall, "gen": generation, "owned": owned,
                 "total": None if None in counts else sum(counts)}
+        if broker_acknowledged[0] is None:  # timers start once the first recovery is over
+            broker_acknowledged[0] = wall
         for p in range(settings.partitions):
-            await work.send(key=None, value=tick, partition=p)
+            sent = await work.send(key=None, value=tick, partition=p)
+            sent.add_done_callback(note_acknowledged)
             if now is not None:
                 await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+
+    broker_acknowledged: list[float | None] = [None]  # when Kafka last acknowledged a tick of this worker
+
+    def note_acknowledged(sent) -> None:
+        if not sent.cancelled() and sent.exception() is None:
+            broker_acknowledged[0] = time.time()
+
+    def broker_silence() -> float:
+        return 0.0 if broker_acknowledged[0] is None else time.time() - broker_acknowledged[0]
+
+    @app.timer(1.0)
+    async def broker_watchdog():
+        """Exit (code 3) for the supervisor when the broker has been away too long (config.py)."""
+        if broker_silence() > settings.broker_unreachable_exit_seconds:
+            log.critical("no write acknowledged by Kafka for %.0f s (RISK_BROKER_UNREACHABLE_EXIT_SECONDS=%g): "
+                         "exiting with code 3 for the supervisor to restart this worker; nothing was committed "
+                         "since, the input is read again", broker_silence(), settings.broker_unreachable_exit_seconds)
+            logging.shutdown()
+            os._exit(3)  # a graceful stop would wait on the unreachable broker to flush
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
@@ -448,7 +470,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.page("/healthz")
     async def health(web, request):
-        return web.json({"status": "ok", "clock": settings.clock})
+        # 200 either way: a restart does not bring the broker back (the watchdog exits when it is long away)
+        silence = broker_silence()
+        return web.json({"status": "ok" if silence < 10 * settings.tick_seconds + 5 else "broker_unreachable",
+                         "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work}
     return app
