@@ -23,6 +23,7 @@ or the event-time watermark when replaying.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -43,8 +44,9 @@ from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, Result
 from .core.notify import Notifier
 from .core.subjects import routes
-from .core.wakeups import Wakeups
 from .core.timefmt import to_epoch, to_rfc3339
+from .core.wakeups import Wakeups
+from .faust_fixes import FlowControl, Transport, VisibleTopic
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +96,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         web_bind=settings.web_host,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_seconds,
+        Topic=VisibleTopic,  # internal topics must be in the metadata before the first assignment
         **faust_options,
     )
+    app.transport = Transport(app.conf.broker_consumer, app)  # rewinds never-committed partitions (faust_fixes)
+    app.flow_control = FlowControl(loop=app.loop)  # keeps events queued during a recovery's seek (faust_fixes)
     topics = settings.topics
 
     def raw_topic(*names: str, **kw) -> faust.TopicT:
@@ -136,9 +141,12 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
     firing = metrics.FiringWarnings()
-    clocks = PartitionClocks(settings.partitions)
+    # a worker silent as long as it takes a partition to idle may be dead, with unread events:
+    # its "idle" no longer lets the clock jump to the end of a replay (PartitionClocks.tick)
+    clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    last_tick = [float("-inf")]
+    tick_seq = itertools.count(1)
+    coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
 
     async def send_dead_letter(message, reason: str, detail: str) -> None:
         metrics.bad_events.labels(message.topic, reason).inc()
@@ -182,7 +190,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
 
     async def on_event(key: str, partition: int, event: dict, ts: float) -> None:
-        result = engine.on_event(key, state.get(key), event, ts, clocks.now_for(key, partition))
+        result = engine.on_event(key, current(key), event, ts, clocks.now_for(key, partition))
         if result.duplicate:
             metrics.duplicate_events.inc()
             return
@@ -228,14 +236,16 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             metrics.processing_errors.labels("ingest").inc()
             await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
+    # States applied but not yet written to the table: apply() writes only after sending, and
+    # ingest and process may both touch a key meanwhile; they read the newest from here.
+    inflight: dict[str, dict | None] = {}
+
+    def current(key: str) -> dict | None:
+        return inflight[key] if key in inflight else state.get(key)
+
     async def apply(key: str, partition: int, result: Result) -> None:
-        """Persist the subject's new state, publish its warnings, pass on what it derived."""
-        if result.state is None:
-            if key in state:
-                del state[key]
-        else:
-            result.state["p"] = partition
-            state[key] = result.state
+        """Publish the subject's warnings, pass on what it derived, then persist its new state."""
+        inflight[key] = result.state  # what another event or tick of this key sees while we send
         wakeups.set(partition, key, result.wake_at)
         for w in result.warnings:
             firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
@@ -246,20 +256,40 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             if name == "complaints_24h" and served:
                 metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
                     value * 10000 / served)
-        await publish(key, result.warnings)
-        for target, derived in result.derived:
-            await work.send(key=target, partition=home(target),
-                            value={"kind": "event", "ts": derived["ts"], "event": derived})
+        try:
+            await publish(key, result.warnings)
+            for target, derived in result.derived:
+                await work.send(key=target, partition=home(target),
+                                value={"kind": "event", "ts": derived["ts"], "event": derived})
+        except BaseException:  # not applied: the table keeps the state before it
+            if inflight.get(key, result.state) is result.state:
+                inflight.pop(key, None)
+            raise
+        # Last: a table write is queued and sent after what was sent above (one request in flight
+        # per broker), so a kill -9 can lose the state with its outputs or after them, never the
+        # outputs alone. Written first, it reached the changelog while a warning still waited
+        # behind other sends, and the restarted worker, seeing the warning in its state, never
+        # sent it. Now the event is processed again and its warnings repeated with the same ids.
+        # A newer state of this key applied meanwhile (ingest and process both apply) writes itself.
+        if inflight.get(key, result.state) is not result.state:
+            return
+        inflight.pop(key, None)
+        if result.state is None:
+            if key in state:
+                del state[key]
+        else:
+            result.state["p"] = partition
+            state[key] = result.state
 
     async def evaluate_due(partition: int, now: float, aggregates: bool) -> None:
         if not wakeups.known(partition):
             rebuild()
         for key in wakeups.due(partition, now, aggregates):
-            current = state.get(key)
-            if current is None:
+            subject = current(key)
+            if subject is None:
                 continue
             try:
-                await apply(key, partition, engine.on_tick(current, now))
+                await apply(key, partition, engine.on_tick(subject, now))
             except Exception:  # one key's bug must not stall every other key's deadlines
                 log.exception("tick failed for a key of work[%s]", partition)
                 metrics.processing_errors.labels("tick").inc()
@@ -285,15 +315,19 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             try:
                 kind = value.get("kind")
                 if kind == "tick":
-                    now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("wall", 0.0))
+                    now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("gen", 0),
+                                      value.get("owned", 0), value.get("total", 0), value.get("idle", False),
+                                      value.get("peak"), value.get("wall", 0.0), value.get("seq", 0))
+                    if now == float("-inf"):
+                        continue  # no worker can tell yet how far its input partitions are
                     await evaluate_due(partition, now, aggregates=False)
                     # everything this partition derived up to `now` is sent: say so to every partition
                     for q in range(settings.partitions):
                         await work.send(key=None, value={"kind": "mark", "src": partition, "now": now}, partition=q)
                 elif kind == "ack":
-                    key, current = event.key, state.get(event.key)
-                    result = engine.on_ack(current, value["rule_id"], value["by"], value["at"],
-                                           clocks.now_for(event.key, partition)) if current else None
+                    key, subject = event.key, current(event.key)
+                    result = engine.on_ack(subject, value["rule_id"], value["by"], value["at"],
+                                           clocks.now_for(event.key, partition)) if subject else None
                     if result is None or result.duplicate:
                         metrics.acks_applied.labels("not_firing").inc()
                         continue
@@ -371,53 +405,91 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
 
-    def measure_backlog(wall: float) -> None:
+    async def measure_backlog() -> None:
         """Tell the event clock which input partitions still hold unread events."""
-        for tp in app.consumer.assignment():
-            if tp.topic not in topics.inputs:
-                continue
-            source = (tp.topic, tp.partition)
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
+        ends: dict = {}
+        for tp in assigned:
             try:
-                end = app.consumer.highwater(tp)
-            except Exception:  # not fetched yet
-                end = None
-            if end is None:  # nothing fetched yet: the ordinary idle rule decides
-                behind = False
-            else:
-                read = delivered.get(source, app.consumer._committed_offset.get(tp) or 0)
-                behind = end > read
-            event_clock.backlog(source, behind)
+                ends[tp] = app.consumer.highwater(tp)
+            except Exception:
+                ends[tp] = None
+        unknown = [tp for tp, end in ends.items() if end is None]
+        if unknown:  # not fetched yet, e.g. just taken over from another worker: ask the broker
+            try:
+                ends.update(await asyncio.wait_for(app.consumer.highwaters(*unknown), timeout=5.0))
+            except Exception:  # broker away: these hold the clock until it answers
+                pass
+        for tp in assigned:
+            source, end = (tp.topic, tp.partition), ends.get(tp)
+            read = delivered.get(source, app.consumer._committed_offset.get(tp) or 0)
+            event_clock.backlog(source, end is None or end > read)
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():
+        """Every interval, tell every work partition how far this worker's clock is (PartitionClocks.tick)."""
         wall = time.time()
         if settings.clock == "event":
-            measure_backlog(wall)
-        now = wall if settings.clock == "wall" else event_clock.now(wall)
-        if now is None or now <= last_tick[0]:
-            return
-        last_tick[0] = now
-        metrics.clock.set(now)
+            await measure_backlog()
+            now, peak, idle = event_clock.now(wall), event_clock.peak(), event_clock.all_idle(wall)
+            if idle and clocks.peak() > float("-inf"):  # as far as any worker read
+                now = max(now if now is not None else float("-inf"), clocks.peak())
+        else:
+            now, peak, idle = wall, wall, False
+        counts = [app.consumer.topic_partitions(t) for t in topics.inputs]
+        generation, owned = coverage[0]  # the input partitions its clock covers
+        tick = {"kind": "tick", "now": now, "idle": idle, "peak": None if peak == float("-inf") else peak,
+                "worker": worker_id, "seq": next(tick_seq), "wall": wall, "gen": generation, "owned": owned,
+                "total": None if None in counts else sum(counts)}
+        if now is not None:
+            metrics.clock.set(now)
+        if broker_acknowledged[0] is None:  # timers start once the first recovery is over
+            broker_acknowledged[0] = wall
         for p in range(settings.partitions):
-            await work.send(key=None, value={"kind": "tick", "now": now, "worker": worker_id, "wall": wall},
-                            partition=p)
-            await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+            sent = await work.send(key=None, value=tick, partition=p)
+            sent.add_done_callback(note_acknowledged)
+            if now is not None:
+                await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+
+    broker_acknowledged: list[float | None] = [None]  # when Kafka last acknowledged a tick of this worker
+
+    def note_acknowledged(sent) -> None:
+        if not sent.cancelled() and sent.exception() is None:
+            broker_acknowledged[0] = time.time()
+
+    def broker_silence() -> float:
+        return 0.0 if broker_acknowledged[0] is None else time.time() - broker_acknowledged[0]
+
+    @app.timer(1.0)
+    async def broker_watchdog():
+        """Exit (code 3) for the supervisor when the broker has been away too long (config.py)."""
+        if broker_silence() > settings.broker_unreachable_exit_seconds:
+            log.critical("no write acknowledged by Kafka for %.0f s (RISK_BROKER_UNREACHABLE_EXIT_SECONDS=%g): "
+                         "exiting with code 3 for the supervisor to restart this worker; nothing was committed "
+                         "since, the input is read again", broker_silence(), settings.broker_unreachable_exit_seconds)
+            logging.shutdown()
+            os._exit(3)  # a graceful stop would wait on the unreachable broker to flush
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
         wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
         firing.clear()
-        wall = time.time()
-        inputs_assigned = [tp for tp in assigned if tp.topic in topics.inputs]
-        for tp in inputs_assigned:  # an input partition holds the event clock until it delivers or idles
-            event_clock.expect((tp.topic, tp.partition), wall)
-        if settings.clock == "event" and inputs_assigned:
-            recovering.add(asyncio.ensure_future(recover_event_clock(inputs_assigned)))
+        # an input partition holds the event clock until it delivers or idles; one read by
+        # another worker in the meantime is read again from the committed offset
+        sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in topics.inputs]
+        for source in sources:
+            delivered.pop(source, None)
+        event_clock.assigned(sources, time.time())
+        # Only now may ticks speak for the new partitions: the generation id changes before this
+        # signal, and a tick in between once claimed them with the old partitions' clock.
+        coverage[0] = (app.consumer_generation_id, len(sources))
+        if settings.clock == "event" and sources:
+            recovering.add(asyncio.ensure_future(recover_event_clock(sources)))
             recovering.difference_update([t for t in recovering if t.done()])
 
     recovering: set[asyncio.Future] = set()
 
-    async def recover_event_clock(tps) -> None:
+    async def recover_event_clock(sources) -> None:
         """Where the event clock stood: the event time of each partition's last committed event.
 
         The clock lives in memory. A worker restarted after everything was read
@@ -434,10 +506,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         try:
             await consumer.start()
             wanted = {}
-            for tp in tps:
-                committed = await consumer.committed(TopicPartition(tp.topic, tp.partition))
+            for topic, partition in sources:
+                committed = await consumer.committed(TopicPartition(topic, partition))
                 if committed:
-                    wanted[TopicPartition(tp.topic, tp.partition)] = committed - 1
+                    wanted[TopicPartition(topic, partition)] = committed - 1
             if not wanted:
                 return
             consumer.assign(list(wanted))
@@ -480,7 +552,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.page("/healthz")
     async def health(web, request):
-        return web.json({"status": "ok", "clock": settings.clock})
+        # 200 either way: a restart does not bring the broker back (the watchdog exits when it is long away)
+        silence = broker_silence()
+        return web.json({"status": "ok" if silence < 10 * settings.tick_seconds + 5 else "broker_unreachable",
+                         "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work}
     return app

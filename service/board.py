@@ -47,6 +47,7 @@ HISTORY_LIMIT = 50_000  # state changes kept for the timeline
 QUEUE_LIMIT = 10_000  # events a client may fall behind before it is disconnected
 HEARTBEAT_SECONDS = 15.0
 ACK_SCAN_SECONDS = 1.0
+FEED_RETRY_SECONDS = 5  # the feed failed (e.g. the broker was away when it started): try again
 # Same-origin only: every script and style comes from this server, nothing inline.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -213,6 +214,12 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings) ->
 
     @app.task
     async def board_feed() -> None:
+        """Follow the warnings topic; if that fails (the broker away at start-up), start again."""
+        while not board.closed:
+            await follow_warnings()
+            await asyncio.sleep(FEED_RETRY_SECONDS)
+
+    async def follow_warnings() -> None:
         """Follow the warnings topic, group-less, from 24 hours ago; broadcast each message."""
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -256,7 +263,7 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings) ->
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("board: the warnings feed stopped")
+            log.exception("board: the warnings feed stopped; starting it again in %d s", FEED_RETRY_SECONDS)
         finally:
             await consumer.stop()
 

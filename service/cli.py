@@ -25,8 +25,10 @@ def cmd_worker(args) -> int:
     from faust.worker import Worker
 
     from .app import create_app
+    from .logfilter import quieten_kafka_clients
     from .topics import ensure_topics
 
+    quieten_kafka_clients()  # a broker outage: one line per message and 30 s, not thousands a second
     if settings.create_topics:
         ensure_topics(settings)
     app = create_app(settings)

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # How long the broker waits for a silent worker (killed, partitioned) before
     # giving its partitions to the others. Lower: faster failover, more false alarms.
     session_timeout_seconds: float = Field(60.0, ge=6, le=1800)
+    # While the broker is away the Kafka clients retry and the worker goes on where it was.
+    # After this long without a write acknowledged it exits (code 3) for its supervisor to
+    # restart it: Faust's producer gives up on unsent messages after 20 min, and would then
+    # commit past them.
+    broker_unreachable_exit_seconds: float = Field(600.0, ge=1, le=1100)
     web_host: str = "0.0.0.0"
     web_port: int = Field(6066, ge=1, le=65535)
     store: str = Field("memory://", pattern=r"^(memory|rocksdb)://$")

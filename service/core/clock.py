@@ -12,7 +12,8 @@ the core.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 
 
 class EventClock:
@@ -21,12 +22,29 @@ class EventClock:
         self.lateness = lateness_seconds
         self._sources: dict[Hashable, list[float]] = {}  # source -> [max event time, wall time last seen]
         self._backlog: set[Hashable] = set()  # sources known to hold unread events: never idle
+        self._peak = float("-inf")  # the highest event time read here, whatever partition it came from
 
     def expect(self, source: Hashable, wall: float) -> None:
         """A partition that may hold a backlog: it holds the clock until it delivers or idles."""
         self._sources.setdefault(source, [float("-inf"), wall])
 
+    def assigned(self, sources: Iterable[Hashable], wall: float) -> None:
+        """After a rebalance: the partitions this worker reads now.
+
+        The others are forgotten: another worker reads them and its clock
+        covers them. Left here, one that was behind when it was taken away
+        would hold this worker's clock for good, since nothing here reads it
+        any more. The new ones are expected.
+        """
+        keep = set(sources)
+        for source in [s for s in self._sources if s not in keep]:
+            del self._sources[source]
+        self._backlog &= keep
+        for source in keep:
+            self.expect(source, wall)
+
     def observe(self, source: Hashable, event_time: float, wall: float) -> None:
+        self._peak = max(self._peak, event_time)
         seen = self._sources.get(source)
         if seen is None:
             self._sources[source] = [event_time, wall]
@@ -46,12 +64,23 @@ class EventClock:
         else:
             self._backlog.discard(source)
 
+    def _active(self, wall: float) -> list[float]:
+        return [t for s, (t, last) in self._sources.items() if wall - last < self.idle or s in self._backlog]
+
     def now(self, wall: float) -> float | None:
         if not self._sources:
             return None
-        active = [t for s, (t, last) in self._sources.items() if wall - last < self.idle or s in self._backlog]
+        active = self._active(wall)
         mark = min(active) if active else max(t for t, _ in self._sources.values())
         return None if mark == float("-inf") else mark - self.lateness
+
+    def all_idle(self, wall: float) -> bool:
+        """No partition holds the clock: each is silent and has nothing left to read."""
+        return not self._active(wall)
+
+    def peak(self) -> float:
+        """The highest event time read here, also from partitions since given to another worker."""
+        return self._peak
 
 
 AGGREGATE_KINDS = frozenset({"district", "feeder", "staff"})
@@ -59,6 +88,16 @@ AGGREGATE_KINDS = frozenset({"district", "feeder", "staff"})
 
 def is_aggregate(key: str) -> bool:
     return key.split(":", 1)[0] in AGGREGATE_KINDS
+
+
+@dataclass(frozen=True)
+class _WorkerTick:
+    now: float
+    idle: bool
+    generation: int
+    owned: int
+    wall: float
+    seq: int
 
 
 class PartitionClocks:
@@ -75,28 +114,70 @@ class PartitionClocks:
     however fast a replay runs.
     """
 
-    LIVENESS = 10.0  # seconds of wall time after which a silent worker's ticks no longer count
-
-    def __init__(self, partitions: int):
+    def __init__(self, partitions: int, liveness_seconds: float = 5.0):
         self.partitions = partitions
+        self.liveness = liveness_seconds
         self._entity: dict[int, float] = {}
         self._marks: dict[int, dict[int, float]] = {}
-        self._workers: dict[int, dict[str, tuple[float, float]]] = {}  # partition -> worker -> (now, wall)
+        self._workers: dict[int, dict[str, _WorkerTick]] = {}  # partition -> worker -> its last tick
+        self._peak = float("-inf")  # the highest event time any worker has said it read
 
-    def tick(self, partition: int, now: float, worker: str = "", wall: float = 0.0) -> float:
-        """A worker's tick. With several workers, each reads only its own input
-        partitions, so the clock is the slowest live worker's: one worker far
-        ahead in a replay must not fire deadlines for events another has not
-        read yet. A worker silent for LIVENESS seconds (stopped, failed over)
-        stops holding the clock back."""
+    def tick(self, partition: int, now: float | None, worker: str = "", generation: int = 0,
+             owned: int = 0, total: int | None = 0, idle: bool = False, peak: float | None = None,
+             wall: float = 0.0, seq: int = 0) -> float:
+        """A worker's tick, sent every tick interval: its event clock covers
+        the `owned` input partitions (of `total`) it reads in consumer
+        `generation`. `now` None: it cannot tell yet (partitions just
+        assigned). `idle`: none of its partitions holds its clock (all silent,
+        nothing unread). `peak`: the highest event time it has read. `seq`
+        numbers its ticks: after a rebalance the partition is read again from
+        its committed offset, and a tick older than one already applied is
+        stale news (it once made a worker look idle in its old generation).
+
+        With several workers each reads only its own input partitions, so the
+        clock is the slowest worker's: one far ahead in a replay must not fire
+        deadlines for events another has not read yet. When every worker is
+        idle, and alive (ticked within `liveness_seconds`), the replay has
+        ended and the clock is the highest any of them reached, as a single
+        worker's would be: each has read only some of the last events.
+
+        The clock moves only on the word of workers of one generation that
+        read every input partition between them. A worker stopped or killed
+        keeps holding it with its last tick until the group has given its
+        partitions to others (at once for a clean stop, after the session
+        timeout for a kill) and they have said how far they are; after a
+        rebalance it waits until every worker of the new generation has
+        ticked. A wall-time limit instead let the survivor's clock run past
+        the dead worker's unread events whenever the rebalance took longer
+        than the limit.
+        """
         seen = self._workers.setdefault(partition, {})
-        seen[worker] = (max(now, seen.get(worker, (now, wall))[0]), wall)
-        latest = max(w for _, w in seen.values())
-        for name in [n for n, (_, w) in seen.items() if w < latest - self.LIVENESS]:
+        now = float("-inf") if now is None else now
+        before = seen.get(worker)
+        if before is not None and seq <= before.seq and seq:
+            return self.entity_now(partition)
+        if before is not None and (before.generation, before.owned) == (generation, owned):
+            now = max(now, before.now)  # the same partitions: never back
+        seen[worker] = _WorkerTick(now, idle, generation, owned, wall, seq)
+        self._peak = max(self._peak, now, float("-inf") if peak is None else peak)
+        current = [t for t in seen.values() if t.generation == generation]
+        if total is None or sum(t.owned for t in current) < total:
+            return self.entity_now(partition)  # not every worker of this generation has spoken yet
+        for name in [name for name, t in seen.items() if t.generation != generation]:
             del seen[name]
-        slowest = min(t for t, _ in seen.values())
-        self._entity[partition] = max(slowest, self._entity.get(partition, float("-inf")))
+        latest = max(t.wall for t in current)
+        ended = all(t.idle and t.wall >= latest - self.liveness for t in current)
+        clock = (max if ended else min)(t.now for t in current)
+        self._entity[partition] = max(clock, self.entity_now(partition))
         return self._entity[partition]
+
+    def peak(self) -> float:
+        """The highest event time any worker has read, as far as this process has seen.
+
+        An idle worker reports this as its time rather than its own highest:
+        the later events were read by another worker (one since killed, say).
+        """
+        return self._peak
 
     def mark(self, partition: int, source: int, now: float) -> float:
         marks = self._marks.setdefault(partition, {})

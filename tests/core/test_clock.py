@@ -77,12 +77,130 @@ def test_partition_with_a_backlog_never_idles():
     assert c.now(wall=60) == 6000
 
 
-def test_with_several_workers_the_slowest_live_one_sets_the_clock():
+def test_with_several_workers_the_slowest_one_sets_the_clock():
     from service.core.clock import PartitionClocks
 
     c = PartitionClocks(partitions=1)
-    assert c.tick(0, 100, worker="a", wall=0) == 100
-    assert c.tick(0, 500, worker="b", wall=1) == 100  # b is ahead: a may still have events before 500
-    assert c.tick(0, 300, worker="a", wall=2) == 300
-    assert c.tick(0, 900, worker="b", wall=20) == 900  # a silent for 18 s: failed over, no longer counts
-    assert c.tick(0, 400, worker="a", wall=21) == 900  # never goes back
+    # generation 2: a and b read 3 input partitions each, of 6
+    assert c.tick(0, 100, worker="a", generation=2, owned=3, total=6) == float("-inf")  # b has not spoken
+    assert c.tick(0, 500, worker="b", generation=2, owned=3, total=6) == 100  # a may have events before 500
+    assert c.tick(0, 300, worker="a", generation=2, owned=3, total=6) == 300
+    assert c.tick(0, 200, worker="a", generation=2, owned=3, total=6) == 300  # a worker never goes back
+
+
+def test_a_killed_worker_holds_the_clock_until_its_partitions_are_read_by_others():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    c.tick(0, 100, worker="a", generation=2, owned=3, total=6)
+    c.tick(0, 500, worker="b", generation=2, owned=3, total=6)
+    # b is killed; however long the broker takes to notice, b's last tick holds the clock
+    for _ in range(100):
+        assert c.tick(0, 900, worker="a", generation=2, owned=3, total=6) == 500
+    # generation 3 has begun, a has not yet been given b's partitions: b still counts
+    assert c.tick(0, 950, worker="a", generation=3, owned=3, total=6) == 500
+    # a reads all six now; it cannot tell yet how far b's partitions are: hold
+    assert c.tick(0, None, worker="a", generation=3, owned=6, total=6) == 500
+    # b's partitions had unread events at 600: a's clock is there, b no longer counts
+    assert c.tick(0, 600, worker="a", generation=3, owned=6, total=6) == 600
+    assert c.tick(0, 1000, worker="a", generation=3, owned=6, total=6) == 1000
+
+
+def test_a_cleanly_restarted_worker_replaces_its_predecessor_at_once():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    c.tick(0, 100, worker="old", generation=1, owned=6, total=6)
+    assert c.tick(0, 400, worker="new", generation=2, owned=6, total=6) == 400
+
+
+def test_coverage_unknown_keeps_every_worker():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    c.tick(0, 100, worker="old", generation=1, owned=6, total=6)
+    assert c.tick(0, 400, worker="new", generation=2, owned=6, total=None) == 100
+
+
+def test_reassignment_forgets_partitions_read_elsewhere_and_expects_new_ones():
+    c = EventClock(idle_seconds=5)
+    c.observe("mine", 1000, wall=0)
+    c.observe("lost", 100, wall=0)
+    c.backlog("lost", True)  # taken away while behind
+    assert c.now(wall=50) == 100
+    c.assigned(["mine", "new"], wall=50)
+    assert c.now(wall=51) is None  # "new" may hold older events: wait until it delivers or idles
+    assert c.now(wall=56) == 1000  # "lost" no longer holds this worker's clock
+
+
+def test_when_every_live_worker_is_idle_the_clock_is_the_highest_any_reached():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1, liveness_seconds=5)
+    c.tick(0, 300, worker="a", generation=2, owned=3, total=6, wall=0)
+    assert c.tick(0, 900, worker="b", generation=2, owned=3, total=6, idle=True, wall=0) == 300  # a still reads
+    assert c.tick(0, 300, worker="a", generation=2, owned=3, total=6, idle=True, wall=1) == 900  # the replay ended
+    assert c.peak() == 900
+
+
+def test_a_silent_idle_worker_may_be_dead_with_unread_events_so_it_holds_the_clock():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1, liveness_seconds=5)
+    c.tick(0, 500, worker="b", generation=2, owned=3, total=6, idle=True, wall=0)  # b's last word
+    c.tick(0, 400, worker="a", generation=2, owned=3, total=6, wall=1)
+    # a reads on and runs dry; b has not ticked for 10 s: its partitions may hold events nobody reads
+    assert c.tick(0, 2000, worker="a", generation=2, owned=3, total=6, idle=True, wall=10) == 500
+
+
+def test_a_worker_knows_only_whether_its_own_partitions_are_idle():
+    c = EventClock(idle_seconds=5)
+    c.observe("a", 100, wall=0)
+    assert not c.all_idle(wall=1)
+    assert c.all_idle(wall=6)
+    c.backlog("a", True)
+    assert not c.all_idle(wall=60)
+
+
+def test_an_idle_tick_of_an_older_generation_still_holds_the_clock():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    c.tick(0, 100, worker="a", generation=1, owned=6, total=6, idle=True)
+    # b joins and reads half; a has not yet spoken in generation 2, its old partitions may have new events
+    assert c.tick(0, 500, worker="b", generation=2, owned=3, total=6) == 100
+    assert c.tick(0, 200, worker="a", generation=2, owned=3, total=6) == 200
+
+
+def test_the_peak_is_the_highest_event_time_any_worker_read():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    c.tick(0, 100, worker="a", generation=1, owned=3, total=6, peak=800)
+    assert c.peak() == 800
+    e = EventClock()
+    e.observe("a", 500, wall=0)
+    e.assigned(["b"], wall=1)
+    assert e.peak() == 500  # also from a partition since given away
+
+
+def test_a_tick_read_again_after_a_rebalance_is_ignored():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    c.tick(0, 500, worker="a", generation=2, owned=3, total=3, idle=True, seq=7)
+    assert c.tick(0, None, worker="a", generation=3, owned=3, total=3, seq=9) == 500
+    # tick 8 (generation 2, idle) is delivered again from the committed offset: it must not count
+    assert c.tick(0, 900, worker="a", generation=2, owned=3, total=3, idle=True, seq=8) == 500
+    assert c.tick(0, 600, worker="a", generation=3, owned=3, total=3, seq=10) == 600
+
+
+def test_after_a_rebalance_the_clock_waits_for_every_worker_of_the_new_generation():
+    from service.core.clock import PartitionClocks
+
+    c = PartitionClocks(partitions=1)
+    assert c.tick(0, 100, worker="a", generation=1, owned=6, total=6, idle=True) == 100
+    # b joins: a now reads 3; b's 3 may receive events while b is still starting
+    assert c.tick(0, 900, worker="a", generation=2, owned=3, total=6, idle=True) == 100
+    assert c.tick(0, 950, worker="a", generation=2, owned=3, total=6, idle=True) == 100
+    assert c.tick(0, 300, worker="b", generation=2, owned=3, total=6) == 300

@@ -83,7 +83,7 @@ class Deployment:
     def start_second_worker(self) -> subprocess.Popen:
         """Another worker of the same app (same group, own web port and data dir)."""
         env = {**self.env(), "RISK_WEB_PORT": str(free_port()), "RISK_DATA_DIR": str(self.tmp / f"data2-{self.tag}")}
-        log = open(self.tmp / f"worker2-{self.tag}.log", "ab")
+        log = open(self.second_log_path, "ab")
         self.extra = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env,
                                       stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         return self.extra
@@ -108,6 +108,14 @@ class Deployment:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def second_log_path(self) -> Path:
+        return self.tmp / f"worker2-{self.tag}.log"
+
+    def second_log(self) -> str:
+        path = self.second_log_path
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def stop_worker(self, kill: bool = False) -> None:
         if self.proc and self.proc.poll() is None:
