@@ -77,7 +77,3 @@ class Wakeups:
     def due(self, partition: int, now: float, aggregates: bool) -> list[str]:
         heaps = self._by_partition.get(partition)
         return heaps[aggregates].due(now) if heaps else []
-
-    def size(self, partition: int) -> int:
-        heaps = self._by_partition.get(partition)
-        return sum(len(h.at) for h in heaps) if heaps else 0
