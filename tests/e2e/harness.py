@@ -145,9 +145,14 @@ class Deployment:
         self.producer.send(self.topics[topic_field], key=key, value=value)
         self.producer.flush()
 
-    def caught_up(self, work: bool = False) -> bool:
+    def caught_up(self, work: bool = False, within: float = 10.0) -> bool:
         """Has the worker's consumer group committed everything in the input topics
-        (and, with `work`, in its internal work topic: events, derived events, ticks)?"""
+        (and, with `work`, in its internal work topic: events, derived events, ticks)?
+
+        The worker sends a tick to every work partition each interval, also when idle,
+        and commits every few seconds, so the work topic's end is always a little ahead
+        of its commit: what must be committed is what was there when we looked, and the
+        group gets `within` seconds to commit it."""
         from kafka import TopicPartition
 
         inputs = [self.topics[f] for f in ("outage_events", "repair_tickets", "billing_events", "service_events")]
@@ -159,7 +164,13 @@ class Deployment:
         try:
             tps = [TopicPartition(t, p) for t in inputs for p in (consumer.partitions_for_topic(t) or ())]
             ends = consumer.end_offsets(tps)
-            return all(ends[tp] == 0 or (consumer.committed(tp) or 0) >= ends[tp] for tp in tps)
+            deadline = time.time() + within
+            while True:
+                if all(ends[tp] == 0 or (consumer.committed(tp) or 0) >= ends[tp] for tp in tps):
+                    return True
+                if time.time() > deadline:
+                    return False
+                time.sleep(0.5)
         finally:
             consumer.close()
 

@@ -68,10 +68,7 @@ from service.sim.scenarios import SCENARIOS, Scenario, build
 from .harness import Deployment
 from .test_replay import EVENT_CLOCK
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.xfail(run=False, reason=(
-    "unfinished (issue 5): passed 21/21 on the in-place worker before the merge of the reliability "
-    "branch (rel); after it, in the fresh-clone run, both workers stopped making progress ~40 s in "
-    "(no log line for 9 min, 'producer buffer full' before), so the module timed out. Not diagnosed."))]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 SEED = 1
 NAMES = sorted(SCENARIOS)
