@@ -328,6 +328,16 @@ def drain_worker(k: Kafka, w: Worker, inputs: list[str], total: int, timeout: fl
         w.stop()
         raise RuntimeError(f"worker did not drain within {timeout} s")
     sys1 = system_cpu()
+    # Decisions at the end of the event time wait for the idle partitions to let the clock
+    # jump (RISK_EVENT_CLOCK_IDLE_SECONDS, 5 s): count warnings once none has come for 12 s,
+    # so they compare with the in-memory engine's; the times above are not affected.
+    warnings_topic = w.env["RISK_TOPICS__RISK_WARNINGS"]
+    seen, stable_since, settle_deadline = -1, time.perf_counter(), time.perf_counter() + 120
+    while time.perf_counter() < settle_deadline and time.perf_counter() - stable_since < 12:
+        n = sum(k.end_offsets([warnings_topic]).values())
+        if n != seen:
+            seen, stable_since = n, time.perf_counter()
+        time.sleep(0.5)
     mem = w.memory()
     late = w.late_events()
     if spy is not None:
