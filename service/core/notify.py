@@ -38,7 +38,6 @@ Decisions (see also NotifyConfig):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 from collections import Counter
@@ -397,7 +396,7 @@ class Notifier:
 
     def on_warning(self, group_state: dict | None, warning: dict, group: str, now: float) -> Outcome:
         """Handle one warning message routed to `group` at time `now`."""
-        st = copy.deepcopy(group_state) if group_state else new_group_state()
+        st = _own(group_state) if group_state else new_group_state()
         out: list[dict] = []
         skipped: Counter = Counter()
         self._roll(st, group, now, out)
@@ -408,7 +407,8 @@ class Notifier:
         st["seen"] = (st["seen"] + [wid])[-self.config.remember_warning_ids:]
 
         flap = self.config.flapping
-        entry = st["fps"].setdefault(warning["fingerprint"], {"changes": [], "told": None})
+        entry = st["fps"][warning["fingerprint"]] = dict(st["fps"].get(warning["fingerprint"])
+                                                         or {"changes": [], "told": None})
         if entry.get("flapping") and now - entry["changes"][-1] >= flap.settle_seconds:
             self._unflap(entry)  # settled before this change: it is notified normally below
         entry["changes"] = [t for t in entry["changes"] if now - t < flap.history_seconds][-(flap.changes - 1):]
@@ -441,12 +441,13 @@ class Notifier:
 
     def on_tick(self, group_state: dict | None, group: str, now: float) -> Outcome:
         """Close a rate-limit window (its summary) and settle flapping warnings, at time `now`."""
-        st = copy.deepcopy(group_state) if group_state else new_group_state()
+        st = _own(group_state) if group_state else new_group_state()
         out: list[dict] = []
         skipped: Counter = Counter()
         self._roll(st, group, now, out)
-        for entry in st["fps"].values():
+        for fp, entry in st["fps"].items():
             if entry.get("flapping") and now - entry["changes"][-1] >= self.config.flapping.settle_seconds:
+                entry = st["fps"][fp] = dict(entry)
                 last = entry["last"]
                 self._unflap(entry)
                 if not last["suppressed"]:
@@ -578,6 +579,16 @@ class Notifier:
             quiet = sorted(fps, key=lambda fp: fps[fp]["changes"][-1] if fps[fp]["changes"] else float("-inf"))
             for fp in quiet[:excess]:
                 del fps[fp]
+
+
+def _own(group_state: dict) -> dict:
+    """A copy of a group's state that on_warning and on_tick may change: the caller's (a
+    table value) stays as it was. A deep copy cost a third of the notify agent's time on
+    groups with many fingerprints; the entries are copied where they are changed instead."""
+    pending = group_state["pending"]
+    return {**group_state, "fps": dict(group_state["fps"]),
+            "pending": None if pending is None else {**pending, "severity": dict(pending["severity"]),
+                                                     "rules": dict(pending["rules"])}}
 
 
 def _snapshot(warning: dict) -> dict:

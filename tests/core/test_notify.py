@@ -205,6 +205,22 @@ def test_on_warning_does_not_mutate_the_state_passed_in():
     assert json.dumps(state, sort_keys=True) == before
 
 
+def test_no_path_mutates_the_state_passed_in_folded_flapping_or_settling():
+    notifier = Notifier(CONFIG, DISTRICTS)  # 10 per 600 s; 6 changes in 3600 s flap
+    state, _, skipped = feed(notifier, burst(12) + flaps(8, fp="flappy"), step=30.0)
+    assert skipped["folded"] and state["pending"] and state["fps"]["flappy"].get("flapping")
+    before = json.dumps(state, sort_keys=True)
+    later = T0 + 19 * 30 + 10  # the last change fed +10 s: still in the full rate-limit window
+    for out in (notifier.on_warning(state, warning(fp="flappy", seq=9), "east-duty", later),
+                notifier.on_warning(state, warning(fp="fp11", seq=2, transition="escalated", severity="red",
+                                                   prev="orange"), "east-duty", later),  # folded
+                notifier.on_warning(state, warning(fp="new", severity="red"), "east-duty", later + 600),
+                notifier.on_tick(state, "east-duty", later + 600),  # the summary
+                notifier.on_tick(state, "east-duty", later + 5000)):  # flapping settles
+        assert out.state != state or out.notifications
+    assert json.dumps(state, sort_keys=True) == before
+
+
 # --- rate limit -----------------------------------------------------------------------------------
 
 def burst(n, severity="orange"):
