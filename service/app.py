@@ -372,12 +372,14 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     group_ticks: dict[int, float] = {}
 
     async def send_notifications(group: str, partition: int, outcome) -> None:
-        groups[group] = {"p": partition, "s": outcome.state}
         for note in outcome.notifications:
             await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
             metrics.notifications.labels("sent").inc()
         for reason, n in outcome.skipped.items():
             metrics.notifications.labels(f"held_{reason}").inc(n)
+        # Last, as in apply(): queued after the texts, so a kill -9 can repeat a text (same
+        # notification_id) but not record it as sent when it was not.
+        groups[group] = {"p": partition, "s": outcome.state}
 
     @app.agent(to_notify)
     async def notify(stream):
