@@ -81,12 +81,14 @@ class Metric(_Message):
 class RiskWarning(_Message):
     """One state change of a warning: raised, escalated, de-escalated or resolved.
 
-    Every field of the contract's "Warnings" section, with its name. Four
+    Every field of the contract's "Warnings" section, with its name. Some
     optional fields are additions the contract allows (consumers may ignore
     them): `transition` (which state change this is), `suppressed` (a
     silence, maintenance window or storm-mode inhibition holds back its
     notifications), `acknowledged` (the operations centre has acknowledged
-    it) and `duration_seconds` (on resolved: how long it fired).
+    it) and `duration_seconds` (on resolved: how long it fired); also
+    `escalation_reason`, `flapping`, `suppressed_by` and `no_samples` (resolved
+    because its window emptied: no value to show).
     """
 
     warning_id: MessageId  # unique per message
@@ -117,6 +119,8 @@ class RiskWarning(_Message):
     suppressed_by: list[str] = Field(default_factory=list, max_length=20)
     acknowledged: StrictBool = False
     duration_seconds: Annotated[FiniteFloat, Field(ge=0)] | None = None
+    # Resolved because the rule's window holds no samples any more: `metric.value` is 0 and means nothing.
+    no_samples: StrictBool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> RiskWarning:

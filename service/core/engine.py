@@ -13,6 +13,7 @@ nothing.
 from __future__ import annotations
 
 import base64
+import math
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,8 +132,8 @@ class Engine:
             rstate = state["rules"].get(rule_id, {})
             value_before = ws.value
             ev = rule.evaluate(facts, rstate, ws, until, params)
-            if rule.metric in STATISTICS and ws.value is not None and ws.value != value_before and district:
-                stats.append((STATISTICS[rule.metric], district, ws.value))
+            if rule.metric in STATISTICS and ws.value != value_before and district:
+                stats.append((STATISTICS[rule.metric], district, math.nan if ws.value is None else ws.value))
             escalations, due = self._escalate(rc, ws, until)
             ev.transitions.extend(escalations)
             if due is not None:
@@ -182,7 +183,14 @@ class Engine:
                 flapping: bool = False) -> dict:
         rule = rc.rule
         fp = fingerprint(rule.rule_id, rule.identity(facts))
-        summary, summary_zh = rule.summaries(facts, t)
+        if t.no_samples:
+            window = rule.window_of(t, params)
+            minutes = f"{(window[1] - window[0]) / 60:.0f}" if window else ""
+            where = " ".join(str(v) for v in rule.identity(facts).values())
+            summary = f"{rule.rule_id} cleared for {where}: no samples in the last {minutes} min, nothing to judge."
+            summary_zh = f"{where}近{minutes}分钟无样本，无从判断，{rule.rule_id}预警解除。"
+        else:
+            summary, summary_zh = rule.summaries(facts, t)
         metric = {
             "name": rule.metric,
             "value": round(t.value, 3),
@@ -218,6 +226,8 @@ class Engine:
             message["escalation_reason"] = t.reason
             message["summary"] = f"[not acknowledged] {summary}"
             message["summary_zh"] = f"【未确认，升级】{summary_zh}"
+        if t.no_samples:
+            message["no_samples"] = True
         if t.kind == "resolved":
             message["resolved_at"] = to_rfc3339(t.at)
             message["duration_seconds"] = round(t.duration_seconds, 3)

@@ -266,6 +266,7 @@ def short_texts(warning: dict, district_name: str | None, kind: str = "change") 
     shown = [(zh, en, scope[k]) for k, zh, en in SHOWN_SCOPE if scope.get(k)]
     value, threshold = metric.get("value"), metric.get("threshold")
     resolved = transition == "resolved" if kind == "change" else warning.get("status") == "resolved"
+    empty = bool(warning.get("no_samples"))  # its window emptied: the value 0 means nothing
 
     def zh(cap: int) -> str:
         c = lambda s: _cap(_clean_zh(s), cap, "…")  # noqa: E731
@@ -283,7 +284,7 @@ def short_texts(warning: dict, district_name: str | None, kind: str = "change") 
                 return f"【{word}解除】{where}{title}已停止频繁变化，已解除。"
             return f"【{word}】{where}{title}已停止频繁变化，仍在预警：{now}。"
         if transition == "resolved":
-            return f"【{word}解除】{where}{title}，现值{now}。"
+            return f"【{word}解除】{where}{title}，{'窗口内无样本' if empty else '现值' + now}。"
         if transition == "escalated":
             was = f"(原{SEVERITY_ZH[prev]})" if prev in SEVERITY_ZH else ""
             return f"【{word}】升级{was} {where}{title}：{now}，阈值{limit}。"
@@ -310,7 +311,7 @@ def short_texts(warning: dict, district_name: str | None, kind: str = "change") 
                 return f"RESOLVED {word}, stopped flapping: {where}{title}."
             return f"{word} stopped flapping, still firing: {where}{title} {now}."
         if transition == "resolved":
-            return f"RESOLVED {word}: {where}{title}, now {now}."
+            return f"RESOLVED {word}: {where}{title}, {'no samples in window' if empty else 'now ' + now}."
         if transition == "escalated":
             was = f" (up from {SEVERITY_EN[prev]})" if prev in SEVERITY_EN else " (up)"
             return f"{word}{was}: {where}{title} {now}, limit {limit}."

@@ -67,6 +67,7 @@ class Transition:
     first_fired_at: float
     seq: int
     reason: str | None = None  # "unacknowledged" for an escalation by the acknowledgement clock
+    no_samples: bool = False  # resolved because its window emptied: `value` (0) stands for nothing
 
     @property
     def status(self) -> str:

@@ -123,6 +123,15 @@ def test_texts_are_composed_from_rule_scope_and_metric_not_the_cut_summary():
     assert en == "RESOLVED ORANGE warning: D1 ticket T1: crew arrival overdue, now 30 min."
 
 
+def test_a_resolve_for_an_empty_window_says_so_instead_of_showing_zero():
+    p90 = dict(rule="repair.arrival_p90", scope={"district_id": "D1"}, value=0.0, transition="resolved")
+    empty = {**warning(**p90), "no_samples": True}
+    zh, en = short_texts(empty, "东城区")
+    assert "无样本" in zh and "现值" not in zh and "no samples" in en and "now 0" not in en
+    zh, en = short_texts(warning(**{**p90, "value": 30.0}), "东城区")  # an ordinary resolve shows its value
+    assert "现值30" in zh and "now 30" in en
+
+
 def test_long_ids_are_shortened_with_an_ellipsis():
     w = warning(scope={"district_id": "D" * 64, "ticket_id": "T" * 64, "outage_id": "O" * 64})
     zh, en = short_texts(w, "区" * 200)

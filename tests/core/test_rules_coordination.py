@@ -1,6 +1,10 @@
 """Coordination and follow-up rules, driven from input events to warnings."""
 
+import math
+
 import pytest
+
+from schemas.warnings import RiskWarning
 
 from tests.core.world import MIN, T0, World, at, rulebook
 
@@ -318,3 +322,20 @@ def test_one_big_outage_in_a_small_district_is_not_a_storm():
     outages_started(w, "D1", 0, 1, customers=900)  # 10 % of customers, one feeder
     w.run(200, every=5)
     assert w.of("reliability.storm_mode") == []
+
+
+def test_a_window_that_empties_resolves_without_pretending_a_value():
+    w = world("repair.arrival_p90")
+    stats = []
+    w._take = lambda key, r: (stats.extend(r.stats), World._take(w, key, r))
+    tickets_arriving(w, 0, 5, 50)  # p90 50 min > 45: raised at minute 55
+    w.run(200, every=1)  # no arrival after minute 54: the hour's window empties at 114
+    assert w.timeline() == [("raised", "orange", at(55)), ("resolved", "orange", at(115))]
+    resolved = w.warnings[-1]
+    assert resolved["no_samples"] is True and "no_samples" not in w.warnings[0]
+    assert resolved["summary"] == ("repair.arrival_p90 cleared for D1: no samples in the last 60 min, "
+                                   "nothing to judge.")  # not "back to normal: p90 0 min"
+    assert resolved["summary_zh"] == "D1近60分钟无样本，无从判断，repair.arrival_p90预警解除。"
+    RiskWarning.model_validate({**resolved, "emitted_at": resolved["changed_at"]})
+    assert stats[0] == ("arrival_p90_minutes", "D1", pytest.approx(50, rel=0.01))
+    assert stats[-1][:2] == ("arrival_p90_minutes", "D1") and math.isnan(stats[-1][2])  # a gap, not 0

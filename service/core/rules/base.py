@@ -15,7 +15,7 @@ engine owns the warning state machine, persistence order and rendering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -246,8 +246,14 @@ class WindowRule(Rule):
             value = self.value(agg, state)
             n = samples(agg, state)
             if n == 0 or value is None:
-                # Nothing left in the window: the warning clears rather than going stale.
-                target, th, value = None, next(iter(raise_.values())), 0.0
+                # Nothing left in the window: the warning clears rather than going stale. There is
+                # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
+                t = step(ws, None, value=0.0, threshold=next(iter(raise_.values())), at=end)
+                ws.value = None
+                if t is not None:
+                    out.append(replace(t, no_samples=True))
+                w.mark_evaluated(rstate["w"], end)
+                continue
             elif n < params.min_samples:
                 # Too few samples to decide: a firing warning holds, a quiet one stays quiet.
                 w.mark_evaluated(rstate["w"], end)
