@@ -644,7 +644,11 @@ def main(argv=None) -> int:
             if a.baseline:
                 runs.append(("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env)))
             for name, root, extra in runs if "throughput" in parts else []:
-                w = Worker(servers, f"{tag}-{name}", topics, tmp, clock="event", root=root, extra=extra)
+                # inputs shared, outputs its own: two runs on one warnings topic count each other's
+                own = topics if name == "tp" else {**topics, **{f: f"{topics[f]}-{name}" for f in OUTPUT_FIELDS}}
+                w = Worker(servers, f"{tag}-{name}", own, tmp, clock="event", root=root, extra=extra)
+                if own is not topics:
+                    k.create([own[f] for f in OUTPUT_FIELDS])
                 groups.add(w.app_id)
                 say(f"(c) service throughput: python -m service worker of {root}"
                     f"{' with ' + str(extra) if extra else ''}, RISK_CLOCK=event, all rules on ...")
