@@ -19,8 +19,9 @@ def render(w: dict, colour: bool = True) -> str:
     if colour:
         tag = (RESOLVED if w["status"] == "resolved" else COLOURS.get(w["severity"], "")) + tag + RESET
     m = w["metric"]
+    value = "no samples" if w.get("no_samples") else f"{m['value']:g} {m['unit']}"
     return (f"{w['changed_at'][:19]} {tag} {w['rule_id']:<24} {scope}\n"
-            f"    {m['name']}={m['value']:g} {m['unit']} (threshold {m['threshold']:g})  {w['summary']}")
+            f"    {m['name']}={value} (threshold {m['threshold']:g})  {w['summary']}")
 
 
 def follow(settings: Settings, from_beginning: bool = False, limit: int | None = None) -> int:
