@@ -132,7 +132,7 @@ class Engine:
             rstate = state["rules"].get(rule_id, {})
             value_before = ws.value
             ev = rule.evaluate(facts, rstate, ws, until, params)
-            if rule.metric in STATISTICS and ws.value != value_before and district:
+            if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
                 stats.append((STATISTICS[rule.metric], district, math.nan if ws.value is None else ws.value))
             escalations, due = self._escalate(rc, ws, until)
             ev.transitions.extend(escalations)

@@ -339,3 +339,14 @@ def test_a_window_that_empties_resolves_without_pretending_a_value():
     RiskWarning.model_validate({**resolved, "emitted_at": resolved["changed_at"]})
     assert stats[0] == ("arrival_p90_minutes", "D1", pytest.approx(50, rel=0.01))
     assert stats[-1][:2] == ("arrival_p90_minutes", "D1") and math.isnan(stats[-1][2])  # a gap, not 0
+
+
+def test_a_quiet_district_whose_window_empties_shows_a_gap_not_its_last_value():
+    w = world("repair.arrival_p90")
+    stats = []
+    w._take = lambda key, r: (stats.extend(r.stats), World._take(w, key, r))
+    tickets_arriving(w, 0, 5, 20)  # p90 20 min: never fires
+    w.run(200, every=1)
+    assert w.warnings == []
+    p90 = [v for name, _, v in stats if name == "arrival_p90_minutes"]
+    assert p90[0] == pytest.approx(20, rel=0.01) and math.isnan(p90[-1])

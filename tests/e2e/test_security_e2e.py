@@ -75,6 +75,7 @@ def connection(broker: dict, case: str) -> tuple[str, dict, dict]:
             "ssl_certfile": f"{secrets}/client.crt", "ssl_keyfile": f"{secrets}/client.key"}
     protocol, mechanism = {
         "sasl-plain": ("SASL_PLAINTEXT", "PLAIN"),
+        "sasl-scram-sha-256": ("SASL_PLAINTEXT", "SCRAM-SHA-256"),
         "sasl-scram-sha-512": ("SASL_PLAINTEXT", "SCRAM-SHA-512"),
         "sasl-ssl-scram-sha-512": ("SASL_SSL", "SCRAM-SHA-512"),
     }[case]
@@ -105,7 +106,8 @@ def service(d: Deployment, *args: str) -> subprocess.CompletedProcess:
     return out
 
 
-@pytest.mark.parametrize("case", ["ssl", "sasl-plain", "sasl-scram-sha-512", "sasl-ssl-scram-sha-512"])
+@pytest.mark.parametrize("case", ["ssl", "sasl-plain", "sasl-scram-sha-256", "sasl-scram-sha-512",
+                                  "sasl-ssl-scram-sha-512"])
 def test_every_client_of_the_service_connects_with_the_settings(secure_broker, tmp_path, case):
     """An event in through the simulator's producer, its warning out of the
     worker, read by the test's own client and by `follow`; the board's

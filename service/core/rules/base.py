@@ -71,6 +71,7 @@ class Evaluation:
     transitions: list[Transition] = field(default_factory=list)
     wake_at: float | None = None
     running: bool = False  # the subject must be kept (a clock runs, a window holds data)
+    emptied: bool = False  # its window lost its last sample: the value is gone (a gauge shows NaN)
 
 
 class Rule:
@@ -238,8 +239,9 @@ class WindowRule(Rule):
             ends = w.due_ends(rstate["w"], now)  # nothing to decide: skip the quiet stretch at once
             if ends:
                 w.mark_evaluated(rstate["w"], ends[-1])
-            return Evaluation()
-        out = []
+            ws.value = None  # a window end passed with nothing in it: no value (a gauge shows NaN)
+            return Evaluation(emptied=bool(ends))
+        out, emptied = [], False
         raise_, clear = self.levels(facts, params)
         for end in w.due_ends(rstate["w"], now):
             state = w.aggregate(rstate["w"], agg, end)
@@ -248,6 +250,7 @@ class WindowRule(Rule):
             if n == 0 or value is None:
                 # Nothing left in the window: the warning clears rather than going stale. There is
                 # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
+                emptied = True  # a never-fired rule's value is not kept between ticks: say so each time
                 t = step(ws, None, value=0.0, threshold=next(iter(raise_.values())), at=end)
                 ws.value = None
                 if t is not None:
@@ -265,8 +268,9 @@ class WindowRule(Rule):
             if t is not None:
                 out.append(t)
             w.mark_evaluated(rstate["w"], end)
-        running = bool(rstate["w"]["b"]) or ws.status != "inactive"
-        return Evaluation(out, w.next_due(rstate["w"]) if running else None, running)
+        # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
+        running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None
+        return Evaluation(out, w.next_due(rstate["w"]) if running else None, running, emptied)
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
         return (t.at - params.window_minutes * MIN, t.at)
