@@ -338,8 +338,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                             "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}}
                     await apply(key, partition, result)
                 elif kind == "mark":
-                    await evaluate_due(partition, clocks.mark(partition, value["src"], value["now"]),
-                                       aggregates=True)
+                    now = clocks.mark(partition, value["src"], value["now"])
+                    await evaluate_due(partition, now, aggregates=True)
+                    if now > float("-inf"):
+                        metrics.aggregate_clock.labels(str(partition)).set(now)
                 else:
                     await on_event(event.key, partition, value["event"], value["ts"])
             except Exception as e:

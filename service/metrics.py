@@ -54,6 +54,13 @@ clock = Gauge(
     "risk_clock_seconds", "This worker's clock, Unix seconds: wall time, or the event-time watermark when replaying.",
     registry=REGISTRY,
 )
+aggregate_clock = Gauge(
+    "risk_aggregate_clock_seconds",
+    "How far districts, feeders and staff on this work partition are decided, Unix seconds: the lowest "
+    "'done up to' mark of every partition (events derived elsewhere arrive before it). Behind "
+    "risk_clock_seconds while derived events are queued.",
+    ["partition"], registry=REGISTRY,
+)
 DISTRICT_STATISTICS = {
     "arrival_p90_minutes": Gauge("risk_district_arrival_p90_minutes",
                                  "p90 crew arrival minutes over the last hour (repair.arrival_p90).",

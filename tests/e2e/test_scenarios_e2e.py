@@ -133,23 +133,40 @@ class BrokerRun:
     seconds: float
 
 
-def drained(d: Deployment, settle: float = 6.0, timeout: float = 600) -> list[dict]:
-    """The warnings, once the inputs and the work topic are committed and none has
-    appeared for `settle` seconds."""
+def drained(d: Deployment, last_event: float, settle: float = 6.0, timeout: float = 600) -> list[dict]:
+    """The warnings, once the worker's clock has reached the last event, the inputs and the
+    work topic are committed, and none has appeared for `settle` seconds.
+
+    The clock matters: the worker keeps sending ticks while idle, so a lull in warnings
+    with everything committed can still come before the aggregate clock has started
+    (seen: 6 s without a warning, then every district and feeder window decided): a work
+    partition's ticks wait behind its queue of derived events, and every aggregate clock
+    waits for that partition's mark."""
     seen, stable_since, deadline = -1, time.time(), time.time() + timeout
     while time.time() < deadline:
         records = d.read("risk_warnings", lambda rs: True, timeout=5)
-        if len(records) != seen or not d.caught_up(work=True):
+        if len(records) != seen or worker_clock(d) < last_event or not d.caught_up(work=True):
             seen, stable_since = len(records), time.time()
         elif time.time() - stable_since >= settle:
             return [json.loads(r.value) for r in records]
         time.sleep(1)
-    raise AssertionError(f"warnings still coming after {timeout}s ({seen} so far):\n{d.log()[-3000:]}")
+    raise AssertionError(f"warnings still coming after {timeout}s ({seen} so far, clock {worker_clock(d)}, "
+                         f"last event {last_event}):\n{d.log()[-3000:]}")
+
+
+def metrics_text(d: Deployment) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def worker_clock(d: Deployment) -> float:
+    """How far the worker has decided aggregates (districts, feeders, staff) on every partition."""
+    marks = re.findall(r'^risk_aggregate_clock_seconds\{partition="\d+"\} (\S+)$', metrics_text(d), re.M)
+    return min(map(float, marks)) if len(marks) == int(d.env()["RISK_PARTITIONS"]) else float("-inf")
 
 
 def late_events(d: Deployment) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=5) as r:
-        text = r.read().decode()
+    text = metrics_text(d)
     return {m[1]: float(m[2]) for m in re.finditer(r'^risk_late_events_total\{subject="([^"]+)"\} (\S+)$', text, re.M)}
 
 
@@ -157,7 +174,7 @@ def late_events(d: Deployment) -> dict[str, float]:
 def broker_run(kafka_bootstrap, tmp_path_factory) -> BrokerRun:
     started = time.monotonic()
     tmp = tmp_path_factory.mktemp("scenarios")
-    deployments, events = [], 0
+    deployments, events, last_event = [], 0, []
     try:
         for i, names in enumerate(groups(DEPLOYMENTS)):
             districts = tmp / f"districts-{i}.yaml"
@@ -166,6 +183,7 @@ def broker_run(kafka_bootstrap, tmp_path_factory) -> BrokerRun:
             deployments.append(d)
             stream = merged_stream(names)
             events += len(stream)
+            last_event.append(max(to_epoch(event["occurred_at"]) for _, _, _, event in stream))
             for _, role, key, event in stream:
                 d.producer.send(d.topics[ROLE_TOPIC[role]], key=key.encode(), value=json.dumps(event).encode())
             d.producer.flush()
@@ -173,7 +191,7 @@ def broker_run(kafka_bootstrap, tmp_path_factory) -> BrokerRun:
             d.start_worker()
         for d in deployments:
             d.wait_ready()
-        warnings = [w for d in deployments for w in drained(d)]
+        warnings = [w for d, last in zip(deployments, last_event) for w in drained(d, last)]
         late: dict[str, float] = {}
         for d in deployments:
             for kind, n in late_events(d).items():
