@@ -13,8 +13,8 @@ nothing.
 from __future__ import annotations
 
 import base64
-import math
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
