@@ -145,6 +145,20 @@ class Deployment:
         self.producer.send(self.topics[topic_field], key=key, value=value)
         self.producer.flush()
 
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def decided_up_to(self) -> float:
+        """How far the worker has decided districts, feeders and staff on every work partition
+        (`risk_aggregate_clock_seconds`); -inf until every partition has a mark."""
+        import re
+
+        marks = re.findall(r'^risk_aggregate_clock_seconds\{partition="\d+"\} (\S+)$', self.metrics(), re.M)
+        return min(map(float, marks)) if len(marks) == int(self.env()["RISK_PARTITIONS"]) else float("-inf")
+
     def caught_up(self, work: bool = False, within: float = 10.0) -> bool:
         """Has the worker's consumer group committed everything in the input topics
         (and, with `work`, in its internal work topic: events, derived events, ticks)?

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.core.timefmt import to_epoch
 from service.demo import build_stream
 
 from .harness import Deployment
@@ -28,12 +29,14 @@ def produce(d: Deployment, stream) -> None:
     d.producer.flush()
 
 
-def timeline(d: Deployment, settle: float = 6.0, timeout: float = 120) -> list[tuple]:
-    """Warning state changes once no new one has appeared for `settle` seconds."""
+def timeline(d: Deployment, settle: float = 6.0, timeout: float = 120, until: float | None = None) -> list[tuple]:
+    """Warning state changes once no new one has appeared for `settle` seconds (and, given
+    `until`, the worker has decided districts, feeders and staff up to it: see
+    test_scenarios_e2e.drained for the lull this avoids)."""
     seen, stable_since, deadline = -1, time.time(), time.time() + timeout
     while time.time() < deadline:
         records = d.read("risk_warnings", lambda rs: True, timeout=5)
-        if len(records) != seen or not d.caught_up():
+        if len(records) != seen or not d.caught_up() or (until is not None and d.decided_up_to() < until):
             seen, stable_since = len(records), time.time()
         elif time.time() - stable_since >= settle:
             break
@@ -55,6 +58,10 @@ def timeline(d: Deployment, settle: float = 6.0, timeout: float = 120) -> list[t
     return sorted(out)  # by fingerprint, then the order of its state changes
 
 
+def last_event(stream) -> float:
+    return max(to_epoch(event["occurred_at"]) for _, _, _, event in stream)
+
+
 def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None, kill: bool = False,
         input_partitions: int = 4):
     d = Deployment(kafka_bootstrap, tmp_path, EVENT_CLOCK, input_partitions=input_partitions)
@@ -71,12 +78,12 @@ def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None, kill: 
             d.wait_ready()
             time.sleep(SESSION_TIMEOUT + 4)  # the broker gives the dead member's partitions back
         elif restart_at is not None:
-            timeline(d, settle=4)
+            timeline(d, settle=4, until=last_event(first))
             d.stop_worker()
             produce(d, stream[restart_at:])
             d.start_worker()
             d.wait_ready()
-        return timeline(d)
+        return timeline(d, until=last_event(stream))
     finally:
         d.close()
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.request
 from dataclasses import dataclass
 from functools import cache
 
@@ -145,28 +144,17 @@ def drained(d: Deployment, last_event: float, settle: float = 6.0, timeout: floa
     seen, stable_since, deadline = -1, time.time(), time.time() + timeout
     while time.time() < deadline:
         records = d.read("risk_warnings", lambda rs: True, timeout=5)
-        if len(records) != seen or worker_clock(d) < last_event or not d.caught_up(work=True):
+        if len(records) != seen or d.decided_up_to() < last_event or not d.caught_up(work=True):
             seen, stable_since = len(records), time.time()
         elif time.time() - stable_since >= settle:
             return [json.loads(r.value) for r in records]
         time.sleep(1)
-    raise AssertionError(f"warnings still coming after {timeout}s ({seen} so far, clock {worker_clock(d)}, "
+    raise AssertionError(f"warnings still coming after {timeout}s ({seen} so far, decided up to {d.decided_up_to()}, "
                          f"last event {last_event}):\n{d.log()[-3000:]}")
 
 
-def metrics_text(d: Deployment) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=5) as r:
-        return r.read().decode()
-
-
-def worker_clock(d: Deployment) -> float:
-    """How far the worker has decided aggregates (districts, feeders, staff) on every partition."""
-    marks = re.findall(r'^risk_aggregate_clock_seconds\{partition="\d+"\} (\S+)$', metrics_text(d), re.M)
-    return min(map(float, marks)) if len(marks) == int(d.env()["RISK_PARTITIONS"]) else float("-inf")
-
-
 def late_events(d: Deployment) -> dict[str, float]:
-    text = metrics_text(d)
+    text = d.metrics()
     return {m[1]: float(m[2]) for m in re.finditer(r'^risk_late_events_total\{subject="([^"]+)"\} (\S+)$', text, re.M)}
 
 
