@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import re
 import statistics
@@ -38,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.mix import ROLES, encode, iso, memory_stream
-from bench.run import ROLE_FIELD, Kafka, Worker, bootstrap, drain_worker, machine, produce, say
+from bench.run import ROLE_FIELD, Kafka, Worker, bootstrap, drain_worker, finish, machine, produce, say
 
 LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
 
@@ -149,13 +148,7 @@ def main(argv=None) -> int:
             f"{mode} {v['median_ready_s']:.1f}" for mode, v in modes.items())
             + f"; RocksDB data dir {modes['rocksdb-warm']['data_dir_mib']} MiB")
     finally:
-        if not a.keep:
-            deleted = k.cleanup({app_id})
-            say(f"cleanup: deleted {len(deleted)} topics tagged {tag}")
-        k.close()
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2, default=str))
-        say(f"report: {json_path}")
+        finish(k, {app_id}, tag, a.keep, report, json_path)
     return 0
 
 

@@ -709,14 +709,19 @@ def main(argv=None) -> int:
             report["memory"] = part_memory(k, servers, tag, tmp, a.accounts, a.open_tickets, a.stores.split(","),
                                            a.timeout, groups)
     finally:
-        if not a.keep:
-            deleted = k.cleanup(groups)
-            say(f"cleanup: deleted {len(deleted)} topics tagged {tag}")
-        k.close()
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2, default=str))
-        say(f"report: {json_path}")
+        finish(k, groups, tag, a.keep, report, json_path)
     return 0
+
+
+def finish(k: Kafka, groups: set[str], tag: str, keep: bool, report: dict, json_path: Path) -> None:
+    """Delete the run's topics (unless kept), close the clients, write the JSON report."""
+    if not keep:
+        deleted = k.cleanup(groups)
+        say(f"cleanup: deleted {len(deleted)} topics tagged {tag}")
+    k.close()
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2, default=str))
+    say(f"report: {json_path}")
 
 
 if __name__ == "__main__":
