@@ -39,6 +39,7 @@ from prometheus_client import generate_latest
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
 from . import api, board, metrics
+from .batch import Batch, PendingStates
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, Result
@@ -46,7 +47,7 @@ from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
-from .faust_fixes import FlowControl, Transport, VisibleTopic
+from .faust_fixes import FlowControl, Transport, VisibleTopic, set_current_event
 
 log = logging.getLogger(__name__)
 
@@ -148,15 +149,18 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     tick_seq = itertools.count(1)
     coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
 
-    async def send_dead_letter(message, reason: str, detail: str) -> None:
+    async def send_dead_letter(message, reason: str, detail: str, key: bytes | None = None,
+                               value: bytes | None = None) -> None:
+        """Dead-letter a message, or (key, value) of one event in a work-topic batch record."""
         metrics.bad_events.labels(message.topic, reason).inc()
+        key = message.key if key is None else key
         record = DeadLetter.from_message(
             reason=reason, detail=detail, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=message.key, value=message.value or b"",
+            offset=message.offset, key=key, value=(message.value or b"") if value is None else value,
             received_at=datetime.now(UTC), service=settings.source_name,
         )
         await dead_letters.send(
-            key=message.key, value=record.model_dump_json().encode(),
+            key=key, value=record.model_dump_json().encode(),
             headers=[("dlq_reason", reason.encode())],
         )
 
@@ -189,25 +193,30 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         """
         return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
 
-    async def on_event(key: str, partition: int, event: dict, ts: float) -> None:
+    async def on_event(key: str, partition: int, event: dict, ts: float, batch: Batch) -> None:
         result = engine.on_event(key, current(key), event, ts, clocks.now_for(key, partition))
         if result.duplicate:
             metrics.duplicate_events.inc()
             return
         if result.late:
             metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
-        await apply(key, partition, result)
+        await apply(key, partition, result, batch)
 
     @app.agent(inputs)
     async def ingest(stream):
-        async for event in stream.events():
-            message = event.message
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+            batch = Batch()
             try:
-                await admit(message)
+                for event in events:
+                    set_current_event(event)  # this message's partition gets its table writes
+                    batch.event_for[event.message.partition] = event
+                    await admit(event.message, batch)
+                await finish(batch)
             finally:  # read only once processed: until then the partition holds the event clock
-                delivered[(message.topic, message.partition)] = message.offset + 1
+                for event in events:
+                    delivered[(event.message.topic, event.message.partition)] = event.message.offset + 1
 
-    async def admit(message) -> None:
+    async def admit(message, batch: Batch) -> None:
         """Validate an input message, then apply it where its state lives or send it there."""
         try:
             parsed = parse_event(message.value or b"")
@@ -226,26 +235,28 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             for key in routes(body):
                 p = home(key)
                 if in_place and p == message.partition:
-                    await on_event(key, p, body, ts)
+                    await on_event(key, p, body, ts, batch)
                 else:
-                    await work.send(key=key, partition=p, value={"kind": "event", "ts": ts, "event": body})
-            # only now does the event move the clock: what it derived is sent ahead of any tick it allows
-            event_clock.observe((message.topic, message.partition), ts, time.time())
+                    batch.derive(p, key, ts, body)
+            # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
+            batch.observed.append(((message.topic, message.partition), ts))
         except Exception as e:  # a bug must not stop the stream nor lose the event
             log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
             metrics.processing_errors.labels("ingest").inc()
             await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
-    # States applied but not yet written to the table: apply() writes only after sending, and
-    # ingest and process may both touch a key meanwhile; they read the newest from here.
-    inflight: dict[str, dict | None] = {}
+    # States applied but not yet written to the table: a batch writes each key it applied
+    # once, at its end; meanwhile ingest and process read the newest state from here.
+    pending = PendingStates()
 
     def current(key: str) -> dict | None:
-        return inflight[key] if key in inflight else state.get(key)
+        return pending.get(key, state)
 
-    async def apply(key: str, partition: int, result: Result) -> None:
-        """Publish the subject's warnings, pass on what it derived, then persist its new state."""
-        inflight[key] = result.state  # what another event or tick of this key sees while we send
+    async def apply(key: str, partition: int, result: Result, batch: Batch) -> None:
+        """Publish the subject's warnings and queue what it derived; its batch persists the new state."""
+        if result.state is not None:
+            result.state["p"] = partition  # the work partition that owns it, for rebuild()
+        before = pending.put(key, result.state, partition)  # what another event or tick of this key sees
         wakeups.set(partition, key, result.wake_at)
         for w in result.warnings:
             firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
@@ -258,30 +269,39 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     value * 10000 / served)
         try:
             await publish(key, result.warnings)
-            for target, derived in result.derived:
-                await work.send(key=target, partition=home(target),
-                                value={"kind": "event", "ts": derived["ts"], "event": derived})
         except BaseException:  # not applied: the table keeps the state before it
-            if inflight.get(key, result.state) is result.state:
-                inflight.pop(key, None)
+            pending.undo(key, result.state, before)
             raise
-        # Last: a table write is queued and sent after what was sent above (one request in flight
-        # per broker), so a kill -9 can lose the state with its outputs or after them, never the
-        # outputs alone. Written first, it reached the changelog while a warning still waited
-        # behind other sends, and the restarted worker, seeing the warning in its state, never
-        # sent it. Now the event is processed again and its warnings repeated with the same ids.
-        # A newer state of this key applied meanwhile (ingest and process both apply) writes itself.
-        if inflight.get(key, result.state) is not result.state:
-            return
-        inflight.pop(key, None)
-        if result.state is None:
-            if key in state:
-                del state[key]
-        else:
-            result.state["p"] = partition
-            state[key] = result.state
+        for target, derived in result.derived:
+            batch.derive(home(target), target, derived["ts"], derived)
+        batch.touched[key] = None
 
-    async def evaluate_due(partition: int, now: float, aggregates: bool) -> None:
+    async def send_derived(batch: Batch) -> None:
+        """One work-topic record per target partition for the events the batch derived so far."""
+        for p, items in batch.take_outbox():
+            await work.send(key=None, partition=p, value={"kind": "events", "items": items})
+
+    async def finish(batch: Batch) -> None:
+        """End of a batch: send what it derived, let its events move the clock, write its states.
+
+        The table writes come last: queued after what was sent above (one request in flight
+        per broker), so a kill -9 can lose the state with its outputs or after them, never the
+        outputs alone. Written first, a state reached the changelog while a warning still
+        waited behind other sends, and the restarted worker, seeing the warning in its state,
+        never sent it. Now the batch is read again and its warnings repeated with the same ids.
+        """
+        await send_derived(batch)
+        for source, ts in batch.observed:
+            event_clock.observe(source, ts, time.time())
+        for key, value, partition in pending.take(batch.touched):
+            set_current_event(batch.event_for[partition])  # a message of the key's partition
+            if value is None:
+                if key in state:
+                    del state[key]
+            else:
+                state[key] = value
+
+    async def evaluate_due(partition: int, now: float, aggregates: bool, batch: Batch) -> None:
         if not wakeups.known(partition):
             rebuild()
         for key in wakeups.due(partition, now, aggregates):
@@ -289,16 +309,16 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             if subject is None:
                 continue
             try:
-                await apply(key, partition, engine.on_tick(subject, now))
+                await apply(key, partition, engine.on_tick(subject, now), batch)
             except Exception:  # one key's bug must not stall every other key's deadlines
                 log.exception("tick failed for a key of work[%s]", partition)
                 metrics.processing_errors.labels("tick").inc()
                 wakeups.set(partition, key, now + RETRY_SECONDS)
 
     def rebuild() -> None:
-        """Every partition's wakeups and firing gauges from one pass over the table."""
+        """Every partition's wakeups and firing gauges from one pass over the newest states."""
         keys: dict[int, list[str]] = {p: [] for p in range(settings.partitions)}
-        for k, v in state.items():
+        for k, v in pending.newest(state):  # a key applied but not yet written is due too
             if v and v.get("p") in keys:
                 keys[v["p"]].append(k)
                 for rule_id, ws in v.get("warnings", {}).items():
@@ -309,45 +329,63 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.agent(work)
     async def process(stream):
-        async for event in stream.events():
-            message, value = event.message, event.value
-            partition = message.partition
-            try:
-                kind = value.get("kind")
-                if kind == "tick":
-                    now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("gen", 0),
-                                      value.get("owned", 0), value.get("total", 0), value.get("idle", False),
-                                      value.get("peak"), value.get("wall", 0.0), value.get("seq", 0))
-                    if now == float("-inf"):
-                        continue  # no worker can tell yet how far its input partitions are
-                    await evaluate_due(partition, now, aggregates=False)
-                    # everything this partition derived up to `now` is sent: say so to every partition
-                    for q in range(settings.partitions):
-                        await work.send(key=None, value={"kind": "mark", "src": partition, "now": now}, partition=q)
-                elif kind == "ack":
-                    key, subject = event.key, current(event.key)
-                    result = engine.on_ack(subject, value["rule_id"], value["by"], value["at"],
-                                           clocks.now_for(event.key, partition)) if subject else None
-                    if result is None or result.duplicate:
-                        metrics.acks_applied.labels("not_firing").inc()
-                        continue
-                    metrics.acks_applied.labels("applied").inc()
-                    entry = firing_table.get(value["fingerprint"])
-                    if entry:
-                        firing_table[value["fingerprint"]] = {**entry, "ack": {
-                            "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}}
-                    await apply(key, partition, result)
-                elif kind == "mark":
-                    now = clocks.mark(partition, value["src"], value["now"])
-                    await evaluate_due(partition, now, aggregates=True)
-                    if now > float("-inf"):
-                        metrics.aggregate_clock.labels(str(partition)).set(now)
-                else:
-                    await on_event(event.key, partition, value["event"], value["ts"])
-            except Exception as e:
-                log.exception("processing failed on work[%s]@%s", partition, message.offset)
-                metrics.processing_errors.labels("process").inc()
-                await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+            batch = Batch()
+            for event in events:
+                set_current_event(event)
+                batch.event_for[event.message.partition] = event
+                await process_one(event, batch)
+            await finish(batch)
+
+    async def process_one(event, batch: Batch) -> None:
+        message, value = event.message, event.value
+        partition = message.partition
+        try:
+            kind = value.get("kind")
+            if kind == "events":  # derived or forwarded events, for keys whose home is this partition
+                for key, ts, body in value["items"]:
+                    try:
+                        await on_event(key, partition, body, ts, batch)
+                    except Exception as e:
+                        log.exception("processing failed on work[%s]@%s for %s", partition, message.offset, key)
+                        metrics.processing_errors.labels("process").inc()
+                        await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}",
+                                               key=key.encode(), value=json.dumps(body).encode())
+            elif kind == "tick":
+                now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("gen", 0),
+                                  value.get("owned", 0), value.get("total", 0), value.get("idle", False),
+                                  value.get("peak"), value.get("wall", 0.0), value.get("seq", 0))
+                if now == float("-inf"):
+                    return  # no worker can tell yet how far its input partitions are
+                await evaluate_due(partition, now, aggregates=False, batch=batch)
+                # everything this partition derived up to `now` is sent: say so to every partition
+                await send_derived(batch)
+                for q in range(settings.partitions):
+                    await work.send(key=None, value={"kind": "mark", "src": partition, "now": now}, partition=q)
+            elif kind == "ack":
+                key, subject = event.key, current(event.key)
+                result = engine.on_ack(subject, value["rule_id"], value["by"], value["at"],
+                                       clocks.now_for(event.key, partition)) if subject else None
+                if result is None or result.duplicate:
+                    metrics.acks_applied.labels("not_firing").inc()
+                    return
+                metrics.acks_applied.labels("applied").inc()
+                entry = firing_table.get(value["fingerprint"])
+                if entry:
+                    firing_table[value["fingerprint"]] = {**entry, "ack": {
+                        "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}}
+                await apply(key, partition, result, batch)
+            elif kind == "mark":
+                now = clocks.mark(partition, value["src"], value["now"])
+                await evaluate_due(partition, now, aggregates=True, batch=batch)
+                if now > float("-inf"):
+                    metrics.aggregate_clock.labels(str(partition)).set(now)
+            else:  # one event (written by versions before batching)
+                await on_event(event.key, partition, value["event"], value["ts"], batch)
+        except Exception as e:
+            log.exception("processing failed on work[%s]@%s", partition, message.offset)
+            metrics.processing_errors.labels("process").inc()
+            await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
     @app.agent(acks_in)
     async def acknowledgements(stream):

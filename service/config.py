@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     create_topics: bool = True
     clock: Literal["wall", "event"] = "wall"
     tick_seconds: float = Field(1.0, gt=0, le=300)
+    # Messages are read in batches of up to batch_max, waiting at most batch_seconds for one
+    # to fill: each state key is written once per batch, derived events travel together.
+    batch_max: int = Field(1000, ge=1, le=100_000)
+    batch_seconds: float = Field(0.02, gt=0, le=5)
     event_clock_idle_seconds: float = Field(5.0, gt=0)
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     retention_days: float = Field(7.0, gt=0, le=400)
