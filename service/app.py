@@ -164,7 +164,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             headers=[("dlq_reason", reason.encode())],
         )
 
-    async def publish(key: str, warnings: list[dict]) -> None:
+    async def publish(key: str, warnings: list[dict], batch: Batch) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
             await warnings_topic.send(
@@ -181,7 +181,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                                                   "ack": previous.get("ack") if w["acknowledged"] else None}
             elif w["fingerprint"] in firing_table:
                 del firing_table[w["fingerprint"]]
-            await to_notify.send(key=notifier.route(w), value={"kind": "warning", "warning": w})
+            batch.notes.setdefault(notifier.route(w), []).append(w)
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
     def home(key: str) -> int:
@@ -268,7 +268,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
                     value * 10000 / served)
         try:
-            await publish(key, result.warnings)
+            await publish(key, result.warnings, batch)
         except BaseException:  # not applied: the table keeps the state before it
             pending.undo(key, result.state, before)
             raise
@@ -291,6 +291,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         never sent it. Now the batch is read again and its warnings repeated with the same ids.
         """
         await send_derived(batch)
+        for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
+            await to_notify.send(key=group, value={"kind": "warnings", "items": ws})
+        batch.notes.clear()
         for source, ts in batch.observed:
             event_clock.observe(source, ts, time.time())
         for key, value, partition in pending.take(batch.touched):
@@ -411,39 +414,53 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     group_ticks: dict[int, float] = {}
 
-    async def send_notifications(group: str, partition: int, outcome) -> None:
+    async def send_notifications(group: str, partition: int, outcome) -> dict:
         for note in outcome.notifications:
             await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
             metrics.notifications.labels("sent").inc()
         for reason, n in outcome.skipped.items():
             metrics.notifications.labels(f"held_{reason}").inc(n)
-        # Last, as in apply(): queued after the texts, so a kill -9 can repeat a text (same
-        # notification_id) but not record it as sent when it was not.
-        groups[group] = {"p": partition, "s": outcome.state}
+        return {"p": partition, "s": outcome.state}
 
     @app.agent(to_notify)
     async def notify(stream):
         """SMS feed: one short text per notifiable state change, per recipient group."""
-        async for event in stream.events():
-            partition, value = event.message.partition, event.value
-            try:
-                if value.get("kind") == "tick":
-                    now = group_ticks[partition] = max(value["now"], group_ticks.get(partition, float("-inf")))
-                    for group, entry in list(groups.items()):
-                        if entry and entry["p"] == partition:
-                            due = notifier.next_tick_at(entry["s"])
-                            if due is not None and due <= now:
-                                await send_notifications(group, partition, notifier.on_tick(entry["s"], group, now))
-                else:
-                    w, group = value["warning"], event.key
-                    # the warning's own time: a replay rate-limits as live operation did
-                    now = datetime.fromisoformat(w["changed_at"].replace("Z", "+00:00")).timestamp()
-                    entry = groups.get(group)
-                    outcome = notifier.on_warning(entry["s"] if entry else None, w, group, now)
-                    await send_notifications(group, partition, outcome)
-            except Exception:
-                log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
-                metrics.processing_errors.labels("notify").inc()
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+            changed: dict[str, tuple[dict, object]] = {}  # group -> (newest entry, a message of its partition)
+            for event in events:
+                try:
+                    await notify_one(event, changed)
+                except Exception:
+                    log.exception("notification failed on notify[%s]@%s", event.message.partition,
+                                  event.message.offset)
+                    metrics.processing_errors.labels("notify").inc()
+            # Last, as in finish(): queued after the texts, so a kill -9 can repeat a text (same
+            # notification_id) but not record it as sent when it was not. One write per group.
+            for group, (entry, event) in changed.items():
+                set_current_event(event)
+                groups[group] = entry
+
+    async def notify_one(event, changed: dict[str, tuple[dict, object]]) -> None:
+        partition, value = event.message.partition, event.value
+        if value.get("kind") == "tick":
+            now = group_ticks[partition] = max(value["now"], group_ticks.get(partition, float("-inf")))
+            entries = dict(groups.items())
+            entries.update((g, e) for g, (e, _) in changed.items())
+            for group, entry in entries.items():
+                if entry and entry["p"] == partition:
+                    due = notifier.next_tick_at(entry["s"])
+                    if due is not None and due <= now:
+                        outcome = notifier.on_tick(entry["s"], group, now)
+                        changed[group] = (await send_notifications(group, partition, outcome), event)
+            return
+        group = event.key
+        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older: one each
+        for w in items:
+            # the warning's own time: a replay rate-limits as live operation did
+            now = datetime.fromisoformat(w["changed_at"].replace("Z", "+00:00")).timestamp()
+            entry = changed[group][0] if group in changed else groups.get(group)
+            outcome = notifier.on_warning(entry["s"] if entry else None, w, group, now)
+            changed[group] = (await send_notifications(group, partition, outcome), event)
 
     delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
 

@@ -83,6 +83,7 @@ class Batch:
         self.outbox: dict[int, list[list]] = defaultdict(list)  # work partition -> [[key, ts, event], ...]
         self.event_for: dict[int, Any] = {}  # partition -> the batch's last message event on it
         self.observed: list[tuple[tuple[str, int], float]] = []  # (input partition, event time)
+        self.notes: dict[str, list[dict]] = {}  # recipient group -> warnings for the notify agent, in order
 
     def derive(self, partition: int, key: str, ts: float, event: dict) -> None:
         self.outbox[partition].append([key, ts, event])
