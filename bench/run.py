@@ -10,12 +10,14 @@
 Parts (`--parts`, comma-separated; default all):
   load        (a) produce --events of the realistic mix (bench/mix.py) into fresh input topics
   drain       (b) a bare aiokafka consumer (group, from earliest) that only json.loads: the ceiling
+  floor       (b') a Faust agent reading the same topics as ingest does (take_events) that only
+              json.loads (bench/faust_floor.py): the ceiling for any service built on Faust agents
   throughput  (c) `python -m service worker` (RISK_CLOCK=event) until its group's committed offsets
               reach the end of every input partition (and of its work topic)
   latency     (d) worker with RISK_CLOCK=wall, background mix at --rate events/s, a probe ticket
               backdated 36 min + --probe-eps every 0.5 s; latency = produce -> warning read
   memory      (e) --accounts distinct accounts + --open-tickets open tickets, VmHWM per --stores
-drain and throughput need load (they run on the topics it filled).
+drain, floor and throughput need load (they run on the topics it filled).
 
 Every topic, and every worker group, carries a unique tag; all are deleted at the end (--keep to
 keep them). The broker is started with deploy/kafka.sh start when KAFKA_BOOTSTRAP is not set and
@@ -444,6 +446,19 @@ def part_drain(servers: str, inputs: list[str], total: int, group: str) -> dict:
     return r
 
 
+def part_floor(servers: str, inputs: list[str], total: int, group: str) -> dict:
+    out = subprocess.run([PY, "-m", "bench.faust_floor", servers, group, str(total), *inputs], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    # the Faust worker sends stdout through its logging: the line may come prefixed, on stderr
+    found = re.findall(r'\{"events".*\}', out.stdout + out.stderr)
+    if not found:
+        raise RuntimeError(f"bench.faust_floor printed no result: {out.stderr[-2000:]}")
+    r = json.loads(found[-1])
+    r["eps_from_first"] = r["events"] / r["seconds"]
+    r["cpu_us_per_event"] = r["cpu_s"] / r["events"] * 1e6
+    return r
+
+
 async def _latency(servers: str, topics: dict[str, str], rate: float, duration: float, eps: float,
                    seed: int) -> dict:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -625,7 +640,7 @@ def main(argv=None) -> int:
     k = Kafka(servers, tag)
     groups: set[str] = set()
     try:
-        if parts & {"load", "drain", "throughput"}:
+        if parts & {"load", "drain", "floor", "throughput"}:
             say(f"(a) load: {a.events} events of the mix into 4 fresh input topics x {PARTITIONS} partitions")
             r, topics, total = part_load(k, servers, a.events, a.seed)
             report["load"] = r
@@ -640,6 +655,14 @@ def main(argv=None) -> int:
                 say(f"(b) raw drain (aiokafka group consumer + json.loads): {r['eps_from_start']} events/s from "
                     f"start ({r['s_from_start']} s), {r['eps_from_first']} events/s from the first record; "
                     f"{r['cpu_s']} CPU s")
+            if "floor" in parts:
+                group = f"{tag}-floor"
+                groups.add(group)
+                r = report["floor"] = part_floor(servers, inputs, total, group)
+                raw = report.get("drain", {}).get("eps_from_first")
+                say(f"(b') Faust floor (one agent, take_events, json.loads, nothing else): {r['eps_from_first']:.0f} "
+                    f"events/s from the first record, {r['cpu_us_per_event']:.0f} us CPU/event"
+                    + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
             runs = [("tp", ROOT, {})]
             if a.baseline:
                 runs.append(("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env)))
