@@ -18,6 +18,11 @@ rules need ticks *through the stream* because Faust tables can only be
 written during stream iteration (FAUST_NOTES.md); the timer therefore sends a
 tick message to every work partition, carrying the clock's "now": wall time,
 or the event-time watermark when replaying.
+
+Every agent reads in batches (`take_events`, service/batch.py): Kafka
+records, not rules, set the worker's speed, so a batch writes each state key
+it changed once, at its end, and sends what it derived as one work record per
+target partition and its warnings as one notify record per recipient group.
 """
 
 from __future__ import annotations
