@@ -45,7 +45,7 @@ from prometheus_client import generate_latest
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
 from . import api, board, metrics
-from .batch import Batch, PendingStates
+from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, Result
@@ -285,7 +285,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def send_derived(batch: Batch) -> None:
         """One work-topic record per target partition for the events the batch derived so far."""
         for p, items in batch.take_outbox():
-            await work.send(key=None, partition=p, value={"kind": "events", "items": items})
+            for part in chunks(items):
+                await work.send(key=None, partition=p, value={"kind": "events", "items": part})
 
     async def finish(batch: Batch) -> None:
         """End of a batch: send what it derived, let its events move the clock, write its states.
@@ -298,7 +299,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         """
         await send_derived(batch)
         for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
-            await to_notify.send(key=group, value={"kind": "warnings", "items": ws})
+            for part in chunks(ws):
+                await to_notify.send(key=group, value={"kind": "warnings", "items": part})
         batch.notes.clear()
         for source, ts in batch.observed:
             event_clock.observe(source, ts, time.time())

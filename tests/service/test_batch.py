@@ -72,3 +72,18 @@ def test_outbox_groups_derived_events_by_partition_in_order_and_empties():
         (1, [["staff:S1", 11.0, {"n": 2}]]),
     ]
     assert batch.take_outbox() == []
+
+
+def test_batch_records_are_cut_to_fit_kafka_in_order():
+    import orjson
+
+    from service.batch import chunks
+
+    items = [["district:D1", float(i), {"pad": "x" * (50 + 40 * (i % 7))}] for i in range(200)]
+    parts = list(chunks(items, budget=2000))
+    assert [i for part in parts for i in part] == items
+    assert len(parts) > 1 and all(part for part in parts)
+    assert all(len(orjson.dumps(part)) <= 2000 for part in parts)
+    big = ["staff:S1", 1.0, {"pad": "y" * 5000}]
+    assert list(chunks([items[0], big, items[1]], budget=2000)) == [[items[0]], [big], [items[1]]]
+    assert list(chunks([])) == []
