@@ -12,7 +12,7 @@ import pytest
 from service.sim.engine_run import run_stream
 
 from .harness import Deployment
-from .test_replay import EVENT_CLOCK, ROLE_TOPIC, timeline
+from .test_replay import EVENT_CLOCK, ROLE_TOPIC, last_event, timeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ROLE_TOPIC = {**ROLE_TOPIC, "billing": "billing_events", "service": "service_events"}
@@ -30,7 +30,7 @@ def test_bchydro_storm_day_gives_storm_mode_and_repair_warnings(kafka_bootstrap,
         d.producer.flush()
         d.start_worker()
         d.wait_ready()
-        got = timeline(d, settle=60, timeout=900)
+        got = timeline(d, settle=60, timeout=900, until=last_event(replay.stream))
     finally:
         d.close()
     raised = collections.Counter((row[2], row[5][:10]) for row in got if row[3] == "raised")

@@ -28,7 +28,7 @@ import time
 import pytest
 
 from .harness import ROOT, Deployment, free_port
-from .test_replay import EVENT_CLOCK, produce, run, stream, timeline  # noqa: F401  (stream: fixture)
+from .test_replay import EVENT_CLOCK, last_event, produce, run, stream, timeline  # noqa: F401  (stream: fixture)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -94,7 +94,7 @@ def through_an_outage(broker, tmp_path, stream, away: float, extra_env: dict | N
             d.start_worker()
             d.wait_ready()
         produce(d, stream[three_quarters:])
-        changes = timeline(d)
+        changes = timeline(d, until=last_event(stream))
         ids = warning_ids(d)
         return exit_code, changes, ids, d.log()
     finally:

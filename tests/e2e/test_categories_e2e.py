@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.core.timefmt import to_epoch
+
 from .harness import Deployment
 from .test_replay import EVENT_CLOCK, timeline
 
@@ -75,12 +77,13 @@ RULE_OF_CATEGORY = {
 def test_one_rule_of_each_category_raises_and_resolves(kafka_bootstrap, tmp_path):
     d = Deployment(kafka_bootstrap, tmp_path, EVENT_CLOCK)
     try:
-        for topic, key, value in events():
+        stream = events()
+        for topic, key, value in stream:
             d.producer.send(d.topics[topic], key=key.encode(), value=json.dumps(value).encode())
         d.producer.flush()
         d.start_worker()
         d.wait_ready()
-        got = timeline(d, settle=8)
+        got = timeline(d, settle=8, until=max(to_epoch(value["occurred_at"]) for _, _, value in stream))
     finally:
         d.close()
     by_rule = {}
