@@ -38,7 +38,6 @@ import uuid
 from datetime import UTC, datetime
 
 import faust
-import orjson
 from kafka.partitioner import murmur2
 from prometheus_client import generate_latest
 
@@ -214,8 +213,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             batch = Batch()
             try:
                 for event in events:
-                    set_current_event(event)  # this message's partition gets its table writes
-                    batch.event_for[event.message.partition] = event
+                    batch.enter(event)
                     await admit(event.message, batch)
                 await finish(batch)
             finally:  # read only once processed: until then the partition holds the event clock
@@ -320,12 +318,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             if subject is None:
                 continue
             try:
-                before = orjson.dumps(subject)
                 result = engine.on_tick(subject, now)
-                if (result.state is subject and not result.warnings and not result.derived
-                        and not result.stats and orjson.dumps(subject) == before):
-                    # Most entity ticks change nothing (in a 20 000-event replay 5 902 of 7 126):
-                    # re-timing the key is all they need, not a table write.
+                if result.unchanged:  # re-timing the key is all it needs, not a table write
                     wakeups.set(partition, key, result.wake_at)
                     continue
                 await apply(key, partition, result, batch)
@@ -351,8 +345,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
             batch = Batch()
             for event in events:
-                set_current_event(event)
-                batch.event_for[event.message.partition] = event
+                batch.enter(event)
                 await process_one(event, batch)
             await finish(batch)
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from .faust_fixes import set_current_event
+
 # A batch record holds many events; Kafka refuses a record over the producer's
 # max.request.size (Faust: 1 000 000 bytes) and the broker's message.max.bytes
 # (1 MiB). A BC Hydro replay derived 1.5 MB for one partition in one batch.
@@ -106,6 +108,11 @@ class Batch:
         self.event_for: dict[int, Any] = {}  # partition -> the batch's last message event on it
         self.observed: list[tuple[tuple[str, int], float]] = []  # (input partition, event time)
         self.notes: dict[str, list[dict]] = {}  # recipient group -> warnings for the notify agent, in order
+
+    def enter(self, event) -> None:
+        """The batch now applies `event`: its table writes go to the event's partition."""
+        set_current_event(event)
+        self.event_for[event.message.partition] = event
 
     def derive(self, partition: int, key: str, ts: float, event: dict) -> None:
         self.outbox[partition].append([key, ts, event])

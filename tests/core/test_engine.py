@@ -76,6 +76,18 @@ def test_arrival_overdue_uses_the_area_limit(area, limit):
     assert d.wake is None
 
 
+def test_a_tick_says_whether_it_changed_the_state():
+    # The shell writes the state only when a tick changed it (or said something).
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    quiet = d.engine.on_tick(d.state, T0 + 10 * MIN)  # before the first deadline (36 min)
+    assert quiet.unchanged and quiet.warnings == [] and quiet.wake_at == T0 + 0.8 * 45 * MIN
+    due = d.engine.on_tick(d.state, T0 + 40 * MIN)
+    assert not due.unchanged and [w["transition"] for w in due.warnings] == ["raised"]
+    again = d.engine.on_tick(due.state, T0 + 41 * MIN)  # raised already, orange at 45 min
+    assert again.unchanged
+
+
 def test_arrival_resolves_the_warning_with_value_and_duration():
     d = Driver()
     d.event("ticket.created", 0, area_type="urban", **TICKET)
