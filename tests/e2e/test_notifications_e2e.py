@@ -71,3 +71,34 @@ def test_rate_limit_folds_the_excess_into_one_summary(kafka_bootstrap, tmp_path)
         assert "3" in summaries[0].text_en and "3" in summaries[0].text_zh
     finally:
         d.close()
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_rate_limit_holds_per_group_across_batches(kafka_bootstrap, tmp_path, store):
+    """Two groups on different notify partitions (ops-north 2, ops-east 0), their raises
+    interleaved so that each arrives in a batch of its own: every batch reads its group's
+    state back from the table, written by an earlier batch. With rocksdb:// each partition
+    is its own database, and Faust picks the one to read by the message it takes as current."""
+    notify = tmp_path / "notify.yaml"
+    notify.write_text("rate_limit: {max_messages: 3, window_seconds: 30}\n")
+    d = Deployment(kafka_bootstrap, tmp_path, {"RISK_CLOCK": "wall", "RISK_DISTRICTS_FILE": str(DISTRICTS),
+                                               "RISK_NOTIFY_FILE": str(notify), "RISK_STORE": store})
+    try:
+        d.start_worker()
+        d.wait_ready()
+        for i in range(6):
+            for district in ("north", "east"):
+                tid = f"T-{district}-{i}"
+                # yellow at 36 min: raised (changed_at) 2 s ago, inside the group's window
+                d.send("repair_tickets", tid, ticket(f"{tid}-c", "ticket.created", time.time() - 36 * MIN - 2, tid,
+                                                     district_id=district, area_type="urban",
+                                                     category="no_power", priority="normal"))
+                time.sleep(0.4)
+        notes = d.read("risk_notifications", lambda rs: sum(b'"summary"' in r.value for r in rs) >= 2, timeout=90)
+        parsed = [Notification.model_validate_json(r.value) for r in notes]
+        for group in ("ops-north", "ops-east"):
+            mine = [n for n in parsed if n.recipient_group == group]
+            assert [n.kind for n in mine] == ["change"] * 3 + ["summary"], (group, [n.kind for n in mine])
+            assert mine[-1].folded == 3
+    finally:
+        d.close()
