@@ -40,12 +40,14 @@ def set_current_event(event) -> None:
     A Faust table write sends its changelog record to the partition of the
     message being processed, which Faust finds in a context variable
     (`faust.streams.current_event()`); RocksDB stores also pick their
-    partition's database by it. `Stream.take_events` sets it for each message
-    it buffers, so inside a batch it names the batch's last message, of any
-    partition; FAUST_NOTES.md calls table writes from `take()` batches
-    impossible for this reason. The batch sets the message it is applying (or,
-    writing a key at the batch's end, a message of that key's partition), as
-    the per-message stream iteration does (`Stream._set_current_event`).
+    partition's database by it. `Stream.take_events` buffers messages in a
+    task of its own, so in the batch's body no message is current (the
+    variable holds a weak reference, dead once its batch is gone): a write
+    raises, which is why FAUST_NOTES.md calls table writes from `take()`
+    batches impossible, and a RocksDB read searches every partition's
+    database. The batch sets the message it is applying (or, writing a key at
+    the batch's end, a message of that key's partition), as the per-message
+    stream iteration does (`Stream._set_current_event`).
     """
     faust_streams._current_event.set(weakref.ref(event))
 
