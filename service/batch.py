@@ -45,7 +45,7 @@ def chunks(items: list, budget: int = RECORD_BUDGET_BYTES) -> Iterator[list]:
 
 
 class PendingStates:
-    """States applied in memory, newest first, until a batch writes them to the table.
+    """The newest state of each key applied in memory, until a batch writes it to the table.
 
     Both agents (ingest and process) may apply a key before either writes it;
     each reads the newest state from here, and whichever batch ends first
