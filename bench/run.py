@@ -12,12 +12,14 @@ Parts (`--parts`, comma-separated; default all):
   drain       (b) a bare aiokafka consumer (group, from earliest) that only json.loads: the ceiling
   floor       (b') a Faust agent reading the same topics as ingest does (take_events) that only
               json.loads (bench/faust_floor.py): the ceiling for any service built on Faust agents
+  floor-records (b'') the same agent, also writing and sending as many Kafka records per event as
+              the service does (SERVICE_RECORDS), with no rules: the ceiling for this design
   throughput  (c) `python -m service worker` (RISK_CLOCK=event) until its group's committed offsets
               reach the end of every input partition (and of its work topic)
   latency     (d) worker with RISK_CLOCK=wall, background mix at --rate events/s, a probe ticket
               backdated 36 min + --probe-eps every 0.5 s; latency = produce -> warning read
   memory      (e) --accounts distinct accounts + --open-tickets open tickets, VmHWM per --stores
-drain, floor and throughput need load (they run on the topics it filled).
+drain, floor, floor-records and throughput need load (they run on the topics it filled).
 
 Every topic, and every worker group, carries a unique tag; all are deleted at the end (--keep to
 keep them). The broker is started with deploy/kafka.sh start when KAFKA_BOOTSTRAP is not set and
@@ -446,8 +448,15 @@ def part_drain(servers: str, inputs: list[str], total: int, group: str) -> dict:
     return r
 
 
-def part_floor(servers: str, inputs: list[str], total: int, group: str) -> dict:
-    out = subprocess.run([PY, "-m", "bench.faust_floor", servers, group, str(total), *inputs], cwd=ROOT,
+# Kafka records per input event of the mix, counted in the fourth round (docs/benchmarks.md, bench-564f0418):
+# state changelog 1.36; sent and not read back: risk-warnings 0.23 + SMS 0.02; sent and read back by the
+# worker itself: firing table 0.23 (a global table) + work topic 0.18 + notify topic 0.02.
+SERVICE_RECORDS = {"writes": 1.36, "sends": 0.25, "loop_sends": 0.43}
+
+
+def part_floor(servers: str, inputs: list[str], total: int, group: str, records: dict | None = None) -> dict:
+    extra = [f"--{k.replace('_', '-')}={v}" for k, v in (records or {}).items()]
+    out = subprocess.run([PY, "-m", "bench.faust_floor", servers, group, str(total), *inputs, *extra], cwd=ROOT,
                          capture_output=True, text=True, timeout=900)
     # the Faust worker sends stdout through its logging: the line may come prefixed, on stderr
     found = re.findall(r'\{"events".*\}', out.stdout + out.stderr)
@@ -640,7 +649,7 @@ def main(argv=None) -> int:
     k = Kafka(servers, tag)
     groups: set[str] = set()
     try:
-        if parts & {"load", "drain", "floor", "throughput"}:
+        if parts & {"load", "drain", "floor", "floor-records", "throughput"}:
             say(f"(a) load: {a.events} events of the mix into 4 fresh input topics x {PARTITIONS} partitions")
             r, topics, total = part_load(k, servers, a.events, a.seed)
             report["load"] = r
@@ -663,6 +672,15 @@ def main(argv=None) -> int:
                 say(f"(b') Faust floor (one agent, take_events, json.loads, nothing else): {r['eps_from_first']:.0f} "
                     f"events/s from the first record, {r['cpu_us_per_event']:.0f} us CPU/event"
                     + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
+            if "floor-records" in parts:
+                group = f"{tag}-floor-records"
+                groups.add(group)
+                r = report["floor_records"] = part_floor(servers, inputs, total, group, SERVICE_RECORDS)
+                r["records_per_event"] = SERVICE_RECORDS
+                raw = report.get("drain", {}).get("eps_from_first")
+                say(f"(b'') Faust floor with the service's Kafka records and no rules ({SERVICE_RECORDS} per event): "
+                    f"{r['eps_from_first']:.0f} events/s from the first record, {r['cpu_us_per_event']:.0f} us "
+                    f"CPU/event" + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
             runs = [("tp", ROOT, {})]
             if a.baseline:
                 runs.append(("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env)))

@@ -22,8 +22,6 @@ def _settings():
 
 def cmd_worker(args) -> int:
     settings = _settings()
-    from faust.worker import Worker
-
     from .app import create_app
     from .logfilter import quieten_kafka_clients
     from .topics import ensure_topics
@@ -32,8 +30,23 @@ def cmd_worker(args) -> int:
     if settings.create_topics:
         ensure_topics(settings)
     app = create_app(settings)
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    worker_for(app, settings.log_level).execute_from_commandline()
     return 0
+
+
+def worker_for(app, loglevel: str):
+    """Faust's worker, without its terminal spinner.
+
+    At a log level of WARNING or above, Faust's spinner sets the root logger to
+    DEBUG so that every record turns it: every Kafka send then builds a debug
+    record nobody prints (aiokafka and Faust log each one), ~10 % of the CPU
+    in a profile of a Faust agent that sends one record per event.
+    """
+    from faust.worker import Worker
+
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker.spinner = None
+    return worker
 
 
 def cmd_topics(args) -> int:
