@@ -215,7 +215,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 for event in events:
                     batch.enter(event)
                     await admit(event.message, batch)
-                await finish(batch)
+                await finish_or_exit("ingest", batch)
             finally:  # read only once processed: until then the partition holds the event clock
                 for event in events:
                     delivered[(event.message.topic, event.message.partition)] = event.message.offset + 1
@@ -310,6 +310,25 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             else:
                 state[key] = value
 
+    async def finish_or_exit(agent: str, batch: Batch) -> None:
+        """Finish a batch, or exit (code 4) for the supervisor to restart the worker and read it again.
+
+        A batch whose outputs Kafka refuses (a record over the producer's or the broker's size
+        limit, an authorization error) cannot be finished. Faust would restart the agent alone,
+        and the batch's messages, never acked, would hold their partitions' commits back until
+        the worker restarts, with nothing said. Exiting says it, and the restarted worker reads
+        the batch again. A refusal that lasts (a size limit set below RECORD_BUDGET_BYTES) makes
+        the worker exit again on every start: the log names the error.
+        """
+        try:
+            await finish(batch)
+        except Exception as e:
+            log.critical("the %s agent could not finish a batch (%s: %s): exiting with code 4 for the supervisor "
+                         "to restart this worker; the batch was not committed and is read again",
+                         agent, type(e).__name__, e, exc_info=True)
+            logging.shutdown()
+            os._exit(4)  # a graceful stop would wait for the agent, and might commit around the batch
+
     async def evaluate_due(partition: int, now: float, aggregates: bool, batch: Batch) -> None:
         if not wakeups.known(partition):
             rebuild()
@@ -347,7 +366,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             for event in events:
                 batch.enter(event)
                 await process_one(event, batch)
-            await finish(batch)
+            await finish_or_exit("process", batch)
 
     async def process_one(event, batch: Batch) -> None:
         message, value = event.message, event.value

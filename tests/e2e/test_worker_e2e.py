@@ -161,3 +161,45 @@ def test_bad_messages_go_to_dead_letters_and_good_ones_around_them_are_processed
     fps = {fingerprint("repair.arrival_overdue", {"ticket_id": t}) for t in good_ids}
     d.read("risk_warnings", lambda rs: fps <= {r.key.decode() for r in rs})
     assert d.proc.poll() is None, "the worker must keep running"
+
+
+def test_a_batch_kafka_refuses_stops_the_worker_with_code_4_and_is_read_again(kafka_bootstrap, tmp_path):
+    # The fault: a producer size limit (Faust reads PRODUCER_MAX_REQUEST_SIZE) below the work record
+    # that a batch of tickets derives for their district, so the batch's end is refused.
+    d = Deployment(kafka_bootstrap, tmp_path, {"RISK_CLOCK": "wall", "PRODUCER_MAX_REQUEST_SIZE": "30000",
+                                               "RISK_SESSION_TIMEOUT_SECONDS": "8"})  # the exited member goes soon
+    try:
+        created = time.time() - 40 * MIN  # each ticket's arrival deadline (36 min) has passed
+        ids = [f"T-{i}" for i in range(400)]
+        for i, t in enumerate(ids):  # there before the worker starts: it reads them in large batches
+            d.producer.send(d.topics["repair_tickets"], key=t.encode(), value=json.dumps(ticket(
+                f"e{i}", "ticket.created", created + i / 10, t, district_id="north", area_type="urban",
+                category="no_power", priority="normal")).encode())
+        d.producer.flush()
+        d.start_worker()
+        deadline = time.time() + 90
+        while d.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.3)
+        assert d.proc.returncode == 4, f"expected exit code 4, got {d.proc.returncode}:\n{d.log()[-3000:]}"
+        refusal = next(line for line in d.log().splitlines() if "could not finish a batch" in line)
+        assert "MessageSizeTooLargeError" in refusal and "exiting with code 4" in refusal
+        assert not d.caught_up(within=0), "the refused batch was committed"
+
+        del d.extra_env["PRODUCER_MAX_REQUEST_SIZE"]  # what an operator does once the log says why
+        d.start_worker()
+        d.wait_ready()
+        fps = {fingerprint("repair.arrival_overdue", {"ticket_id": t}): t for t in ids}
+
+        def raised(records):
+            return {fps[r.key.decode()] for r in records
+                    if r.key and r.key.decode() in fps and json.loads(r.value)["transition"] == "raised"}
+
+        records = d.read("risk_warnings", lambda rs: len(raised(rs)) == len(ids), timeout=120)
+        assert raised(records) == set(ids)
+        deadline = time.time() + 60
+        while not d.caught_up(work=True) and time.time() < deadline:
+            time.sleep(1)
+        assert d.caught_up(work=True), "the restarted worker did not commit the batch it read again"
+        assert d.read("dead_letters", lambda rs: True, timeout=2) == []
+    finally:
+        d.close()
