@@ -5,7 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY service ./service
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 risk && mkdir -p /data && chown risk /data
+RUN pip install --no-cache-dir ".[rocksdb]" && useradd --system --uid 10001 risk && mkdir -p /data && chown risk /data
 USER risk
 ENV RISK_DATA_DIR=/data RISK_WEB_HOST=0.0.0.0 RISK_WEB_PORT=6066
 EXPOSE 6066

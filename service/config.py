@@ -111,6 +111,17 @@ class Settings(BaseSettings):
             return self.api_token_file.read_text(encoding="utf-8").strip() or None
         return None
 
+    @field_validator("store")
+    @classmethod
+    def _store_installed(cls, v: str) -> str:
+        if v.startswith("rocksdb"):
+            try:
+                import rocksdict  # noqa: F401  (Faust's rocksdb:// store)
+            except ImportError:
+                raise ValueError("rocksdb:// needs the rocksdict package: pip install "
+                                 "'utility-risk-warnings[rocksdb]' (the Docker image has it)") from None
+        return v
+
     @field_validator("rules_file", "districts_file", "notify_file")
     @classmethod
     def _exists(cls, v: Path | None) -> Path | None:

@@ -78,3 +78,16 @@ def test_environment_beats_the_settings_file_which_beats_defaults(tmp_path):
     assert (s.partitions, s.tick_seconds) == (4, 2.0)
     assert (s.topics.dead_letters, s.topics.risk_warnings, s.topics.warning_acks) == (
         "env-dlq", "file-warnings", "warning-acks")
+
+
+def test_rocksdb_store_without_rocksdict_stops_start_up_naming_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rocksdict", None)  # as if not installed: import raises ImportError
+    with pytest.raises(ConfigError, match=r"setting store \(from environment variable RISK_STORE\).*rocksdict"):
+        load_settings({"RISK_STORE": "rocksdb://"})
+
+
+def test_rocksdb_store_with_rocksdict_is_accepted():
+    pytest.importorskip("rocksdict")
+    assert load_settings({"RISK_STORE": "rocksdb://"}).store == "rocksdb://"
