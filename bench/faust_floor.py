@@ -46,16 +46,37 @@ def main(argv=None) -> int:
     p.add_argument("--writes", type=float, default=0.0, help="table writes (changelog records) per event")
     p.add_argument("--sends", type=float, default=0.0, help="records sent to an unread topic per event")
     p.add_argument("--loop-sends", type=float, default=0.0, help="records sent and read back per event")
+    p.add_argument("--send-path", choices=("topic", "producer", "direct"), default="topic",
+                   help="how --sends go out: Topic.send, Faust's Producer.send, or service.faust_fixes.send_direct")
+    p.add_argument("--write-path", choices=("table", "direct"), default="table",
+                   help="how --writes go: table[key] = value, or service.faust_fixes.write_direct")
+    p.add_argument("--quiet-monitor", action="store_true", help="Faust's Monitor without its per-message hooks")
     a = p.parse_args(argv)
     sys.argv = sys.argv[:1]  # the Faust worker parses the command line too
 
     import faust
 
     from service.cli import worker_for
-    from service.faust_fixes import set_current_event
+    from service.faust_fixes import send_direct, set_current_event, write_direct
 
     app = faust.App(a.app_id, broker=f"kafka://{a.bootstrap}", store="memory://", web_enabled=False,
                     consumer_auto_offset_reset="earliest", datadir=f"/tmp/{a.app_id}-data", topic_partitions=8)
+    if a.quiet_monitor:
+        from faust.sensors.monitor import Monitor
+
+        class QuietMonitor(Monitor):
+            def on_message_in(self, *args, **kw): return None
+            def on_stream_event_in(self, *args, **kw): return None
+            def on_stream_event_out(self, *args, **kw): return None
+            def on_message_out(self, *args, **kw): return None
+            def on_table_get(self, *args, **kw): return None
+            def on_table_set(self, *args, **kw): return None
+            def on_table_del(self, *args, **kw): return None
+            def on_send_initiated(self, *args, **kw): return None
+            def on_send_completed(self, *args, **kw): return None
+            def on_send_error(self, *args, **kw): return None
+
+        app.monitor = QuietMonitor()
     source = app.topic(*a.topics, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("state", default=None, partitions=8,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
@@ -87,12 +108,21 @@ def main(argv=None) -> int:
                 for i in range(take("writes", a.writes)):
                     states[f"{body['event_id']}:{i}"] = ({"e": body, "pad": pad}, event)
                 for _ in range(take("sends", a.sends)):
-                    await out.send(key=event.message.key, value=event.message.value)
+                    if a.send_path == "topic":
+                        await out.send(key=event.message.key, value=event.message.value)
+                    elif a.send_path == "producer":
+                        await app.producer.send(out.get_topic_name(), event.message.key, event.message.value,
+                                                partition=None, timestamp=None, headers=None)
+                    else:
+                        await send_direct(app, out.get_topic_name(), event.message.key, event.message.value)
                 for _ in range(take("loop", a.loop_sends)):
                     await back.send(key=None, value={"kind": "events", "items": [body]})
             for key, (value, event) in states.items():
                 set_current_event(event)
-                table[key] = value
+                if a.write_path == "table":
+                    table[key] = value
+                else:
+                    await write_direct(table, key, value, event.message.partition)
             seen[0] += len(events)
             if seen[0] >= a.n:
                 await app.producer.flush()  # what was sent is part of the cost

@@ -52,7 +52,8 @@ from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
-from .faust_fixes import FlowControl, Transport, VisibleTopic, set_current_event
+from .faust_fixes import (FlowControl, Transport, VisibleTopic, current_partition, send_to, set_current_event,
+                          write_direct)
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def publish(key: str, warnings: list[dict], batch: Batch) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
-            await warnings_topic.send(
-                key=w["fingerprint"].encode(),
+            await send_to(
+                warnings_topic, key=w["fingerprint"].encode(),
                 value=json.dumps(w, ensure_ascii=False).encode(),
                 headers=cloudevent_headers(w, settings.source_name),
             )
@@ -182,10 +183,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 storm[w["scope"]["district_id"]] = w["status"] == "firing"
             if w["status"] == "firing":
                 previous = firing_table.get(w["fingerprint"]) or {}
-                firing_table[w["fingerprint"]] = {"key": key, "warning": w,
-                                                  "ack": previous.get("ack") if w["acknowledged"] else None}
-            elif w["fingerprint"] in firing_table:
-                del firing_table[w["fingerprint"]]
+                await write_direct(firing_table, w["fingerprint"], {
+                    "key": key, "warning": w, "ack": previous.get("ack") if w["acknowledged"] else None},
+                    current_partition())
+            else:
+                await write_direct(firing_table, w["fingerprint"], None, current_partition())
             batch.notes.setdefault(notifier.route(w), []).append(w)
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
@@ -284,7 +286,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         """One work-topic record per target partition for the events the batch derived so far."""
         for p, items in batch.take_outbox():
             for part in chunks(items):
-                await work.send(key=None, partition=p, value={"kind": "events", "items": part})
+                await send_to(work, partition=p, value={"kind": "events", "items": part})
 
     async def finish(batch: Batch) -> None:
         """End of a batch: send what it derived, let its events move the clock, write its states.
@@ -298,17 +300,13 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         await send_derived(batch)
         for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
             for part in chunks(ws):
-                await to_notify.send(key=group, value={"kind": "warnings", "items": part})
+                await send_to(to_notify, key=group, value={"kind": "warnings", "items": part})
         batch.notes.clear()
         for source, ts in batch.observed:
             event_clock.observe(source, ts, time.time())
         for key, value, partition in pending.take(batch.touched):
             set_current_event(batch.event_for[partition])  # a message of the key's partition
-            if value is None:
-                if key in state:
-                    del state[key]
-            else:
-                state[key] = value
+            await write_direct(state, key, value, partition)
 
     async def finish_or_exit(agent: str, batch: Batch) -> None:
         """Finish a batch, or exit (code 4) for the supervisor to restart the worker and read it again.
@@ -392,7 +390,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 # everything this partition derived up to `now` is sent: say so to every partition
                 await send_derived(batch)
                 for q in range(settings.partitions):
-                    await work.send(key=None, value={"kind": "mark", "src": partition, "now": now}, partition=q)
+                    await send_to(work, value={"kind": "mark", "src": partition, "now": now}, partition=q)
             elif kind == "ack":
                 key, subject = event.key, current(event.key)
                 result = engine.on_ack(subject, value["rule_id"], value["by"], value["at"],
@@ -403,8 +401,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 metrics.acks_applied.labels("applied").inc()
                 entry = firing_table.get(value["fingerprint"])
                 if entry:
-                    firing_table[value["fingerprint"]] = {**entry, "ack": {
-                        "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}}
+                    await write_direct(firing_table, value["fingerprint"], {**entry, "ack": {
+                        "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}},
+                        current_partition())
                 await apply(key, partition, result, batch)
             elif kind == "mark":
                 now = clocks.mark(partition, value["src"], value["now"])
