@@ -532,10 +532,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         if broker_acknowledged[0] is None:  # timers start once the first recovery is over
             broker_acknowledged[0] = wall
         for p in range(settings.partitions):
-            sent = await work.send(key=None, value=tick, partition=p)
+            sent = await send_to(work, value=tick, partition=p)
             sent.add_done_callback(note_acknowledged)
             if now is not None:
-                await to_notify.send(key=None, value={"kind": "tick", "now": now}, partition=p)
+                await send_to(to_notify, value={"kind": "tick", "now": now}, partition=p)
 
     broker_acknowledged: list[float | None] = [None]  # when Kafka last acknowledged a tick of this worker
 
