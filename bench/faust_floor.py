@@ -47,9 +47,10 @@ def main(argv=None) -> int:
     p.add_argument("--sends", type=float, default=0.0, help="records sent to an unread topic per event")
     p.add_argument("--loop-sends", type=float, default=0.0, help="records sent and read back per event")
     p.add_argument("--send-path", choices=("topic", "producer", "direct"), default="topic",
-                   help="how --sends go out: Topic.send, Faust's Producer.send, or service.faust_fixes.send_direct")
+                   help="how --sends and --loop-sends go out: Topic.send, Faust's Producer.send (--sends only), "
+                        "or service.faust_fixes.send_direct / send_to, as the service sends")
     p.add_argument("--write-path", choices=("table", "direct"), default="table",
-                   help="how --writes go: table[key] = value, or service.faust_fixes.write_direct")
+                   help="how --writes go: table[key] = value, or service.faust_fixes.write_direct, as the service writes")
     p.add_argument("--quiet-monitor", action="store_true", help="Faust's Monitor without its per-message hooks")
     a = p.parse_args(argv)
     sys.argv = sys.argv[:1]  # the Faust worker parses the command line too
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     import faust
 
     from service.cli import worker_for
-    from service.faust_fixes import send_direct, set_current_event, write_direct
+    from service.faust_fixes import send_direct, send_to, set_current_event, write_direct
 
     app = faust.App(a.app_id, broker=f"kafka://{a.bootstrap}", store="memory://", web_enabled=False,
                     consumer_auto_offset_reset="earliest", datadir=f"/tmp/{a.app_id}-data", topic_partitions=8)
@@ -116,7 +117,10 @@ def main(argv=None) -> int:
                     else:
                         await send_direct(app, out.get_topic_name(), event.message.key, event.message.value)
                 for _ in range(take("loop", a.loop_sends)):
-                    await back.send(key=None, value={"kind": "events", "items": [body]})
+                    if a.send_path == "topic":
+                        await back.send(key=None, value={"kind": "events", "items": [body]})
+                    else:
+                        await send_to(back, value={"kind": "events", "items": [body]})
             for key, (value, event) in states.items():
                 set_current_event(event)
                 if a.write_path == "table":
