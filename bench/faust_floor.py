@@ -46,12 +46,11 @@ def main(argv=None) -> int:
     p.add_argument("--writes", type=float, default=0.0, help="table writes (changelog records) per event")
     p.add_argument("--sends", type=float, default=0.0, help="records sent to an unread topic per event")
     p.add_argument("--loop-sends", type=float, default=0.0, help="records sent and read back per event")
-    p.add_argument("--send-path", choices=("topic", "producer", "direct"), default="topic",
-                   help="how --sends and --loop-sends go out: Topic.send, Faust's Producer.send (--sends only), "
-                        "or service.faust_fixes.send_direct / send_to, as the service sends")
+    p.add_argument("--send-path", choices=("topic", "direct"), default="topic",
+                   help="how --sends and --loop-sends go out: Topic.send, or service.faust_fixes.send_direct / "
+                        "send_to (Faust's producer, not its topic), as the service sends")
     p.add_argument("--write-path", choices=("table", "direct"), default="table",
                    help="how --writes go: table[key] = value, or service.faust_fixes.write_direct, as the service writes")
-    p.add_argument("--quiet-monitor", action="store_true", help="Faust's Monitor without its per-message hooks")
     a = p.parse_args(argv)
     sys.argv = sys.argv[:1]  # the Faust worker parses the command line too
 
@@ -62,22 +61,6 @@ def main(argv=None) -> int:
 
     app = faust.App(a.app_id, broker=f"kafka://{a.bootstrap}", store="memory://", web_enabled=False,
                     consumer_auto_offset_reset="earliest", datadir=f"/tmp/{a.app_id}-data", topic_partitions=8)
-    if a.quiet_monitor:
-        from faust.sensors.monitor import Monitor
-
-        class QuietMonitor(Monitor):
-            def on_message_in(self, *args, **kw): return None
-            def on_stream_event_in(self, *args, **kw): return None
-            def on_stream_event_out(self, *args, **kw): return None
-            def on_message_out(self, *args, **kw): return None
-            def on_table_get(self, *args, **kw): return None
-            def on_table_set(self, *args, **kw): return None
-            def on_table_del(self, *args, **kw): return None
-            def on_send_initiated(self, *args, **kw): return None
-            def on_send_completed(self, *args, **kw): return None
-            def on_send_error(self, *args, **kw): return None
-
-        app.monitor = QuietMonitor()
     source = app.topic(*a.topics, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("state", default=None, partitions=8,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
@@ -111,9 +94,6 @@ def main(argv=None) -> int:
                 for _ in range(take("sends", a.sends)):
                     if a.send_path == "topic":
                         await out.send(key=event.message.key, value=event.message.value)
-                    elif a.send_path == "producer":
-                        await app.producer.send(out.get_topic_name(), event.message.key, event.message.value,
-                                                partition=None, timestamp=None, headers=None)
                     else:
                         await send_direct(app, out.get_topic_name(), event.message.key, event.message.value)
                 for _ in range(take("loop", a.loop_sends)):

@@ -52,8 +52,7 @@ from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
-from .faust_fixes import (FlowControl, Transport, VisibleTopic, current_partition, send_to, set_current_event,
-                          write_direct)
+from .faust_fixes import FlowControl, Transport, VisibleTopic, send_to, set_current_event, write_direct
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +169,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             headers=[("dlq_reason", reason.encode())],
         )
 
-    async def publish(key: str, warnings: list[dict], batch: Batch) -> None:
+    async def publish(key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
             await send_to(
@@ -185,9 +184,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 previous = firing_table.get(w["fingerprint"]) or {}
                 await write_direct(firing_table, w["fingerprint"], {
                     "key": key, "warning": w, "ack": previous.get("ack") if w["acknowledged"] else None},
-                    current_partition())
+                    partition)
             else:
-                await write_direct(firing_table, w["fingerprint"], None, current_partition())
+                await write_direct(firing_table, w["fingerprint"], None, partition)
             batch.notes.setdefault(notifier.route(w), []).append(w)
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
 
@@ -274,7 +273,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
                     value * 10000 / served)
         try:
-            await publish(key, result.warnings, batch)
+            await publish(key, partition, result.warnings, batch)
         except BaseException:  # not applied: the table keeps the state before it
             pending.undo(key, result.state, before)
             raise
@@ -403,7 +402,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 if entry:
                     await write_direct(firing_table, value["fingerprint"], {**entry, "ack": {
                         "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}},
-                        current_partition())
+                        partition)
                 await apply(key, partition, result, batch)
             elif kind == "mark":
                 now = clocks.mark(partition, value["src"], value["now"])

@@ -79,14 +79,6 @@ async def send_to(topic: faust.TopicT, *, value, key=None, partition: int | None
     return await send_direct(topic.app, topic.get_topic_name(), key_bytes, value_bytes, partition, headers)
 
 
-def current_partition() -> int:
-    """The partition of the message being applied (a table write's changelog partition)."""
-    event = faust_streams.current_event()
-    if event is None:
-        raise RuntimeError("no current event: a table write needs the message it belongs to")
-    return event.message.partition
-
-
 async def write_direct(table, key, value, partition: int) -> None:
     """`table[key] = value` (`del table[key]` for None), its changelog record sent by `send_direct`.
 
