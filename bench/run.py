@@ -144,11 +144,20 @@ class Kafka:
         return self.meta.end_offsets(self.tps(names))
 
     def committed(self, group: str) -> dict:
-        """The group's committed offsets (kafka-python 2.x: list_consumer_group_offsets; 3.x: list_group_offsets)."""
-        if hasattr(self.admin, "list_consumer_group_offsets"):
-            offsets = self.admin.list_consumer_group_offsets(group)
-        else:
-            offsets = self.admin.list_group_offsets({group: None}).get(group, {})
+        """The group's committed offsets (kafka-python 2.x: list_consumer_group_offsets; 3.x: list_group_offsets).
+
+        None committed yet while the group's coordinator is not available: on a fresh broker
+        the offsets topic is created by the first group that asks, which takes a few seconds.
+        """
+        from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
+
+        try:
+            if hasattr(self.admin, "list_consumer_group_offsets"):
+                offsets = self.admin.list_consumer_group_offsets(group)
+            else:
+                offsets = self.admin.list_group_offsets({group: None}).get(group, {})
+        except (CoordinatorNotAvailableError, NotCoordinatorError):
+            return {}
         return {tp: getattr(om, "offset", om) for tp, om in offsets.items()}
 
     def cleanup(self, groups) -> list[str]:
