@@ -44,9 +44,36 @@ def worker_for(app, loglevel: str):
     """
     from faust.worker import Worker
 
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    class _Worker(Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            for handler in logger.handlers:
+                if handler.formatter is not None:
+                    handler.setFormatter(OwnLinesPlain(handler.formatter))
+
+    worker = _Worker(app, loglevel=loglevel, quiet=True)
     worker.spinner = None
     return worker
+
+
+class OwnLinesPlain(logging.Formatter):
+    """Formats this service's own log lines with the standard library, and the rest as before.
+
+    Faust's formatter (mode's, on colorlog) passes every argument through a
+    registry of formatters (it draws Faust's partition-assignment tables) and
+    took ~70 us a line against ~13 us: with a line per warning published, 4 %
+    of the worker's CPU in a replay. Our lines never needed it; they lose the
+    level colours on a terminal.
+    """
+
+    def __init__(self, others: logging.Formatter):
+        super().__init__("[%(asctime)s] [%(process)s] [%(levelname)s] %(message)s")
+        self.others = others
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "service" or record.name.startswith("service."):
+            return super().format(record)
+        return self.others.format(record)
 
 
 def cmd_topics(args) -> int:

@@ -33,3 +33,24 @@ def test_info_stays_info(restore_logging):
     worker_for(app, "info")._setup_logging()
     assert logging.getLogger("faust.topics").isEnabledFor(logging.INFO)
     assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
+
+
+def test_own_lines_skip_fausts_argument_formatters_and_others_keep_them(restore_logging):
+    from mode.utils.logging import formatter2
+
+    marker = object()  # an argument only the registered formatter knows how to render
+
+    @formatter2
+    def render_marker(arg, record):
+        return "RENDERED" if arg is marker else None
+
+    app = faust.App("cli-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+    worker_for(app, "info")._setup_logging()
+    handler = logging.getLogger().handlers[0]
+
+    def line(name: str) -> str:
+        record = logging.LogRecord(name, logging.INFO, __file__, 1, "warning %s %s", ("raised", marker), None)
+        return handler.format(record)
+
+    assert "RENDERED" not in line("service.app") and "warning raised <object" in line("service.app")
+    assert "warning raised RENDERED" in line("faust.worker")
