@@ -163,6 +163,38 @@ def test_bad_messages_go_to_dead_letters_and_good_ones_around_them_are_processed
     assert d.proc.poll() is None, "the worker must keep running"
 
 
+def test_an_item_of_a_work_record_that_fails_is_dead_lettered_and_its_neighbours_applied(wall_deployment):
+    # A work-topic record carries many events (a batch's derived and forwarded ones). One that
+    # the engine cannot apply (a bug: here, an event without an id) must not take the others
+    # with it: it goes to the dead letters with its own key and value, the rest are applied.
+    from kafka.partitioner import murmur2
+
+    from schemas import parse_event
+
+    d = wall_deployment
+    created = time.time() - 40 * MIN
+    good = parse_event(json.dumps(ticket("w1", "ticket.created", created, "T-work-good", district_id="north",
+                                         area_type="urban", category="voltage", priority="normal")).encode())
+    good_body = good.model_dump(mode="json", exclude_none=True)
+    bad_body = {k: v for k, v in good_body.items() if k != "event_id"} | {"ticket_id": "T-work-bad"}
+    items = [["ticket:T-work-bad", created, bad_body], ["ticket:T-work-good", created, good_body]]
+    partition = (murmur2(b"T-work-good") & 0x7FFFFFFF) % 4  # the good ticket's home, as the worker would send it
+    d.producer.send(f"{d.app_id}-work", value=json.dumps({"kind": "events", "items": items}).encode(),
+                    partition=partition)
+    d.producer.flush()
+
+    letters = d.read("dead_letters", lambda rs: len(rs) >= 1)
+    assert len(letters) == 1
+    letter = DeadLetter.model_validate_json(letters[0].value)
+    assert letters[0].key == b"ticket:T-work-bad"
+    assert letter.reason == "processing_error" and "KeyError" in letter.detail
+    assert json.loads(base64.b64decode(letter.value_base64)) == bad_body
+    assert letter.topic == f"{d.app_id}-work" and letter.partition == partition
+    fp = fingerprint("repair.arrival_overdue", {"ticket_id": "T-work-good"})
+    d.read("risk_warnings", lambda rs: fp.encode() in {r.key for r in rs})
+    assert d.proc.poll() is None, "the worker must keep running"
+
+
 def test_a_batch_kafka_refuses_stops_the_worker_with_code_4_and_is_read_again(kafka_bootstrap, tmp_path):
     # The fault: a producer size limit (Faust reads PRODUCER_MAX_REQUEST_SIZE) below the work record
     # that a batch of tickets derives for their district, so the batch's end is refused.
