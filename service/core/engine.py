@@ -29,6 +29,7 @@ from .warning_state import Transition, WarningState, acknowledge, escalate_unack
 
 DAY = 86400.0
 RECENT_IDS = 256  # event ids remembered per subject, to drop a producer's resend
+DIGEST_CHARS = 8  # characters of an id_digest
 
 
 def id_digest(event_id: str) -> str:
@@ -39,6 +40,21 @@ def id_digest(event_id: str) -> str:
     a subject's last 256 ids share a digest is about 256**2 / 2**49 = 1e-10.
     """
     return base64.b64encode(hashlib.blake2b(event_id.encode(), digest_size=6).digest()).decode()
+
+
+def remembers(recent: str, digest: str) -> bool:
+    """Is `digest` one of the digests `recent` holds end to end (not one straddling two)?
+
+    A subject's memory is one string of digests: a substring search over 2 KiB
+    instead of 256 string comparisons (3 % of a live worker's CPU at 2 000
+    events/s), and one JSON string instead of 256 in every changelog record.
+    """
+    i = recent.find(digest)
+    while i != -1:
+        if i % DIGEST_CHARS == 0:
+            return True
+        i = recent.find(digest, i + 1)
+    return False
 
 
 @dataclass
@@ -66,7 +82,7 @@ def kind_of(key: str) -> str:
 
 
 def new_state(kind: str, ts: float) -> dict:
-    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": [], "last_ts": ts}
+    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "last_ts": ts}
 
 
 class Engine:
@@ -85,9 +101,12 @@ class Engine:
         kind = kind_of(key)
         state = state or new_state(kind, ts)
         digest = id_digest(event["event_id"])
-        if digest in state["recent"]:
+        recent = state["recent"]
+        if isinstance(recent, list):  # a state written before the memory was one string
+            recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
+        if remembers(recent, digest):
             return Result(state, duplicate=True)
-        state["recent"] = (state["recent"] + [digest])[-RECENT_IDS:]
+        state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
         facts = state["facts"]
         subjects.FOLDS[kind](facts, event, ts)
         if kind == "district" and facts.get("district_id") in self.districts:

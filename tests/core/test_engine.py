@@ -246,3 +246,38 @@ def test_bad_rule_configuration_names_file_rule_and_field():
     data["rules"]["outage.notice_late"]["enabeld"] = False
     with pytest.raises(ConfigError, match=r"x.yaml: rules.outage.notice_late.enabeld"):
         RuleBook.from_mapping(data, "x.yaml")
+
+
+def test_a_subject_remembers_its_last_256_event_ids_and_no_more():
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    ids = [f"n{i}" for i in range(300)]
+    for i in ids:
+        d.engine.on_event("ticket:T1", d.state, {"type": "ticket.dispatched", "event_id": i, "ticket_id": "T1"}, T0, 0)
+
+    def again(i):
+        return d.engine.on_event("ticket:T1", d.state, {"type": "ticket.dispatched", "event_id": i, "ticket_id": "T1"},
+                                 T0, 0).duplicate
+    assert all(again(i) for i in ids[-256:])
+    assert not again(ids[0])  # forgotten: the 257th id back (now remembered again, as the newest)
+
+
+def test_a_digest_straddling_two_remembered_ones_is_not_taken_for_one():
+    from service.core.engine import remembers
+
+    assert remembers("AAAAAAAABBBBBBBB", "BBBBBBBB")
+    assert not remembers("AAAAAAAABBBBBBBB", "AAAABBBB")  # found at 4: across the boundary
+    assert remembers("AAAABBBBAAAABBBB", "AAAABBBB")  # found at 0 (and 8)
+    assert remembers("CCCCAAAABBBBCCCCAAAABBBB", "AAAABBBB")  # found at 4 first, then at 16
+
+
+def test_a_state_that_remembers_ids_as_a_list_still_drops_them():
+    from service.core.engine import id_digest
+
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.state["recent"] = [id_digest("old-1"), "a-full-event-id-of-an-older-version", id_digest("old-2")]
+    old = {"type": "ticket.dispatched", "event_id": "old-2", "ticket_id": "T1"}
+    assert d.engine.on_event("ticket:T1", d.state, old, T0, 0).duplicate
+    r = d.engine.on_event("ticket:T1", d.state, {**old, "event_id": "new"}, T0, 0)
+    assert not r.duplicate and r.state["recent"] == id_digest("old-1") + id_digest("old-2") + id_digest("new")
