@@ -1,4 +1,4 @@
-"""The Faust shell: decode, route, persist, publish. It decides nothing.
+r"""The Faust shell: decode, route, persist, publish. It decides nothing.
 
 Topology (every name from Settings):
 
@@ -105,7 +105,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         Topic=VisibleTopic,  # internal topics must be in the metadata before the first assignment
         **faust_options,
     )
-    app.transport = Transport(app.conf.broker_consumer, app)  # rewinds never-committed partitions (faust_fixes)
+    # rewinds never-committed partitions, and fetches as configured (faust_fixes)
+    app.transport = Transport(app.conf.broker_consumer, app, fetch_min_bytes=settings.fetch_min_bytes,
+                              fetch_max_wait_ms=settings.fetch_max_wait_ms)
     app.flow_control = FlowControl(loop=app.loop)  # keeps events queued during a recovery's seek (faust_fixes)
     topics = settings.topics
 

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     # to fill: each state key is written once per batch, derived events travel together.
     batch_max: int = Field(1000, ge=1, le=100_000)
     batch_seconds: float = Field(0.02, gt=0, le=5)
+    # The broker answers the worker's fetch once it has fetch_min_bytes for it, or after
+    # fetch_max_wait_ms: fewer, fuller fetches under load (Kafka's fetch.min.bytes and
+    # fetch.max.wait.ms). The wait is added to a warning's latency at most once per hop.
+    fetch_min_bytes: int = Field(65536, ge=1, le=64 << 20)
+    fetch_max_wait_ms: int = Field(50, ge=0, le=30_000)
     event_clock_idle_seconds: float = Field(5.0, gt=0)
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     retention_days: float = Field(7.0, gt=0, le=400)
