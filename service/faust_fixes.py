@@ -32,6 +32,8 @@ import faust
 from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.utils import json as faust_json
+from mode.utils.compat import want_bytes
 from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
@@ -72,11 +74,27 @@ async def send_direct(app: faust.App, topic: str, key: bytes | None, value: byte
     return await app.producer.send(topic, key, value, partition=partition, timestamp=None, headers=headers)
 
 
+def encode(topic: faust.TopicT, obj, *, key: bool, serializer=None) -> bytes | None:
+    """The bytes `topic.prepare_key` / `prepare_value` give `obj`, JSON without Faust's lookups.
+
+    Faust finds a record's codec through its schema, serializer registry and
+    codec table on every record (~1.5 us a key, ~1.6 us a value more than the
+    JSON itself): for a plain value on a "json" topic this calls the same
+    function its json codec ends in. Anything else goes Faust's way.
+    """
+    schema = topic.schema
+    codec = serializer or (schema.key_serializer if key else schema.value_serializer)
+    if codec == "json" and (schema.key_type if key else schema.value_type) is None \
+            and isinstance(obj, (dict, list, str, int, float)):
+        return want_bytes(faust_json.dumps(obj))
+    return (topic.prepare_key if key else topic.prepare_value)(obj, serializer)[0]
+
+
 async def send_to(topic: faust.TopicT, *, value, key=None, partition: int | None = None,
                   headers: list | None = None) -> asyncio.Future:
     """`topic.send(...)` by `send_direct`: the topic's own serializers, then the producer."""
-    key_bytes = None if key is None else topic.prepare_key(key, None)[0]
-    value_bytes = topic.prepare_value(value, None)[0]
+    key_bytes = None if key is None else encode(topic, key, key=True)
+    value_bytes = encode(topic, value, key=False)
     return await send_direct(topic.app, topic.get_topic_name(), key_bytes, value_bytes, partition, headers)
 
 
@@ -93,7 +111,7 @@ async def write_direct(table, key, value, partition: int) -> None:
     came after.
     """
     topic = table.changelog_topic
-    key_bytes, _ = topic.prepare_key(key, table.key_serializer)
+    key_bytes = encode(topic, key, key=True, serializer=table.key_serializer)
     if value is None:
         if key not in table.data:
             return
@@ -101,7 +119,7 @@ async def write_direct(table, key, value, partition: int) -> None:
         value_bytes = None
     else:
         table.data[key] = value
-        value_bytes, _ = topic.prepare_value(value, table.value_serializer)
+        value_bytes = encode(topic, value, key=False, serializer=table.value_serializer)
     name = topic.get_topic_name()
     sent = await send_direct(table.app, name, key_bytes, value_bytes, partition=partition)
     sent.add_done_callback(lambda f: _persisted(table, TP(name, partition), f))
