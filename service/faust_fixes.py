@@ -12,7 +12,7 @@ by the two-worker e2e test (tests/e2e/test_scale_out.py), whose worker logs
 - `FlowControl`: events fetched while Faust seeks the stream partitions back
   to their committed offsets at the end of a recovery were thrown away.
 
-`FetchingConsumerThread` sets two fetch settings Faust fixes. Each class says
+`FetchingConsumerThread` sets two fetch settings Faust hard-codes. Each class says
 why in its docstring; `set_current_event` lets a batch from
 `Stream.take_events` write tables; `send_direct`, `send_to` and `write_direct`
 hand records to the producer without `Topic.send`, whose per-record
@@ -178,7 +178,8 @@ class RewindingConsumer(faust_aiokafka.Consumer):
     group first saw it, e.g. an outage topic's quiet partition whose first
     event arrives while a second worker joins. Such a partition is rewound
     to its beginning, which is what `consumer_auto_offset_reset="earliest"`
-    means; redelivered events are recognised by their ids.
+    means; redelivered events are recognised by their ids. Its thread is a
+    `FetchingConsumerThread`.
     """
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -189,6 +190,9 @@ class RewindingConsumer(faust_aiokafka.Consumer):
             await self._thread.seek_to_beginning(*never)
         return committed
 
+    def _new_consumer_thread(self):
+        return FetchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
 
 class FetchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Faust's consumer thread, its aiokafka consumer fetching as the transport says.
@@ -196,8 +200,8 @@ class FetchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     Faust builds the consumer with fetch_min_bytes=1 and fetch_max_wait_ms=1500:
     the broker answers a fetch as soon as any partition has a record. Under
     live load that is a small fetch after small fetch, each one a round of
-    Faust's delivery machinery and a contest for the GIL between this thread
-    and the agents'. Asking the broker to gather up to `fetch_min_bytes` for at
+    Faust's delivery machinery and, likely, a contest for the GIL between
+    this thread and the agents'. Asking the broker to gather up to `fetch_min_bytes` for at
     most `fetch_max_wait_ms` makes fewer, fuller fetches (measured in
     docs/benchmarks.md, sixth round).
     """
@@ -213,17 +217,10 @@ class FetchingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class Consumer(RewindingConsumer):
-    def _new_consumer_thread(self):
-        return FetchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
 class Transport(faust_aiokafka.Transport):
-    Consumer = Consumer
-    fetch_min_bytes = 1  # Faust's own
-    fetch_max_wait_ms = 1500
+    Consumer = RewindingConsumer
 
-    def __init__(self, *args, fetch_min_bytes: int = 1, fetch_max_wait_ms: int = 1500, **kwargs):
+    def __init__(self, *args, fetch_min_bytes: int = 1, fetch_max_wait_ms: int = 1500, **kwargs):  # Faust's own
         super().__init__(*args, **kwargs)
         self.fetch_min_bytes, self.fetch_max_wait_ms = fetch_min_bytes, fetch_max_wait_ms
 
