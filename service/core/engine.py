@@ -146,8 +146,11 @@ class Engine:
         wakes: list[float] = []
         stats: list[tuple[str, str, float]] = []
         running = False
+        rstates = state["rules"]
+        flaps = self.rulebook.flapping.is_flapping
         for rc in self.rulebook.by_subject.get(state["kind"], ()):
-            rule, rule_id = rc.rule, rc.rule.rule_id
+            rule = rc.rule
+            rule_id = rule.rule_id
             ws = WarningState.from_dict(stored.get(rule_id))
             params = rc.params_for(district)
             if not rc.enabled_for(district):
@@ -157,17 +160,17 @@ class Engine:
                     stored[rule_id] = ws.to_dict()
                 continue
             until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
-            rstate = state["rules"].get(rule_id, {})
+            rstate = rstates.get(rule_id, {})
             value_before = ws.value
             ev = rule.evaluate(facts, rstate, ws, until, params)
             if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
                 stats.append((STATISTICS[rule.metric], district, math.nan if ws.value is None else ws.value))
-            escalations, due = self._escalate(rc, ws, until)
-            ev.transitions.extend(escalations)
-            if due is not None:
-                wakes.append(due)
-                running = True
-            flaps = self.rulebook.flapping.is_flapping
+            if rc.escalate_after_seconds and ws.status == "firing":
+                escalations, due = self._escalate(rc, ws, until)
+                ev.transitions.extend(escalations)
+                if due is not None:
+                    wakes.append(due)
+                    running = True
             for t in ev.transitions:
                 message = self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
                 message["acknowledged"] = t.kind != "resolved" and ws.acked_at is not None

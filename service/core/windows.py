@@ -14,6 +14,7 @@ values so a Faust table can store them.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -215,3 +216,9 @@ class Window:
         if state["evaluated"] is not None:
             return state["evaluated"]
         return min(map(float, state["b"]), default=None)
+
+
+@functools.lru_cache(maxsize=1024)
+def window(size: float, step: float, lateness: float = 0.0) -> Window:
+    """The Window of these sizes, built once: rules ask for theirs on every event and evaluation."""
+    return Window(size, step, lateness)

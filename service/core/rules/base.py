@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from .. import deadlines
 from ..deadlines import Deadline
 from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
-from ..windows import Window, samples
+from ..windows import Window, samples, window
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
@@ -170,7 +170,7 @@ class WindowParams(RuleParams):
         return self
 
     def window(self) -> Window:
-        return Window(self.window_minutes * MIN, self.step_minutes * MIN, self.lateness_minutes * MIN)
+        return window(self.window_minutes * MIN, self.step_minutes * MIN, self.lateness_minutes * MIN)
 
 
 def target_severity(value: float, current: str | None, raise_: Levels, clear: Levels,

@@ -16,6 +16,7 @@ transition with it; payments resolve it at the payment's time.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from pydantic import Field
@@ -39,6 +40,7 @@ def _year(t: float) -> int:
     return datetime.fromtimestamp(t, UTC).year
 
 
+@functools.lru_cache(maxsize=4096)
 def _new_year_after(due_date: str) -> float:
     return datetime(int(due_date[:4]) + 1, 1, 1, tzinfo=UTC).timestamp()
 

@@ -18,6 +18,7 @@ and id until it leaves the window, so it is bounded by the window.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any, ClassVar
 
@@ -82,26 +83,33 @@ class RecentEventsRule(Rule):
             return Evaluation()
         size, lateness = params.window_days * DAY, params.lateness_minutes * MIN
         horizon, decided = now - lateness, w["evaluated"]
+        points = self._change_points(w, size, after=decided)
         out = []
         if math.isfinite(horizon) and (decided is None or horizon > decided):
-            for p in self._change_points(w, size, after=decided, until=horizon):
+            due = bisect.bisect_right(points, horizon)
+            for p in points[:due]:
                 value = self.value_at(w, p, size)
                 current = ws.severity if ws.status == "firing" else None
                 target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
                 t = step(ws, target, value=value, threshold=th, at=p)
                 if t is not None:
                     out.append(t)
-            w["evaluated"] = decided = horizon
+            del points[:due]  # what is left is after the new horizon: the buckets dropped below are not in it
+            w["evaluated"] = horizon
             w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
-        upcoming = self._change_points(w, size, after=decided, until=math.inf)
         running = bool(w["b"]) or ws.status != "inactive"
-        wake = upcoming[0] + lateness if upcoming else None
+        wake = points[0] + lateness if points else None
         return Evaluation(out, wake, running)
 
     @staticmethod
-    def _change_points(w: dict, size: float, after: float | None, until: float) -> list[float]:
-        points = {p for k in w["b"] for p in (float(k), float(k) + size)}
-        return sorted(p for p in points if (after is None or p > after) and p <= until)
+    def _change_points(w: dict, size: float, after: float | None) -> list[float]:
+        """The times after `after` at which the value can change (an event enters or leaves), in order."""
+        points = set()
+        for k in w["b"]:
+            t = float(k)
+            points.add(t)
+            points.add(t + size)
+        return sorted(points if after is None else (p for p in points if p > after))
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float]:
         return (t.at - params.window_days * DAY, t.at)

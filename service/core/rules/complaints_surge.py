@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from ..baseline import baseline
 from ..warning_state import Transition, WarningState, step
-from ..windows import Count, Window
+from ..windows import Count, Window, window
 from .base import MIN, Evaluation, Levels, Rule, WindowParams, scope_of, target_severity
 
 EVIDENCE_KEPT = 20
@@ -71,7 +71,7 @@ class SurgeParams(WindowParams):
 
     def store(self) -> Window:
         """The buckets kept: the counted period and the baseline periods before it."""
-        return Window((self.periods() + 1) * self.window_minutes * MIN, self.step_minutes * MIN,
+        return window((self.periods() + 1) * self.window_minutes * MIN, self.step_minutes * MIN,
                       self.lateness_minutes * MIN)
 
 

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..baseline import baseline
 from ..warning_state import Transition, step
-from ..windows import Count, Sum, Window
+from ..windows import Count, Sum, Window, window
 from .base import DAY, MIN, Evaluation, scope_of
 from .complaints_surge import SurgeParams, SurgeRule
 
@@ -39,7 +39,7 @@ class Params(SurgeParams):
     customer_share_min_outages: int = Field(3, ge=1)
 
     def customers(self) -> Window:
-        return Window(DAY, self.step_minutes * MIN, self.lateness_minutes * MIN)
+        return window(DAY, self.step_minutes * MIN, self.lateness_minutes * MIN)
 
 
 class ReliabilityStormMode(SurgeRule):
