@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 import faust
 from faust import streams as faust_streams
+from faust.stores.base import Store as BaseStore
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.utils import json as faust_json
@@ -122,7 +123,8 @@ async def write_direct(table, key, value, partition: int) -> None:
         value_bytes = encode(topic, value, key=False, serializer=table.value_serializer)
     name = topic.get_topic_name()
     sent = await send_direct(table.app, name, key_bytes, value_bytes, partition=partition)
-    sent.add_done_callback(lambda f: _persisted(table, TP(name, partition), f))
+    if type(table.data).set_persisted_offset is not BaseStore.set_persisted_offset:  # memory:// keeps none
+        sent.add_done_callback(lambda f: _persisted(table, TP(name, partition), f))
 
 
 def _persisted(table, tp: TP, sent: asyncio.Future) -> None:
