@@ -31,6 +31,9 @@ RECORD_BUDGET_BYTES = 256 * 1024
 
 def chunks(items: list, budget: int = RECORD_BUDGET_BYTES) -> Iterator[list]:
     """`items` in order, cut into lists whose JSON fits `budget` (an item larger than it goes alone)."""
+    if items and len(orjson.dumps(items)) <= budget:  # nearly always: one record, sized in one call
+        yield items
+        return
     out: list = []
     size = 0
     for item in items:

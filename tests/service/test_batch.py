@@ -87,3 +87,4 @@ def test_batch_records_are_cut_to_fit_kafka_in_order():
     big = ["staff:S1", 1.0, {"pad": "y" * 5000}]
     assert list(chunks([items[0], big, items[1]], budget=2000)) == [[items[0]], [big], [items[1]]]
     assert list(chunks([])) == []
+    assert list(chunks(items[:3], budget=2000)) == [items[:3]]  # what fits goes as one record
