@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Mapping
 
 import faust
+import orjson
 from faust import streams as faust_streams
 from faust.stores.base import Store as BaseStore
 from faust.transport import consumer as faust_consumer
@@ -89,8 +90,25 @@ def encode(topic: faust.TopicT, obj, *, key: bool, serializer=None) -> bytes | N
     codec = serializer or (schema.key_serializer if key else schema.value_serializer)
     if codec == "json" and (schema.key_type if key else schema.value_type) is None \
             and isinstance(obj, (dict, list, str, int, float)):
-        return want_bytes(faust_json.dumps(obj))
+        return _json(obj)
     return (topic.prepare_key if key else topic.prepare_value)(obj, serializer)[0]
+
+
+def _json(obj) -> bytes:
+    """Faust's JSON bytes for `obj`, by orjson without OPT_NON_STR_KEYS while every key is a string.
+
+    Faust's `dumps` always asks orjson to accept keys that are not strings, and
+    that option costs time on our state values, which only have string keys:
+    a district's state 12.8 against 15.5 us, all states 5.1 against 5.5 us
+    (fastest of 40 rounds). JSON of states is the largest single cost of a live
+    worker (10 % of its samples at 2 000 events/s). Without the option orjson
+    refuses a dict with another key (or a type only Faust's `default` knows):
+    then Faust's own call makes the bytes, so they are the same either way.
+    """
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_UTC_Z)
+    except TypeError:
+        return want_bytes(faust_json.dumps(obj))
 
 
 async def send_to(topic: faust.TopicT, *, value, key=None, partition: int | None = None,
