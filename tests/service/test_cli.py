@@ -54,3 +54,28 @@ def test_own_lines_skip_fausts_argument_formatters_and_others_keep_them(restore_
 
     assert "RENDERED" not in line("service.app") and "warning raised <object" in line("service.app")
     assert "warning raised RENDERED" in line("faust.worker")
+
+
+def test_the_worker_collects_garbage_rarely(monkeypatch):
+    # a full collection of the worker's heap of states every ~3 s took 7 % of its CPU live
+    import gc
+
+    from service import app as app_module
+    from service import cli
+
+    class Started(Exception):
+        pass
+
+    def start(app, level):
+        raise Started
+
+    monkeypatch.setattr(cli, "_settings", lambda: type("S", (), {"create_topics": False, "log_level": "info"})())
+    monkeypatch.setattr(app_module, "create_app", lambda settings: None)
+    monkeypatch.setattr(cli, "worker_for", start)
+    before = gc.get_threshold()
+    try:
+        with pytest.raises(Started):
+            cli.cmd_worker(None)
+        assert gc.get_threshold() == cli.GC_THRESHOLDS != before
+    finally:
+        gc.set_threshold(*before)
