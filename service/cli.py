@@ -24,8 +24,9 @@ def _settings():
 # Python's cyclic garbage collector, at its defaults (700, 10, 10), ran a full collection of
 # the worker's heap every ~3 s at 2 000 events/s live, 130-280 ms each, and 7 % of the
 # worker's CPU in all: the heap is mostly state values (dicts and lists, no cycles), scanned
-# again and again. A young generation of 50 000 objects makes the collections rare (a
-# full one every ~20 min); cycles are still collected (docs/benchmarks.md, seventh round).
+# again and again. A young generation of 50 000 objects makes the collections rare (none
+# full in a 40 s run; by the young ones' rate, one every ~15 min at that load); cycles are
+# still collected (docs/benchmarks.md, seventh round).
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
