@@ -703,7 +703,8 @@ def main(argv=None) -> int:
                 base = ("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env))
                 # ABBA...: the run order favours one position by 15-50 % on this machine, so each
                 # checkout runs first as often as second
-                runs = [run for i in range(a.repeat) for run in ((runs[0], base) if i % 2 == 0 else (base, runs[0]))]
+                current = runs[0]
+                runs = [run for i in range(a.repeat) for run in ((current, base) if i % 2 == 0 else (base, current))]
                 runs = [(name if i < 2 else f"{name}-{i // 2}", root, extra) for i, (name, root, extra) in enumerate(runs)]
             repeats: list[dict] = []
             for name, root, extra in runs if "throughput" in parts else []:

@@ -12,7 +12,9 @@ by the two-worker e2e test (tests/e2e/test_scale_out.py), whose worker logs
 - `FlowControl`: events fetched while Faust seeks the stream partitions back
   to their committed offsets at the end of a recovery were thrown away.
 
-`FetchingConsumerThread` sets two fetch settings Faust hard-codes. Each class says
+`FetchingConsumerThread` sets two fetch settings Faust hard-codes, and
+`RewindingConsumer._deliver` hands each fetched message over without mode's
+four-task `wait_first`. Each class says
 why in its docstring; `set_current_event` lets a batch from
 `Stream.take_events` write tables; `send_direct`, `send_to` and `write_direct`
 hand records to the producer without `Topic.send`, whose per-record
@@ -236,7 +238,7 @@ class RewindingConsumer(faust_aiokafka.Consumer):
 
     async def _drain_messages(self, fetcher) -> None:  # pragma: no cover
         # faust-streaming 0.15.3's Consumer._drain_messages, unchanged but for the
-        # marked line (tests/service/test_faust_fixes.py holds it to that version)
+        # marked line (tests/service/test_delivery.py holds it to that version)
         callback = self.callback
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
@@ -313,6 +315,7 @@ class RewindingConsumer(faust_aiokafka.Consumer):
 
 
 async def _rest_of(coro, waiting_on):
+    # a native coroutine: mode's wait_first takes only Awaitables, and a generator-based one is not
     return await _resumed(coro, waiting_on)
 
 
