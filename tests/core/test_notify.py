@@ -196,6 +196,110 @@ def test_a_redelivered_warning_is_not_notified_twice_even_after_a_restart():
     assert [n["transition"] for n in valid(out.notifications)] == ["resolved"]
 
 
+def test_a_group_remembers_its_last_warning_ids_and_no_more():
+    notifier = Notifier(CONFIG.model_copy(update={"remember_warning_ids": 3}), DISTRICTS)
+    state, _, _ = feed(notifier, [warning(fp=f"fp{i}") for i in range(4)])
+    assert len(state["seen"]) == 3 * 8  # three 8-character digests
+    out = notifier.on_warning(state, warning(fp="fp1"), "east-duty", T0 + 10)
+    assert out.skipped == {"duplicate": 1}
+    out = notifier.on_warning(state, warning(fp="fp0"), "east-duty", T0 + 10)  # the oldest, forgotten
+    assert "duplicate" not in out.skipped
+
+
+def test_a_state_that_remembers_warning_ids_as_a_list_still_drops_them():
+    notifier = Notifier(CONFIG, DISTRICTS)
+    state, _, _ = feed(notifier, [warning()])
+    state = {**state, "seen": ["fp1-1"]}  # as versions before the digests wrote it
+    out = notifier.on_warning(state, warning(), "east-duty", T0 + 5)
+    assert out.skipped == {"duplicate": 1}
+    out = notifier.on_warning(state, warning(seq=2, transition="resolved"), "east-duty", T0 + 6)
+    assert [n["transition"] for n in out.notifications] == ["resolved"]
+    assert isinstance(out.state["seen"], str) and len(out.state["seen"]) == 2 * 8
+
+
+def test_on_warnings_is_on_warning_in_turn():
+    notifier = Notifier(CONFIG, DISTRICTS)  # 10 texts per 600 s: the burst folds, and flaps
+    stream = burst(14) + flaps(8, fp="flappy") + [warning(fp="fp3", seq=2, transition="resolved")]
+    times = [T0 + 20 * i for i in range(len(stream))]
+    state, notes, skipped = None, [], {}
+    for w, t in zip(stream, times):
+        out = notifier.on_warning(state, w, "east-duty", t)
+        state, notes, skipped = out.state, notes + out.notifications, {
+            k: skipped.get(k, 0) + out.skipped.get(k, 0) for k in {*skipped, *out.skipped}}
+    together = notifier.on_warnings(None, list(zip(stream, times)), "east-duty")
+    assert together.notifications == notes and together.skipped == skipped and together.state == state
+    assert skipped["folded"] and skipped["flapping"]
+
+
+def random_story(rng, n, fingerprints):
+    """Warnings of `fingerprints` fingerprints raised, escalated and resolved in random order and gaps."""
+    seqs, told, t, out = {}, {}, T0, []
+    for _ in range(n):
+        fp = f"fp{rng.randrange(fingerprints)}"
+        seqs[fp] = seqs.get(fp, 0) + 1
+        if fp in told and rng.random() < 0.6:
+            w = warning(fp=fp, seq=seqs[fp], transition="resolved", severity=told.pop(fp))
+        elif fp in told:
+            w = warning(fp=fp, seq=seqs[fp], transition="escalated", severity="red", prev=told[fp])
+            told[fp] = "red"
+        else:
+            w = warning(fp=fp, seq=seqs[fp], severity=rng.choice(["yellow", "orange"]),
+                        suppressed=rng.random() < 0.2)
+            told[fp] = w["severity"]
+        t += rng.choice([1, 10, 30, 300, 2000])
+        out.append((w, t))
+        if rng.random() < 0.05:  # a redelivery
+            out.append((dict(w), t))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_looking_for_fingerprints_to_forget_less_often_changes_no_notification(seed, monkeypatch):
+    import random
+
+    from service.core import notify
+
+    story = random_story(random.Random(seed), 600, fingerprints=8)
+    notifier = Notifier(CONFIG, DISTRICTS)
+    outcomes = {}
+    for every in (0.0, notify.PRUNE_SECONDS):
+        monkeypatch.setattr(notify, "PRUNE_SECONDS", every)
+        state, notes = None, []
+        for w, t in story:
+            out = notifier.on_warning(state, w, "east-duty", t)
+            state = out.state
+            notes += out.notifications
+            if t % 7 == 0:
+                out = notifier.on_tick(state, "east-duty", t + 1)
+                state = out.state
+                notes += out.notifications
+        outcomes[every] = notes
+    assert len(outcomes[0.0]) > 100 and outcomes[0.0] == outcomes[notify.PRUNE_SECONDS]
+
+
+def test_resolved_quiet_fingerprints_are_forgotten():
+    notifier = Notifier(CONFIG, DISTRICTS)  # history 3600 s
+    stream = [w for i in range(200) for w in (warning(fp=f"fp{i}"), warning(fp=f"fp{i}", seq=2,
+                                                                          transition="resolved"))]
+    state, _, _ = feed(notifier, stream, step=30.0)
+    assert len(state["fps"]) >= 50  # the last hour's, kept for flapping
+    quiet = T0 + len(stream) * 30 + 3600 + 60
+    out = notifier.on_warning(state, warning(fp="late"), "east-duty", quiet)
+    assert list(out.state["fps"]) == ["late"]
+
+
+def test_beyond_max_fingerprints_the_longest_quiet_are_forgotten_and_their_resolve_is_not_sent():
+    notifier = Notifier(CONFIG.model_copy(update={"max_fingerprints": 128}), DISTRICTS)
+    state, _, _ = feed(notifier, [warning(fp=f"fp{i}") for i in range(129)], step=600.0)  # one per window: told
+    assert 120 <= len(state["fps"]) <= 128 and "fp0" not in state["fps"] and "fp128" in state["fps"]
+    later = T0 + 129 * 600
+    assert notifier.on_warning(state, warning(fp="fp0", seq=2, transition="resolved"), "east-duty",
+                               later).notifications == []
+    [note] = notifier.on_warning(state, warning(fp="fp127", seq=2, transition="resolved"), "east-duty",
+                                 later).notifications
+    assert note["fingerprint"] == "fp127"
+
+
 def test_notification_ids_are_derived_so_a_resend_carries_the_same_id():
     a = Notifier(CONFIG, DISTRICTS).on_warning(None, warning(), "east-duty", T0).notifications
     b = Notifier(CONFIG, DISTRICTS).on_warning(None, warning(), "east-duty", T0 + 99).notifications
