@@ -455,3 +455,60 @@ def test_tamper_alarms_without_account_touch_no_account():
     play(w, alarms(0, 1, kind="tamper") + alarms(5, 1, kind="reverse_energy"))
     w.tick(100)
     assert w.of(TAMPER) == [] and not any(k.startswith("account:") for k in w.states)
+
+
+# --- floods: what a recent-events rule keeps -----------------------------------
+
+def flood(seed, make, days=60):
+    """Quiet spells and floods (up to ~90 an hour, some at the same instant) over `days`,
+    arriving in order, up to 4.9 min late, or now and then 30 min late (counted as late)."""
+    rng = random.Random(seed)
+    events, delays, minute = [], [], 0.0
+    while minute < days * DAY_MIN:
+        rate, spell = rng.choice([(0.001, 3 * DAY_MIN), (0.005, 2 * DAY_MIN), (0.3, 300), (1.5, 60), (0, 8 * DAY_MIN)])
+        end = minute + spell
+        if not rate:  # silence: everything ages out
+            minute = end
+        while minute < end:
+            minute += rng.expovariate(rate) if rng.random() > 0.1 else 0.0
+            events.append(make(rng, minute))
+            delays.append(30.0 if rng.random() < 0.01 else rng.choice([0.0, 0.0, rng.uniform(0, 4.9)]))
+    return events, delays
+
+
+def replay(events, delays, rule, days=70):
+    w = world(rule)
+    play(w, events, delays)
+    w.run(days * DAY_MIN, every=60.0)
+    return w
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("rule, make", [
+    (BILLING, lambda rng, m: complaint(m, category=rng.choice(["billing_error"] * 3 + ["repair_delay"]))),
+    (TAMPER, lambda rng, m: alarms(m, 1, account="A1", kind=rng.choice(
+        ["tamper"] * 20 + ["reverse_energy", "voltage_loss"]))[0]),  # the second kind is rare
+])
+def test_a_flood_is_kept_small_and_decided_as_if_every_event_were_kept(seed, rule, make, monkeypatch):
+    from service.core.rules.complaints_staff_repeat import RecentEventsRule
+
+    events, delays = flood(seed, make)
+    kept = replay(events, delays, rule)
+    monkeypatch.setattr(RecentEventsRule, "keep", staticmethod(lambda params: 10**9))
+    every = replay(events, delays, rule)
+    assert len(every.of(rule)) >= 4 and kept.late == every.late
+    assert kept.warnings == every.warnings  # times, values, evidence: every field
+
+
+def test_a_district_in_a_billing_error_flood_keeps_the_newest_complaints_and_hourly_tallies():
+    w = world(BILLING)
+    play(w, [complaint(m * 0.6, category="billing_error") for m in range(5000)])  # 100 an hour for 50 h
+    w.tick(3000 + 10)
+    rstate = w.states["district:D1"]["rules"][BILLING]["w"]
+    assert sum(len(e) for e in rstate["b"].values()) == 20  # the newest, one by one: the evidence
+    assert sum(n for n, _ in rstate["old"].values()) == 4980 and len(rstate["old"]) <= 51
+    [raised, escalated] = w.of(BILLING)
+    assert (escalated["transition"], escalated["metric"]["value"]) == ("escalated", 10)
+    w.tick(3000 + 7 * DAY_MIN + 10)  # all aged out, at the times they would have
+    assert w.timeline(BILLING)[-2:] == [("de-escalated", "yellow", at(2994.0 + 7 * DAY_MIN)),
+                                         ("resolved", "yellow", at(2997.0 + 7 * DAY_MIN))]
