@@ -49,7 +49,7 @@ from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, Result
-from .core.notify import Notifier
+from .core.notify import STATE_BUDGET_BYTES, Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
@@ -473,6 +473,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             # Last, as in finish(): queued after the texts, so a kill -9 can repeat a text (same
             # notification_id) but not record it as sent when it was not. One write per group.
             for group, (entry, event) in changed.items():
+                fitted, forgotten = notifier.fit(entry["s"])
+                if forgotten:  # or Kafka would refuse the record, on every restart too
+                    log.warning("recipient group %s: state over %d bytes, forgot the %d fingerprints quiet longest "
+                                "(their resolve will not be notified)", group, STATE_BUDGET_BYTES, forgotten)
+                    entry = {**entry, "s": fitted}
                 set_current_event(event)
                 groups[group] = entry
 

@@ -54,6 +54,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.warnings import GSM_BASIC
@@ -66,6 +67,9 @@ ZH_LIMIT = 70  # UTF-16 code units
 EN_LIMIT = 160  # GSM 03.38 basic characters
 MAX_ID = 128  # notification_id, warning_id, fingerprint on the wire
 PRUNE_SECONDS = 60.0  # of a group's own time: how often it looks for fingerprints to forget
+# A group's state is one Kafka record (its table's changelog): under the 1 MiB default limit.
+STATE_BUDGET_BYTES = 768 * 1024
+ENTRY_BYTES_AT_MOST = 2048  # a fingerprint's entry, flapping (with its last change's snapshot), long ids
 
 Transition = Literal["raised", "escalated", "de-escalated", "resolved"]
 
@@ -481,6 +485,27 @@ class Notifier:
                     self._send(st, self._note(last, group, now, "settled"), last, now, out, skipped)
         self._prune(st, now)
         return Outcome(st, out, skipped)
+
+    def fit(self, group_state: dict, budget: int = STATE_BUDGET_BYTES) -> tuple[dict, int]:
+        """The group's state within `budget` bytes of JSON, and how many fingerprints that forgot.
+
+        `max_fingerprints` bounds the count, not the bytes: an entry is ~80 bytes, but a
+        flapping one carries its last change (~570 bytes), and 5 000 of those are 2.9 MB,
+        a record Kafka refuses. Beyond the budget the fingerprints whose last change arrived
+        longest ago are forgotten, an eighth at a time, as beyond max_fingerprints.
+        """
+        if len(group_state["fps"]) * ENTRY_BYTES_AT_MOST + 65536 <= budget:
+            return group_state, 0  # cannot be over: no need to measure
+        if len(orjson.dumps(group_state)) <= budget:
+            return group_state, 0
+        st = _own(group_state)
+        fps, forgotten = st["fps"], 0
+        while fps and len(orjson.dumps(st)) > budget:
+            n = max(1, len(fps) // 8)
+            for fp in list(itertools.islice(fps, n)):
+                del fps[fp]
+            forgotten += n
+        return st, forgotten
 
     def next_tick_at(self, group_state: dict | None) -> float | None:
         """When on_tick next has something to do (a summary or a settle), or None."""

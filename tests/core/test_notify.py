@@ -300,6 +300,24 @@ def test_beyond_max_fingerprints_the_longest_quiet_are_forgotten_and_their_resol
     assert note["fingerprint"] == "fp127"
 
 
+def test_a_group_state_is_kept_within_one_kafka_record_forgetting_the_longest_quiet():
+    import orjson
+
+    notifier = Notifier(CONFIG, DISTRICTS)  # 6 changes in an hour flap
+    stories = [[warning(fp=f"fp{i}", seq=s, transition="raised" if s % 2 else "resolved") for i in range(2500)]
+               for s in range(1, 8)]
+    state, _, _ = feed(notifier, [w for story in stories for w in story], step=0.05)
+    assert all(e.get("flapping") for e in state["fps"].values())  # each carries its last change
+    size = len(orjson.dumps(state))
+    assert size > 1024 * 1024  # one record Kafka would refuse
+    fitted, forgotten = notifier.fit(state)
+    assert len(orjson.dumps(fitted)) <= 768 * 1024 < size and forgotten == 2500 - len(fitted["fps"]) > 0
+    assert list(fitted["fps"]) == list(state["fps"])[forgotten:]  # the newest kept
+    assert len(orjson.dumps(state)) == size  # the state passed in is not changed
+    small, _, _ = feed(notifier, [warning(fp=f"fp{i}") for i in range(400)])
+    assert notifier.fit(small) == (small, 0)
+
+
 def test_notification_ids_are_derived_so_a_resend_carries_the_same_id():
     a = Notifier(CONFIG, DISTRICTS).on_warning(None, warning(), "east-duty", T0).notifications
     b = Notifier(CONFIG, DISTRICTS).on_warning(None, warning(), "east-duty", T0 + 99).notifications
