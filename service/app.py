@@ -32,6 +32,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 DAY = 86400.0
 STORM_RULE = "reliability.storm_mode"
 RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
+LATE_LOG_SECONDS = 10.0  # at most one log line about late observations this often
 
 
 def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
@@ -206,13 +208,28 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
 
     async def on_event(key: str, partition: int, event: dict, ts: float, batch: Batch) -> None:
-        result = engine.on_event(key, current(key), event, ts, clocks.now_for(key, partition))
+        now = clocks.now_for(key, partition)
+        result = engine.on_event(key, current(key), event, ts, now)
         if result.duplicate:
             metrics.duplicate_events.inc()
             return
         if result.late:
             metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
+            say_late(key, partition, event, ts, now)
         await apply(key, partition, result, batch)
+
+    late_said = [float("-inf")]  # monotonic time of the last line about a late observation
+
+    def say_late(key: str, partition: int, event: dict, ts: float, now: float) -> None:
+        """One log line every LATE_LOG_SECONDS at most: which event came after its window was decided."""
+        wall = time.monotonic()
+        if wall - late_said[0] < LATE_LOG_SECONDS:
+            return
+        late_said[0] = wall
+        log.warning("event %s (%s at %s) reached %s after its window was decided (work partition %d, clock %s): "
+                    "counted in risk_late_events_total, not in the window; further ones for %.0f s are only counted",
+                    event.get("event_id"), event.get("type"), to_rfc3339(ts), key, partition,
+                    to_rfc3339(now) if math.isfinite(now) else now, LATE_LOG_SECONDS)
 
     # a metric's child for a label set, found once: prometheus_client's labels() takes ~1 us a call
     consumed = functools.cache(metrics.events_consumed.labels)

@@ -242,6 +242,7 @@ def test_every_dashboard_query_returns_data_from_the_real_worker(worker, prometh
              and 'risk_bad_events_total{reason="not_json",topic="%s"} 2.0' % d.topics["repair_tickets"]
              in scrape(d.port),
              "the second wave, late and duplicate events counted", 60, lambda: scrape(d.port))
+    assert "after its window was decided" in d.log()  # and the worker says which event it was
 
     variables = {"district": ".*"}
     pending = {title: concrete(expr, variables) for title, expr in queries}
