@@ -1,5 +1,7 @@
 """Fee recovery: the account subject and the three billing rules, driven through World."""
 
+import pytest
+
 from service.core.subjects import account
 from service.core.timefmt import to_epoch
 
@@ -295,6 +297,23 @@ def test_collection_rate_yellow_then_escalates_on_a_worse_period():
     # The period state is dropped once decided: nothing grows with time.
     rstate = w.states["district:D1"]["rules"][RATE]
     assert rstate["periods"] == {} and rstate["decided"] == ["2026-10", "2026-11", "2026-12"]
+
+
+@pytest.mark.parametrize("decided_first", [False, True])
+def test_a_payment_after_the_cutoff_is_not_late_whenever_it_arrives(decided_first):
+    w = World(rulebook(only=[RATE]), retention_seconds=60 * 86400)  # accounts outlive the period here
+    for aid in ("A1", "A2", "A3"):
+        bill_district(w, aid, "100.00", "2026-11", "2026-12-10", 0)
+    w.send("payment.received", 60, account_id="A1", amount="100.00")
+    if decided_first:  # the district's clock passed the cut-off before A2's payment reached it
+        w.tick(on("2026-12-20T06:00"))
+    w.send("payment.received", on("2026-12-20T05:00"), account_id="A2", amount="100.00")  # after 20 Dec 00:00
+    w.tick(on("2026-12-21T00:00"))
+    assert w.late == 0
+    assert [m["metric"]["value"] for m in w.of(RATE)] == [0.333]  # the same decision in either order
+    # paid in time but reported once the period was decided: late, and not counted
+    w.send("payment.received", on("2026-12-19T00:00"), account_id="A3", amount="100.00")
+    assert w.late == 1
 
 
 def test_collection_rate_counts_a_redelivered_payment_once():

@@ -4,8 +4,12 @@ The district receives `derived.billed` and `derived.paid` from its accounts
 and keeps, per period, the amount billed (integer cents), the latest due
 date and the amount paid per payment day. A period is decided once, at its
 latest due date + `days_after_due` (00:00 UTC), counting payments made
-before that moment; a payment made later, or reported after the period was
-decided, does not change that decision (it is counted as late). Every
+before that moment. A payment made later is not part of the period, whether
+it arrives before or after the decision; one made in time but reported after
+the period was decided does not change the decision either, and is counted as
+late. (A payment made after the cut-off once counted as late only when the
+decision happened to be taken before it arrived: in two replays out of
+twenty, which looked like events reaching a district behind its clock.) Every
 decision moves the district's one warning: a bad period raises or escalates
 it, a good later period resolves it. Thresholds are heuristic.
 """
@@ -64,7 +68,9 @@ class CollectionRate(Rule):
         rstate.setdefault("decided", [])
         rstate.setdefault("w", {"late": 0})  # the engine exports `w.late` as the late-events metric
         if period in rstate["decided"]:
-            rstate["w"]["late"] += 1
+            cutoff = rstate.get("cutoffs", {}).get(period)
+            if not (event["type"] == "derived.paid" and cutoff is not None and _day(ts) >= cutoff):
+                rstate["w"]["late"] += 1  # in time for the period, but it has been decided
             return
         p = rstate["periods"].setdefault(period, {"billed": 0, "bills": 0, "due": None, "paid": {}, "evidence": []})
         if event["type"] == "derived.billed":
@@ -99,6 +105,10 @@ class CollectionRate(Rule):
             t = step(ws, severity, value=ratio, threshold=th,
                      at=at if ws.changed_at is None else max(at, ws.changed_at))
             rstate["decided"] = (rstate["decided"] + [name])[-DECIDED_KEPT:]
+            cutoffs = rstate.setdefault("cutoffs", {})
+            cutoffs[name] = cutoff
+            for old in [k for k in cutoffs if k not in rstate["decided"]]:
+                del cutoffs[old]
             rstate["evidence"] = p["evidence"]
             if t is not None:
                 out.append(t)
