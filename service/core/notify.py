@@ -39,8 +39,8 @@ Decisions (see also NotifyConfig):
   entries at most every PRUNE_SECONDS of their own time, and whenever they hold
   more than `max_fingerprints`; beyond that bound, the fingerprints whose last
   change arrived longest ago are forgotten, down to 1/64 below the bound (their
-  resolve may then go unnotified). A group in a storm holds thousands: one scan
-  and no sort per new warning was 1.1 ms a warning at the bound.
+  resolve may then go unnotified). A group in a storm holds thousands: a copy,
+  a scan and a sort of them per warning took ~1 ms at the bound (bench.flood_cost).
 - Texts never carry account_id, customer_id or staff_id (personal data): an
   account- or staff-scoped warning shows its rule and district only.
 """
