@@ -1,6 +1,6 @@
 """CPU cost per event of the service's own Python work, without Kafka or Faust.
 
-    .venv/bin/python -m bench.core_cost [--events 50000]
+    .venv/bin/python -m bench.core_cost [--events 50000] [--seed 1] [--json]
 
 Runs the benchmark mix (bench/mix.py) through the steps the worker does for each
 input event, in one process, timing each step: schemas.parse_event,
@@ -10,16 +10,18 @@ installed), and the same for every event the subject derives for another
 (a ticket's arrival for its district), which the worker sends through the
 work topic (its value JSON encode/decode counted too). The sum is what the service code
 costs; the worker's measured CPU per event (bench.run (c)) minus this is what
-Faust, aiokafka and the broker round trips cost.
+Faust, aiokafka and the broker round trips cost. `--json` prints one JSON line
+instead (bench.run's part "core").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 
 import orjson
-import time
 
 from bench.mix import encode, mix
 
@@ -27,14 +29,31 @@ from bench.mix import encode, mix
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=50_000)
+    p.add_argument("--seed", type=int, default=1, help="the mix's seed (bench.run --seed: the same events)")
+    p.add_argument("--json", action="store_true", help="one JSON line: events, state updates, seconds by step")
     a = p.parse_args(argv)
+    r = measure(a.events, a.seed)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    n, total = r["events"], sum(r["seconds"].values())
+    print(f"{n} input events ({r['state_updates']} state updates) through the service's own code, no Kafka, no Faust:")
+    for name, secs in r["seconds"].items():
+        print(f"  {secs / n * 1e6:7.1f} us/event  {name}")
+    print(f"  {total / n * 1e6:7.1f} us/event  total  (= {n / total:,.0f} events/s on one core)")
+    print(f"  state values: {r['state_keys']} keys, median {r['state_median_bytes']} B, p99 {r['state_p99_bytes']} B "
+          "of JSON")
+    return 0
 
+
+def measure(n_events: int, seed: int = 1) -> dict:
+    """The mix's events through the worker's steps, in one process; seconds spent in each step."""
     from schemas import parse_event
     from service.config import DEFAULT_RULES, load_rulebook
     from service.core.engine import Engine
     from service.core.subjects import routes
 
-    events = mix(a.events, time.time() - 2 * 86400, max(a.events / 200000 * 6 * 3600, 3600), 1)
+    events = mix(n_events, time.time() - 2 * 86400, max(n_events / 200000 * 6 * 3600, 3600), seed)
     raws = [encode(ev) for _, _, _, ev in events]
     engine = Engine(load_rulebook(DEFAULT_RULES))
     state: dict[str, dict] = {}
@@ -73,17 +92,9 @@ def main(argv=None) -> int:
             cost["state json (changelog)"] += t7 - t6
             todo += [(target, d, d["ts"], True) for target, d in result.derived]
             applied += 1
-    n = len(raws)
-    total = sum(cost.values())
-    print(f"{n} input events ({applied} state updates) through the service's own code, no Kafka, no Faust:")
-    for name, secs in cost.items():
-        print(f"  {secs / n * 1e6:7.1f} us/event  {name}")
-    print(f"  {total / n * 1e6:7.1f} us/event  total  (= {n / total:,.0f} events/s on one core)")
     sizes = sorted(len(orjson.dumps(v)) for v in state.values())
-    print(f"  state values: {len(sizes)} keys, median {sizes[len(sizes) // 2]} B, p99 {sizes[int(len(sizes) * .99)]} B "
-          "of JSON")
-    return 0
-
+    return {"events": len(raws), "state_updates": applied, "seconds": cost, "state_keys": len(sizes),
+            "state_median_bytes": sizes[len(sizes) // 2], "state_p99_bytes": sizes[int(len(sizes) * .99)]}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,14 +12,18 @@ Parts (`--parts`, comma-separated; default all):
   drain       (b) a bare aiokafka consumer (group, from earliest) that only json.loads: the ceiling
   floor       (b') a Faust agent reading the same topics as ingest does (take_events) that only
               json.loads (bench/faust_floor.py): the ceiling for any service built on Faust agents
-  floor-records (b'') the same agent, also writing and sending as many Kafka records per event as
-              the service does (SERVICE_RECORDS), with no rules: the ceiling for this design
+  floor-service (b') again, with the service's consumer (service.faust_fixes.Transport), as the worker reads
+  floor-records (b'') the service's-consumer agent, also writing and sending as many Kafka records per
+              event as the service does (SERVICE_RECORDS), with no rules: the ceiling for this design
+  core        (b''') the service's own code alone (bench.core_cost: parse, route, engine, state JSON) over
+              the mix in one process, no Kafka: the ceiling its rules set on one core
   throughput  (c) `python -m service worker` (RISK_CLOCK=event) until its group's committed offsets
               reach the end of every input partition (and of its work topic)
   latency     (d) worker with RISK_CLOCK=wall, background mix at --rate events/s, a probe ticket
               backdated 36 min + --probe-eps every 0.5 s; latency = produce -> warning read
   memory      (e) --accounts distinct accounts + --open-tickets open tickets, VmHWM per --stores
-drain, floor, floor-records and throughput need load (they run on the topics it filled).
+drain, floor, floor-service, floor-records and throughput need load (they run on the topics it filled).
+The run ends with where (c) stands against TARGET_EPS, next to every ceiling it measured.
 
 Every topic, and every worker group, carries a unique tag; all are deleted at the end (--keep to
 keep them). The broker is started with deploy/kafka.sh start when KAFKA_BOOTSTRAP is not set and
@@ -55,6 +59,8 @@ PARTITIONS = 8
 ROLE_FIELD = {"outages": "outage_events", "tickets": "repair_tickets", "billing": "billing_events",
               "service": "service_events"}
 OUTPUT_FIELDS = ("risk_warnings", "risk_notifications", "warning_acks", "dead_letters")
+PARTS = ("load", "drain", "floor", "floor-service", "floor-records", "core", "throughput", "latency", "memory")
+TARGET_EPS = 10_000  # issue 7: events/s with all rules on, one worker on this 2-core machine
 
 log = logging.getLogger("bench")
 WORKER_ENV: dict[str, str] = {}  # --worker-env
@@ -465,8 +471,38 @@ def part_drain(servers: str, inputs: list[str], total: int, group: str) -> dict:
 SERVICE_RECORDS = {"writes": 1.36, "sends": 0.25, "loop_sends": 0.43, "write_path": "direct", "send_path": "direct"}
 
 
-def part_floor(servers: str, inputs: list[str], total: int, group: str, records: dict | None = None) -> dict:
-    extra = [f"--{k.replace('_', '-')}={v}" for k, v in (records or {}).items()]
+def part_core(total: int, seed: int) -> dict:
+    """(b''') bench.core_cost over the same mix (same size, same seed), in a fresh interpreter."""
+    out = subprocess.run([PY, "-m", "bench.core_cost", "--events", str(total), "--seed", str(seed), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = sum(r["seconds"].values())
+    r["cpu_us_per_event"] = cpu / r["events"] * 1e6
+    r["eps_one_core"] = r["events"] / cpu
+    return r
+
+
+def standing(report: dict, target: float = TARGET_EPS) -> list[str]:
+    """Where (c) stands against `target`, next to each ceiling the run measured, fastest first.
+
+    The ceilings are measured on the same machine in the same run: their ratios to each other and
+    to the target carry over from machine to machine where absolute rates do not.
+    """
+    measured = [("(b) raw drain: aiokafka + json.loads", report.get("drain", {}).get("eps_from_first")),
+                ("(b') Faust floor, Faust's consumer", report.get("floor", {}).get("eps_from_first")),
+                ("(b') Faust floor, the service's consumer", report.get("floor_service", {}).get("eps_from_first")),
+                ("(b'') design floor: the service's records, no rules",
+                 report.get("floor_records", {}).get("eps_from_first")),
+                ("(b''') the service's own code alone, one core, no Kafka", report.get("core", {}).get("eps_one_core")),
+                ("(c) the service, whole pipeline", report.get("throughput", {}).get("eps_pipeline_from_first"))]
+    rows = sorted(((name, eps) for name, eps in measured if eps), key=lambda row: -row[1])
+    return [f"{name:56s} {eps:8.0f} events/s = x{eps / target:.2f} of {target:.0f}: "
+            f"{'at or above' if eps >= target else 'below'}" for name, eps in rows]
+
+
+def part_floor(servers: str, inputs: list[str], total: int, group: str, records: dict | None = None,
+               consumer: str = "faust") -> dict:
+    extra = [f"--{k.replace('_', '-')}={v}" for k, v in (records or {}).items()] + [f"--consumer={consumer}"]
     out = subprocess.run([PY, "-m", "bench.faust_floor", servers, group, str(total), *inputs, *extra], cwd=ROOT,
                          capture_output=True, text=True, timeout=900)
     # the Faust worker sends stdout through its logging: the line may come prefixed, on stderr
@@ -622,7 +658,7 @@ def part_memory(k: Kafka, servers: str, tag: str, tmp: Path, accounts: int, tick
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n")[0])
-    p.add_argument("--parts", default="load,drain,throughput,latency,memory")
+    p.add_argument("--parts", default=",".join(PARTS))
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--rate", type=float, default=2000.0, help="(d) offered background events/s")
     p.add_argument("--duration", type=float, default=60.0, help="(d) seconds of offered load")
@@ -666,7 +702,7 @@ def main(argv=None) -> int:
     k = Kafka(servers, tag)
     groups: set[str] = set()
     try:
-        if parts & {"load", "drain", "floor", "floor-records", "throughput"}:
+        if parts & {"load", "drain", "floor", "floor-service", "floor-records", "throughput"}:
             say(f"(a) load: {a.events} events of the mix into 4 fresh input topics x {PARTITIONS} partitions")
             r, topics, total = part_load(k, servers, a.events, a.seed)
             report["load"] = r
@@ -689,15 +725,30 @@ def main(argv=None) -> int:
                 say(f"(b') Faust floor (one agent, take_events, json.loads, nothing else): {r['eps_from_first']:.0f} "
                     f"events/s from the first record, {r['cpu_us_per_event']:.0f} us CPU/event"
                     + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
+            if "floor-service" in parts:
+                group = f"{tag}-floor-service"
+                groups.add(group)
+                r = report["floor_service"] = part_floor(servers, inputs, total, group, consumer="service")
+                raw = report.get("drain", {}).get("eps_from_first")
+                say(f"(b') Faust floor, the service's consumer: {r['eps_from_first']:.0f} events/s from the first "
+                    f"record, {r['cpu_us_per_event']:.0f} us CPU/event"
+                    + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
             if "floor-records" in parts:
                 group = f"{tag}-floor-records"
                 groups.add(group)
-                r = report["floor_records"] = part_floor(servers, inputs, total, group, SERVICE_RECORDS)
+                r = report["floor_records"] = part_floor(servers, inputs, total, group, SERVICE_RECORDS,
+                                                         consumer="service")
                 r["records_per_event"] = SERVICE_RECORDS
                 raw = report.get("drain", {}).get("eps_from_first")
                 say(f"(b'') Faust floor with the service's Kafka records and no rules ({SERVICE_RECORDS} per event): "
                     f"{r['eps_from_first']:.0f} events/s from the first record, {r['cpu_us_per_event']:.0f} us "
                     f"CPU/event" + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
+        if "core" in parts:
+            r = report["core"] = part_core(a.events, a.seed)
+            steps = ", ".join(f"{name} {secs / r['events'] * 1e6:.0f}" for name, secs in r["seconds"].items())
+            say(f"(b''') the service's own code alone (bench.core_cost, {r['events']} events, no Kafka): "
+                f"{r['cpu_us_per_event']:.0f} us/event = {r['eps_one_core']:.0f} events/s on one core ({steps} us)")
+        if parts & {"load", "drain", "floor", "floor-service", "floor-records", "throughput"}:
             runs = [("tp", ROOT, {})]
             if a.baseline:
                 base = ("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env))
@@ -772,6 +823,10 @@ def main(argv=None) -> int:
                     f"events/s x{report['vs_baseline']['pipeline_eps_ratio']:.2f}, "
                     f"CPU per event x{report['vs_baseline']['cpu_per_event_ratio']:.2f}; warnings "
                     f"{cur['warnings_published']} vs {base['warnings_published']}")
+        if parts & {"throughput", "floor", "floor-service", "floor-records", "core"}:
+            say(f"where {TARGET_EPS} events/s stands, next to what this run measured:")
+            for line in standing(report):
+                say(f"    {line}")
         if "latency" in parts:
             say(f"(d) latency: worker RISK_CLOCK=wall, {a.rate:.0f} events/s offered for {a.duration:.0f} s, "
                 f"probe every 0.5 s backdated 36 min + {a.probe_eps:g} s ...")
