@@ -596,7 +596,9 @@ async def _latency(servers: str, topics: dict[str, str], rate: float, duration: 
             "achieved_rate": round(sent / offered_s), "probes": len(sent_at), "probe_warnings": len(lat),
             "p50_ms": q(lat, 0.50), "p90_ms": q(lat, 0.90), "p99_ms": q(lat, 0.99),
             "max_ms": lat[-1] * 1000 if lat else None, "mean_ms": statistics.fmean(lat) * 1000 if lat else None,
-            "all_probes_p50_ms_at_least": q(bound, 0.50), "all_probes_p99_ms_at_least": q(bound, 0.99)}
+            "all_probes_p50_ms_at_least": q(bound, 0.50), "all_probes_p99_ms_at_least": q(bound, 0.99),
+            # in the order sent (every 0.5 s), None for one never seen: shows whether the slow ones come together
+            "probe_ms": [round(latencies[tid] * 1000) if tid in latencies else None for tid in sent_at]}
 
 
 def part_latency(k: Kafka, servers: str, tag: str, tmp: Path, rate: float, duration: float, eps: float,
