@@ -3,9 +3,10 @@ writes and sends as many Kafka records per event as the service does, with no ru
 
     .venv/bin/python -m bench.faust_floor BOOTSTRAP APP_ID N TOPIC... [--writes W] [--sends S] [--loop-sends L]
 
-Started by bench.run (parts "floor" and "floor-records") on the topics the load
+Started by bench.run (parts "floor", "floor-service", "floor-records") on the topics the load
 part filled. The agent reads them as the service's ingest agent does (raw
-bytes, the same batches: `take_events(1000, within=0.02)`), `json.loads` each
+bytes, the same batches: `take_events` with the service's default RISK_BATCH_MAX and
+RISK_BATCH_SECONDS), `json.loads` each
 value (as the raw drain does) and stops once it has seen N events. It prints
 one JSON line: seconds from the first record to the last, and the CPU seconds
 in between. The service can go no faster than this with Faust's per-message
@@ -35,6 +36,15 @@ import sys
 import time
 
 STATE_BYTES = 800  # the median state value of the mix (bench.core_cost)
+
+
+def _batch_default(name: str):
+    from service.config import Settings
+
+    return Settings.model_fields[name].default
+
+
+BATCH_MAX, BATCH_SECONDS = _batch_default("batch_max"), _batch_default("batch_seconds")  # as the worker reads
 
 
 def main(argv=None) -> int:
@@ -90,7 +100,7 @@ def main(argv=None) -> int:
 
     @app.agent(source)
     async def drain(stream):
-        async for events in stream.take_events(1000, within=0.02):
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_SECONDS):
             if not seen[0]:
                 seen[1], seen[2] = time.perf_counter(), cpu()
             states = {}  # key -> (value, an event of the batch): written once, at the batch's end
@@ -123,7 +133,7 @@ def main(argv=None) -> int:
 
     @app.agent(back)
     async def read_back(stream):
-        async for events in stream.take_events(1000, within=0.02):
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_SECONDS):
             for event in events:
                 len(event.value["items"])
 
