@@ -15,10 +15,10 @@ Parts (`--parts`, comma-separated; default all):
   floor-service (b') again, with the service's consumer (service.faust_fixes.Transport), as the worker reads
   floor-records (b'') the service's-consumer agent, also writing and sending as many Kafka records per
               event as the service does (SERVICE_RECORDS), with no rules: the ceiling for this design
-  core        (b''') the service's own code alone (bench.core_cost: parse, route, engine, state JSON) over
-              the mix in one process, no Kafka: the ceiling its rules set on one core
   throughput  (c) `python -m service worker` (RISK_CLOCK=event) until its group's committed offsets
               reach the end of every input partition (and of its work topic)
+  core        (b''') the service's own code alone (bench.core_cost: parse, route, engine, state JSON) over
+              the mix in one process, no Kafka: the ceiling its rules set on one core
   latency     (d) worker with RISK_CLOCK=wall, background mix at --rate events/s, a probe ticket
               backdated 36 min + --probe-eps every 0.5 s; latency = produce -> warning read
   memory      (e) --accounts distinct accounts + --open-tickets open tickets, VmHWM per --stores
@@ -59,7 +59,7 @@ PARTITIONS = 8
 ROLE_FIELD = {"outages": "outage_events", "tickets": "repair_tickets", "billing": "billing_events",
               "service": "service_events"}
 OUTPUT_FIELDS = ("risk_warnings", "risk_notifications", "warning_acks", "dead_letters")
-PARTS = ("load", "drain", "floor", "floor-service", "floor-records", "core", "throughput", "latency", "memory")
+PARTS = ("load", "drain", "floor", "floor-service", "floor-records", "throughput", "core", "latency", "memory")
 TARGET_EPS = 10_000  # issue 7: events/s with all rules on, one worker on this 2-core machine
 
 log = logging.getLogger("bench")
@@ -745,12 +745,6 @@ def main(argv=None) -> int:
                 say(f"(b'') Faust floor with the service's Kafka records and no rules ({SERVICE_RECORDS} per event): "
                     f"{r['eps_from_first']:.0f} events/s from the first record, {r['cpu_us_per_event']:.0f} us "
                     f"CPU/event" + (f"; ratio to raw drain {r['eps_from_first'] / raw:.4f}" if raw else ""))
-        if "core" in parts:
-            r = report["core"] = part_core(a.events, a.seed)
-            steps = ", ".join(f"{name} {secs / r['events'] * 1e6:.0f}" for name, secs in r["seconds"].items())
-            say(f"(b''') the service's own code alone (bench.core_cost, {r['events']} events, no Kafka): "
-                f"{r['cpu_us_per_event']:.0f} us/event = {r['eps_one_core']:.0f} events/s on one core ({steps} us)")
-        if parts & {"load", "drain", "floor", "floor-service", "floor-records", "throughput"}:
             runs = [("tp", ROOT, {})]
             if a.baseline:
                 base = ("tp-base", a.baseline.resolve(), dict(kv.split("=", 1) for kv in a.baseline_env))
@@ -825,6 +819,11 @@ def main(argv=None) -> int:
                     f"events/s x{report['vs_baseline']['pipeline_eps_ratio']:.2f}, "
                     f"CPU per event x{report['vs_baseline']['cpu_per_event_ratio']:.2f}; warnings "
                     f"{cur['warnings_published']} vs {base['warnings_published']}")
+        if "core" in parts:
+            r = report["core"] = part_core(a.events, a.seed)
+            steps = ", ".join(f"{name} {secs / r['events'] * 1e6:.0f}" for name, secs in r["seconds"].items())
+            say(f"(b''') the service's own code alone (bench.core_cost, {r['events']} events, no Kafka): "
+                f"{r['cpu_us_per_event']:.0f} us/event = {r['eps_one_core']:.0f} events/s on one core ({steps} us)")
         if parts & {"throughput", "floor", "floor-service", "floor-records", "core"}:
             say(f"where {TARGET_EPS} events/s stands, next to what this run measured:")
             for line in standing(report):
