@@ -96,5 +96,6 @@ def measure(n_events: int, seed: int = 1) -> dict:
     return {"events": len(raws), "state_updates": applied, "seconds": cost, "state_keys": len(sizes),
             "state_median_bytes": sizes[len(sizes) // 2], "state_p99_bytes": sizes[int(len(sizes) * .99)]}
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,16 +35,13 @@ import resource
 import sys
 import time
 
+from service.config import Settings
+
 STATE_BYTES = 800  # the median state value of the mix (bench.core_cost)
 
 
-def _batch_default(name: str):
-    from service.config import Settings
-
-    return Settings.model_fields[name].default
-
-
-BATCH_MAX, BATCH_SECONDS = _batch_default("batch_max"), _batch_default("batch_seconds")  # as the worker reads
+# as the worker reads: the service's defaults
+BATCH_MAX, BATCH_SECONDS = (Settings.model_fields[name].default for name in ("batch_max", "batch_seconds"))
 
 
 def main(argv=None) -> int:

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(1.0, gt=0, le=300)
     # Messages are read in batches of up to batch_max, waiting at most batch_seconds for one
     # to fill: each state key is written once per batch, derived events travel together.
-    # 50 ms, not 20: a live worker then uses 12-15 % less CPU (a district is rewritten
+    # 50 ms, not 20: a live worker then uses 10-15 % less CPU (a district is rewritten
     # once per batch), which kept a slower 2-core machine out of saturation at 2 000
     # events/s, for 30-60 ms more latency per hop (docs/benchmarks.md, ninth round).
     batch_max: int = Field(1000, ge=1, le=100_000)
