@@ -28,7 +28,7 @@ import sys
 from collections.abc import Iterable
 
 PERSONAL_KEYS = ("account_id", "staff_id")
-_ID_CHARS = "A-Za-z0-9._:-"
+_ID_CHARS = "A-Za-z0-9"  # an id next to a letter or digit is part of another one; "-" or ":" separate
 
 
 class Pseudonyms:
@@ -59,7 +59,7 @@ class Pseudonyms:
         if not ids:
             return None
         alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
-        # whole ids only: "A1" inside "A10" or "XA1" is another id
+        # whole ids only: "A1" inside "A10" or "XA1" is another id, in "bill-A1-2026" it is A1
         return re.compile(f"(?<![{_ID_CHARS}])(?:{alternatives})(?![{_ID_CHARS}])"), ids
 
     def warning(self, w: dict) -> dict:
