@@ -66,6 +66,7 @@ DAY = 86400.0
 STORM_RULE = "reliability.storm_mode"
 RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
 LATE_LOG_SECONDS = 10.0  # at most one log line about late observations this often
+ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
 
 
 def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
@@ -467,6 +468,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             except ValueError as e:
                 metrics.acks_applied.labels("invalid").inc()
                 await send_dead_letter(message, "invalid_value", f"invalid acknowledgement: {str(e)[:200]}")
+                continue
+            if ack.acknowledged_at.timestamp() > time.time() + ACK_SKEW_SECONDS:  # the API stamps now
+                metrics.acks_applied.labels("invalid").inc()
+                await send_dead_letter(message, "invalid_value", f"acknowledged_at {ack.acknowledged_at.isoformat()} "
+                                       f"is more than {ACK_SKEW_SECONDS:.0f} s in the future")
                 continue
             entry = firing_table.get(ack.fingerprint)
             if not entry:

@@ -121,6 +121,12 @@ def test_api_refuses_bad_writes(deployment):
                         headers={"X-Forwarded-User": "officer-9"})
     assert status == 202 and body["acknowledged_by"] == "api-token"
     assert call(d, "GET", "/api/warnings?severity=purple")[0] == 400
+    # written to warning-acks around the API, dated in the future: refused, to the dead letters
+    d.send("warning_acks", fp, {"ack_id": "future-1", "fingerprint": fp, "acknowledged_by": "officer-9",
+                                "acknowledged_at": "2100-01-01T00:00:00Z"})
+    dead = d.read("dead_letters", lambda rs: any(b"future-1" in r.value for r in rs))
+    (letter,) = [json.loads(r.value) for r in dead if b"future-1" in r.value]
+    assert letter["reason"] == "invalid_value" and "in the future" in letter["detail"]
     log = d.log()
     assert all(t not in log for t in (TOKEN, READ, OFFICER, VIEWER))  # the secrets never reach the log
 
