@@ -4,6 +4,7 @@
   GET  /board/static/{name}     its script and style sheet
   POST /board/login             a token (Authorization: Bearer) -> the board's session cookie
   POST /board/logout            ends it
+  GET  /board/whoami            the credential's role and person (behind a proxy adding the token)
   GET  /board/events            server-sent events: every warning state change, acknowledgement changes
   GET  /board/history           the last 24 hours of state changes, for the page's timeline
 
@@ -299,6 +300,16 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
             resp.set_cookie(COOKIE, value, max_age=lifetime, path="/", httponly=True, samesite="Strict",
                             secure=secure)
             return resp
+
+    @app.page("/board/whoami")
+    async def board_whoami(web, request):
+        """What the page may do, and as whom: behind a proxy that adds the token, the page has none."""
+        cred, status, reason = authenticator.check(request, "read", cookie_ok=True)
+        if cred is None:
+            return refused(status, reason)
+        via = "header" if authenticator.from_header(request.headers.get("Authorization")) else "cookie"
+        who = authenticator.identity(request, cred)[0] if cred.role == "ack" else cred.person
+        return aioweb.json_response({"role": cred.role, "person": who, "via": via}, headers=NO_STORE)
 
     @app.page("/board/logout")
     class BoardLogout(faust.web.View):

@@ -359,6 +359,7 @@
       metrics.snapshotCount = (snap.warnings || []).length;
       if (!ready) {
         ready = true;
+        whoami();
         flush();
         metrics.firstRenderMs = performance.now();
         metrics.firstRenderApplyMs = performance.now() - t0;
@@ -393,6 +394,17 @@
         setTimeout(() => { if (!source) { connect(); resyncSoon(); } }, wait);
       }
     };
+  }
+
+  // Behind a single sign-on proxy the proxy adds the token: the page has none, and acknowledges as the proxy's user.
+  let proxied = null;               // {role, person} when the credential came in a header the page did not send
+  async function whoami() {
+    try {
+      const r = await fetch("/board/whoami", { cache: "no-store" });
+      if (!r.ok) return;
+      const j = await r.json();
+      proxied = j.via === "header" ? j : null;
+    } catch (e) { /* keep what was known */ }
   }
 
   // ---- sign in: the token buys an HttpOnly session cookie for the reads (EventSource sends no headers)
@@ -507,27 +519,30 @@
     if (!c) return;
     ackFp = fp;
     $("ack-what").textContent = c.w.rule_id + " · " + ((lang === "zh" ? c.w.summary_zh : c.w.summary) || "");
-    $("ack-token-row").hidden = !!sessionStorage.getItem("board.token");
+    const viaProxy = !!(proxied && proxied.role === "ack");
+    $("ack-token-row").hidden = viaProxy || !!sessionStorage.getItem("board.token");
     $("ack-token").value = "";
-    const by = sessionStorage.getItem("board.by");
+    const by = viaProxy ? proxied.person : sessionStorage.getItem("board.by");
     $("ack-as").textContent = by ? t("ack_as") + " " + by : "";
     $("ack-note").value = "";
     $("ack-error").textContent = "";
     $("ack-dialog").showModal();
-    (sessionStorage.getItem("board.token") ? $("ack-note") : $("ack-token")).focus();
+    ($("ack-token-row").hidden ? $("ack-note") : $("ack-token")).focus();
   }
   async function submitAck(ev) {
     ev.preventDefault();
     const fp = ackFp;
     const token = sessionStorage.getItem("board.token") || $("ack-token").value.trim();
-    if (!token) { $("ack-token-row").hidden = false; return; }
+    const viaProxy = !!(proxied && proxied.role === "ack");
+    if (!token && !viaProxy) { $("ack-token-row").hidden = false; return; }
     const body = {};                  // who and when: the server's, from the token
     const note = $("ack-note").value.trim();
     if (note) body.note = note;
     let resp;
     try {
       resp = await fetch("/api/warnings/" + encodeURIComponent(fp) + "/ack", {
-        method: "POST", headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+        method: "POST", headers: Object.assign({ "Content-Type": "application/json" },
+          token ? { "Authorization": "Bearer " + token } : {}),
         body: JSON.stringify(body) });
     } catch (e) { $("ack-error").textContent = t("err"); return; }
     if (resp.status === 401 || resp.status === 403) {
@@ -544,7 +559,7 @@
       $("ack-error").textContent = msg;
       return;
     }
-    sessionStorage.setItem("board.token", token);
+    if (token) sessionStorage.setItem("board.token", token);
     try { const j = await resp.json(); if (j && j.acknowledged_by) sessionStorage.setItem("board.by", j.acknowledged_by); } catch (e) { /* none */ }
     $("ack-dialog").close();
     const c = cards.get(fp);

@@ -167,6 +167,10 @@ def test_every_read_needs_a_credential_and_faust_pages_are_off(deployment):
     for path in reads:
         assert get(d, path, cookie=cookie)[0] == 200, path
     assert get(d, "/board/history", cookie=cookie[:-2] + "xx")[0] == 401
+    # what the page may do: from a cookie it signed in with, or from a header a proxy added
+    assert json.loads(get(d, "/board/whoami", cookie=cookie)[2]) == {"role": "read", "person": "viewer", "via": "cookie"}
+    assert json.loads(get(d, "/board/whoami", token=TOKEN)[2]) == {"role": "ack", "person": "api-token", "via": "header"}
+    assert get(d, "/board/whoami")[0] == 401
     assert call(d, "POST", f"/api/warnings/{'0' * 32}/ack", {}, token=None, headers={"Cookie": cookie})[0] == 401
     # Faust's own pages: an account's stored state and the cluster's layout are not served
     for path in ("/table/", "/table/state/", "/table/state/account:A1/", "/router/", "/router/state/account:A1/",
