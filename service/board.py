@@ -55,6 +55,7 @@ from typing import Any
 import faust
 from aiohttp import web as aioweb
 
+from . import metrics
 from .auth import COOKIE, Authenticator
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
@@ -196,6 +197,7 @@ NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def refused(status: int, reason: str) -> aioweb.Response:
+    metrics.api_refused.labels("unauthorized").inc()
     headers = dict(NO_STORE)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="risk-warnings"'
@@ -205,6 +207,7 @@ def refused(status: int, reason: str) -> aioweb.Response:
 async def events_response(board: Board, request) -> aioweb.StreamResponse:
     """The live feed of one client (authentication done): the stream, until the client goes or lags."""
     if len(board.clients) >= board.max_clients:
+        metrics.api_refused.labels("feed_full").inc()
         return aioweb.json_response(
             {"error": f"the live feed is full ({board.max_clients} connections): try again later"},
             status=503, headers={**NO_STORE, "Retry-After": str(BUSY_RETRY_SECONDS)})
