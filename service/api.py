@@ -74,7 +74,6 @@ def refuse(status: int, reason: str) -> Response:
 def install(app: faust.App, firing, acks_topic, authenticator: Authenticator, pseudonyms: Pseudonyms) -> CachedBody:
     listing = CachedBody(lambda: list(firing.items()), lambda entries: firing_list(entries, pseudonyms),
                          LIST_CACHE_SECONDS)
-    app.firing_list = listing  # the board reads the same cached list
 
     @app.page("/api/warnings")
     class Warnings(View):
