@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import auth
@@ -132,6 +131,9 @@ class Settings(BaseSettings):
     @classmethod
     def _readable(cls, v: Path | None, info) -> Path | None:
         if v is not None:
+            inline = info.field_name.removesuffix("_file")
+            if info.data.get(inline) is not None:
+                raise ValueError(f"{inline} is set too: set one of them")
             if not v.is_file():
                 raise ValueError(f"file not found: {v}")
             if info.field_name == "pseudonym_key_file":
@@ -162,14 +164,6 @@ class Settings(BaseSettings):
         if v is not None:
             auth.read_tokens_file(v)
         return v
-
-    @model_validator(mode="after")
-    def _one_source_each(self) -> Settings:
-        for a, b in (("api_token", "api_token_file"), ("api_read_token", "api_read_token_file"),
-                     ("pseudonym_key", "pseudonym_key_file")):
-            if getattr(self, a) is not None and getattr(self, b) is not None:
-                raise ValueError(f"{a} and {b} are both set: set one")
-        return self
 
     def token(self) -> str | None:
         """The shared acknowledging token, if any."""

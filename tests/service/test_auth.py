@@ -48,6 +48,15 @@ def test_a_short_token_or_an_empty_token_file_stops_start_up(tmp_path):
         load_settings({"RISK_API_READ_TOKEN_FILE": str(f)})
 
 
+def test_a_token_and_its_file_both_set_is_refused(tmp_path):
+    f = tmp_path / "token"
+    f.write_text(ACK + "\n")
+    with pytest.raises(ConfigError, match=r"setting api_token_file \(from environment variable RISK_API_TOKEN_FILE\)"
+                                          r".*api_token is set too"):
+        load_settings({"RISK_API_TOKEN": ACK, "RISK_API_TOKEN_FILE": str(f)})
+    assert load_settings({"RISK_API_TOKEN_FILE": str(f)}).token() == ACK  # the newline is not part of it
+
+
 def test_a_bad_tokens_file_names_the_person_and_never_the_token(tmp_path):
     f = tmp_path / "tokens.yaml"
     f.write_text(f"alice: {{token: {ALICE}, role: admin}}\n")
