@@ -3,7 +3,7 @@
   GET  /board                   the page (service/static/board.html, .css, .js; no CDN, no network)
   GET  /board/static/{name}     its script and style sheet
   POST /board/login             a token (Authorization: Bearer) -> the board's session cookie
-  POST /board/logout            ends it
+  POST /board/logout            ends it (with the session cookie)
   GET  /board/whoami            the credential's role and person (behind a proxy adding the token)
   GET  /board/events            server-sent events: every warning state change, acknowledgement changes
   GET  /board/history           the last 24 hours of state changes, for the page's timeline
@@ -317,6 +317,10 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
     @app.page("/board/logout")
     class BoardLogout(faust.web.View):
         async def post(self, request):
+            # only with the session itself (SameSite=Strict: another site cannot sign a display out)
+            cred, status, reason = authenticator.check(request, "read", cookie_ok=True)
+            if cred is None:
+                return refused(status, reason)
             resp = aioweb.json_response({"logged_out": True}, headers=NO_STORE)
             resp.del_cookie(COOKIE, path="/")
             return resp
