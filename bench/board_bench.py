@@ -53,8 +53,13 @@ def bootstrap() -> str:
     return "127.0.0.1:9092"
 
 
+READ_TOKEN = "board-bench-read-token"  # reads need a credential (service/auth.py)
+
+
 def firing_count(port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/warnings?rule=repair.arrival_overdue", timeout=10) as r:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/warnings?rule=repair.arrival_overdue",
+                                 headers={"Authorization": f"Bearer {READ_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())["count"]
 
 
@@ -100,7 +105,8 @@ def main() -> int:
     from tests.e2e.test_board_e2e import chromium_driver
 
     tmp = Path(tempfile.mkdtemp(prefix="board-bench-"))
-    d = BoardDeployment(bootstrap(), tmp, {"RISK_CLOCK": "wall", "RISK_TICK_SECONDS": "0.5", "RISK_API_TOKEN": "bench"})
+    d = BoardDeployment(bootstrap(), tmp, {"RISK_CLOCK": "wall", "RISK_TICK_SECONDS": "0.5",
+                                          "RISK_API_READ_TOKEN": READ_TOKEN})
     browser = None
     try:
         d.start_worker()
@@ -117,6 +123,10 @@ def main() -> int:
         for attempt in ("cold", "reload"):  # the second load has the browser's caches warm
             if attempt == "cold":
                 browser.get(f"http://127.0.0.1:{d.port}/board")
+                wait_until(lambda: browser.execute_script("return document.getElementById('login-dialog').open"),
+                           30, "the sign-in form")
+                browser.find_element("id", "login-token").send_keys(READ_TOKEN)
+                browser.find_element("id", "login-submit").click()
             else:
                 browser.refresh()
             wait_until(lambda: browser.execute_script("return window.__board.metrics.firstPaintedMs || 0"), 60, "render")

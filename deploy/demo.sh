@@ -16,6 +16,10 @@ eval "$(deploy/kafka.sh start | grep '^KAFKA_BOOTSTRAP=')"
 export KAFKA_BOOTSTRAP
 run="demo-$(date +%s)"  # a fresh app and topics each run: no earlier run's state
 export RISK_CLOCK=event RISK_TICK_SECONDS=0.5 RISK_EVENT_CLOCK_IDLE_SECONDS=3
+# Reads and acknowledgements need a token: fresh ones each run, printed below for the board.
+RISK_API_READ_TOKEN="demo-read-$($PY -c 'import secrets; print(secrets.token_hex(12))')"
+RISK_API_TOKEN="demo-ack-$($PY -c 'import secrets; print(secrets.token_hex(12))')"
+export RISK_API_READ_TOKEN RISK_API_TOKEN
 export RISK_APP_ID="risk-warnings-$run" RISK_DATA_DIR="var/$run"
 for t in OUTAGE_EVENTS REPAIR_TICKETS BILLING_EVENTS SERVICE_EVENTS RISK_WARNINGS RISK_NOTIFICATIONS WARNING_ACKS DEAD_LETTERS; do
   name=$(echo "$t" | tr 'A-Z_' 'a-z-')
@@ -38,7 +42,10 @@ trap cleanup EXIT INT TERM
 $PY -m service topics >/dev/null
 $PY -m service worker >"var/$run-worker.log" 2>&1 &
 pids+=($!)
-echo "worker started (log: var/$run-worker.log, metrics: http://127.0.0.1:6066/metrics, API: /api/warnings)"
+echo "worker started (log: var/$run-worker.log, metrics: http://127.0.0.1:6066/metrics)"
+echo "board: open http://127.0.0.1:6066/board and sign in with the read token $RISK_API_READ_TOKEN"
+echo "       (acknowledging, when the board asks: $RISK_API_TOKEN)"
+echo "API:   curl -H 'Authorization: Bearer $RISK_API_READ_TOKEN' http://127.0.0.1:6066/api/warnings"
 for _ in $(seq 1 120); do grep -q "Ready" "var/$run-worker.log" 2>/dev/null && break; sleep 0.5; done
 $PY -m service follow &
 pids+=($!)

@@ -46,6 +46,7 @@ from prometheus_client import generate_latest
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
 from . import api, board, metrics
+from .auth import Authenticator
 from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks
@@ -55,13 +56,17 @@ from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
 from .faust_fixes import FlowControl, Transport, VisibleTopic, send_to, set_current_event, write_direct
+from .logfilter import escaping_logger
+from .privacy import Pseudonyms
+from .webcache import CachedBody
 
-log = logging.getLogger(__name__)
+log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
 
 DAY = 86400.0
 STORM_RULE = "reliability.storm_mode"
 RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
 LATE_LOG_SECONDS = 10.0  # at most one log line about late observations this often
+ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
 
 
 def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
@@ -84,6 +89,14 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2,
                    "target_file_size_base": 16 << 20, "block_cache_size": 16 << 20}
 
 
+# Faust's own web pages are off: /table/ reads any table key (an account's whole state), /router/
+# shows the cluster's layout, the statistics and graph pages the worker's internals. Nothing
+# here uses @table_route, the one thing /router/ is for.
+FAUST_PAGES_OFF = {"web_tables_enabled": False, "web_router_enabled": False, "web_stats_enabled": False,
+                   "web_graph_enabled": False, "web_metrics_enabled": False}
+METRICS_CACHE_SECONDS = 1.0  # /metrics is rendered at most this often, in a thread
+
+
 def store_options(store: str) -> dict:
     return {"options": ROCKSDB_OPTIONS} if store.startswith("rocksdb") else {}
 
@@ -91,6 +104,8 @@ def store_options(store: str) -> dict:
 def create_app(settings: Settings, **faust_options) -> faust.App:
     rulebook = load_rulebook(settings.rules_file)
     districts = load_districts(settings.districts_file)
+    authenticator = Authenticator(settings)  # ConfigError on conflicting credentials, before any Kafka
+    pseudonyms = Pseudonyms.from_settings(settings)  # board, API reads and logs; not the topics
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
@@ -106,7 +121,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_seconds,
         Topic=VisibleTopic,  # internal topics must be in the metadata before the first assignment
-        **faust_options,
+        **{**FAUST_PAGES_OFF, **faust_options},
     )
     # rewinds never-committed partitions, and fetches as configured (faust_fixes)
     app.transport = Transport(app.conf.broker_consumer, app, fetch_min_bytes=settings.fetch_min_bytes,
@@ -193,7 +208,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             else:
                 await write_direct(firing_table, w["fingerprint"], None, partition)
             batch.notes.setdefault(notifier.route(w), []).append(w)
-            log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], w["scope"])
+            log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], pseudonyms.scope(w["scope"]))
 
     @functools.lru_cache(maxsize=1 << 16)
     def home(key: str) -> int:
@@ -228,7 +243,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         late_said[0] = wall
         log.warning("event %s (%s at %s) reached %s after its window was decided (work partition %d, clock %s): "
                     "counted in risk_late_events_total, not in the window; further ones for %.0f s are only counted",
-                    event.get("event_id"), event.get("type"), to_rfc3339(ts), key, partition,
+                    event.get("event_id"), event.get("type"), to_rfc3339(ts), pseudonyms.state_key(key), partition,
                     to_rfc3339(now) if math.isfinite(now) else now, LATE_LOG_SECONDS)
 
     # a metric's child for a label set, found once: prometheus_client's labels() takes ~1 us a call
@@ -454,6 +469,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 metrics.acks_applied.labels("invalid").inc()
                 await send_dead_letter(message, "invalid_value", f"invalid acknowledgement: {str(e)[:200]}")
                 continue
+            if ack.acknowledged_at.timestamp() > time.time() + ACK_SKEW_SECONDS:  # the API stamps now
+                metrics.acks_applied.labels("invalid").inc()
+                await send_dead_letter(message, "invalid_value", f"acknowledged_at {ack.acknowledged_at.isoformat()} "
+                                       f"is more than {ACK_SKEW_SECONDS:.0f} s in the future")
+                continue
             entry = firing_table.get(ack.fingerprint)
             if not entry:
                 metrics.acks_applied.labels("unknown_fingerprint").inc()
@@ -462,8 +482,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 "kind": "ack", "fingerprint": ack.fingerprint, "rule_id": entry["warning"]["rule_id"],
                 "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
 
-    api.install(app, firing_table, acks_in, settings.token)
-    board.install(app, firing_table, topics.risk_warnings, settings)
+    api.install(app, firing_table, acks_in, authenticator, pseudonyms)
+    board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms)
 
     group_ticks: dict[int, float] = {}
 
@@ -660,11 +680,14 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         for topic, n in lag.items():
             metrics.consumer_lag.labels(topic).set(n)
 
+    exposition = CachedBody(lambda: metrics.REGISTRY, generate_latest, METRICS_CACHE_SECONDS)
+
     @app.page("/metrics")
     async def metrics_page(web, request):
+        # Open, like /healthz: labels are rules, severities, districts, topics, never a person's id.
         # aiohttp refuses a charset inside content_type; the exposition format's
         # version parameter is what Prometheus reads.
-        return web.bytes(generate_latest(metrics.REGISTRY), content_type="text/plain; version=0.0.4")
+        return web.bytes(await exposition.get(), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     async def health(web, request):

@@ -1,9 +1,20 @@
 """The live warning board, on the worker's own web server.
 
-  GET /board                    the page (service/static/board.html, .css, .js; no CDN, no network)
-  GET /board/static/{name}      its script and style sheet
-  GET /board/events             server-sent events: every warning state change, acknowledgement changes
-  GET /board/history            the last 24 hours of state changes, for the page's timeline
+  GET  /board                   the page (service/static/board.html, .css, .js; no CDN, no network)
+  GET  /board/static/{name}     its script and style sheet
+  POST /board/login             a token (Authorization: Bearer) -> the board's session cookie
+  POST /board/logout            ends it (with the session cookie)
+  GET  /board/whoami            the credential's role and person (behind a proxy adding the token)
+  GET  /board/events            server-sent events: every warning state change, acknowledgement changes
+  GET  /board/history           the last 24 hours of state changes, for the page's timeline
+
+Access. The page and its script and style sheet are open: they are code,
+carry no data, and must load to show the login form. Everything with data
+(`/board/events`, `/board/history`, and `/api/warnings` which the page reads)
+needs a credential (service/auth.py): a bearer token, or the session cookie
+that `/board/login` sets after checking one, since the browser's EventSource
+cannot send an Authorization header. Account and staff ids are pseudonymised
+in everything the board sends (service/privacy.py), unless `show_personal_ids`.
 
 The feed. Every replica runs its own group-less aiokafka consumer on the
 warnings topic (no consumer group, so no rebalances and no committed
@@ -20,9 +31,15 @@ reconciles against GET /api/warnings every 30 s and after every reconnect,
 so a client that missed events (slow client dropped, replica restarted)
 converges without a reload.
 
-Slow clients: each has a bounded queue; one that falls `QUEUE_LIMIT` events
-behind is disconnected (EventSource reconnects and resyncs) instead of
-growing the worker's memory.
+Limits. At most `board_max_clients` live-feed connections per worker (more
+get 503 and retry later). Each client has a bounded queue; one that falls
+`QUEUE_LIMIT` events behind is disconnected (EventSource reconnects and
+resyncs) instead of growing the worker's memory, and one that does not take
+a write within `board_write_timeout_seconds` (a stalled reader, its socket
+buffers full) is disconnected instead of holding its handler for ever. The
+history body is built in a thread from a snapshot and reused for
+`HISTORY_CACHE_SECONDS`, at most `HISTORY_BODY_MAX` changes (the newest
+`HISTORY_FULL` with their summaries).
 """
 
 from __future__ import annotations
@@ -38,7 +55,13 @@ from typing import Any
 import faust
 from aiohttp import web as aioweb
 
-log = logging.getLogger(__name__)
+from . import metrics
+from .auth import COOKIE, Authenticator
+from .logfilter import escaping_logger
+from .privacy import Pseudonyms
+from .webcache import CachedBody
+
+log = escaping_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"board.js": "text/javascript", "board.css": "text/css", "board.html": "text/html"}
@@ -48,6 +71,10 @@ QUEUE_LIMIT = 10_000  # events a client may fall behind before it is disconnecte
 HEARTBEAT_SECONDS = 15.0
 ACK_SCAN_SECONDS = 1.0
 FEED_RETRY_SECONDS = 5  # the feed failed (e.g. the broker was away when it started): try again
+HISTORY_CACHE_SECONDS = 5.0  # the history body is rebuilt at most this often
+HISTORY_BODY_MAX = 10_000  # state changes in the history body, newest first kept
+HISTORY_FULL = 200  # of which the newest carry their summaries (the page lists 60; the strip needs none)
+BUSY_RETRY_SECONDS = 30  # Retry-After of a 503 when the live feed is full
 # Same-origin only: every script and style comes from this server, nothing inline.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -72,13 +99,18 @@ class Client:
 
 
 class Board:
-    """Connected SSE clients, and the recent state changes."""
+    """Connected SSE clients, and the recent state changes (ids pseudonymised as the settings say)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pseudonyms: Pseudonyms | None = None, max_clients: int = 100,
+                 write_timeout: float = 10.0) -> None:
+        self.pseudonyms = pseudonyms or Pseudonyms(b"", enabled=False)
+        self.max_clients = max_clients
+        self.write_timeout = write_timeout
         self.clients: set[Client] = set()
         self.history: deque[dict] = deque(maxlen=HISTORY_LIMIT)
         self._seen_ids: set[str] = set()
         self.closed = False
+        self.stalled = 0  # clients disconnected for not taking a write in time
 
     def _send(self, frame: str) -> None:
         for c in list(self.clients):
@@ -106,6 +138,7 @@ class Board:
             self._seen_ids.add(wid)
             if len(self._seen_ids) > 2 * HISTORY_LIMIT:
                 self._seen_ids = {e["warning_id"] for e in self.history if e.get("warning_id")}
+        warning = self.pseudonyms.warning(warning)
         self.history.append(timeline_entry(warning))
         self._send(f"event: warning\ndata: {json.dumps(warning, ensure_ascii=False)}\n\n")
 
@@ -114,16 +147,7 @@ class Board:
                    + json.dumps({"fingerprint": fingerprint, "ack": ack}, ensure_ascii=False) + "\n\n")
 
     def recent(self, now: float) -> list[dict]:
-        cutoff = now - HISTORY_SECONDS
-        out = []
-        for e in self.history:
-            try:
-                t = _parse_ts(e["changed_at"])
-            except (TypeError, ValueError, KeyError):
-                continue
-            if t >= cutoff:
-                out.append(e)
-        return out
+        return recent(list(self.history), now)
 
     def close(self) -> None:
         self.closed = True
@@ -135,13 +159,104 @@ class Board:
         self.clients.clear()
 
 
+def recent(history: list[dict], now: float) -> list[dict]:
+    """The changes of the last 24 hours, oldest first."""
+    cutoff = now - HISTORY_SECONDS
+    out = []
+    for e in history:
+        try:
+            t = _parse_ts(e["changed_at"])
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
+        if t >= cutoff:
+            out.append(e)
+    return out
+
+
+COMPACT = ("warning_id", "fingerprint", "rule_id", "severity", "status", "transition", "changed_at", "district_id")
+
+
+def history_body(history: list[dict], now: float) -> bytes:
+    """The /board/history body: the last 24 hours, at most HISTORY_BODY_MAX changes (the newest)."""
+    changes = recent(history, now)
+    truncated = len(changes) > HISTORY_BODY_MAX
+    changes = changes[-HISTORY_BODY_MAX:]
+    cut = len(changes) - HISTORY_FULL
+    out = [{k: e.get(k) for k in COMPACT} if i < cut else e for i, e in enumerate(changes)]
+    return json.dumps({"since": now - HISTORY_SECONDS, "truncated": truncated, "changes": out},
+                      ensure_ascii=False).encode()
+
+
 def _parse_ts(s: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
-def install(app: faust.App, firing_table, warnings_topic_name: str, settings) -> Board:
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def refused(status: int, reason: str) -> aioweb.Response:
+    metrics.api_refused.labels("unauthorized").inc()
+    headers = dict(NO_STORE)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="risk-warnings"'
+    return aioweb.json_response({"error": reason}, status=status, headers=headers)
+
+
+async def events_response(board: Board, request) -> aioweb.StreamResponse:
+    """The live feed of one client (authentication done): the stream, until the client goes or lags."""
+    if len(board.clients) >= board.max_clients:
+        metrics.api_refused.labels("feed_full").inc()
+        return aioweb.json_response(
+            {"error": f"the live feed is full ({board.max_clients} connections): try again later"},
+            status=503, headers={**NO_STORE, "Retry-After": str(BUSY_RETRY_SECONDS)})
+    client = Client()
+    board.clients.add(client)  # before the first await: the count above holds under concurrency
+    resp = aioweb.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no", "X-Content-Type-Options": "nosniff"})
+
+    async def write(data: bytes) -> None:
+        # a client that does not read (its socket buffers full) makes write() wait for ever: drop it
+        await asyncio.wait_for(resp.write(data), board.write_timeout)
+
+    try:
+        await asyncio.wait_for(resp.prepare(request), board.write_timeout)
+        await write(b"retry: 1000\nevent: hello\ndata: {}\n\n")
+        while not board.closed:
+            try:
+                frame = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
+            except asyncio.TimeoutError:
+                frame = ": keep-alive\n\n"
+            if frame is None:
+                break
+            # coalesce what is already queued into one write
+            parts = [frame]
+            while not client.queue.empty() and len(parts) < 500:
+                nxt = client.queue.get_nowait()
+                if nxt is None:
+                    client.dropped = True
+                    break
+                parts.append(nxt)
+            await write("".join(parts).encode())
+            if client.dropped:
+                break
+    except asyncio.TimeoutError:  # stalled: close the connection, its unsent data with it
+        client.dropped = True
+        board.stalled += 1
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        board.clients.discard(client)
+    return resp
+
+
+def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
+            authenticator: Authenticator | None = None, pseudonyms: Pseudonyms | None = None) -> Board:
     """Add the board's pages and its feed to the app; returns the Board (also `app.board`).
 
     Installing twice on one app is a no-op returning the first Board.
@@ -149,8 +264,12 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings) ->
     existing = getattr(app, "board", None)
     if isinstance(existing, Board):
         return existing
-    board = Board()
+    authenticator = authenticator or Authenticator(settings)
+    board = Board(pseudonyms or Pseudonyms.from_settings(settings), settings.board_max_clients,
+                  settings.board_write_timeout_seconds)
     app.board = board
+    history = CachedBody(lambda: list(board.history), lambda h: history_body(h, time.time()),
+                         HISTORY_CACHE_SECONDS)
 
     def static_response(name: str) -> aioweb.Response:
         body = (STATIC_DIR / name).read_bytes()
@@ -169,43 +288,56 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings) ->
                 return self.error(404, "not found")
             return static_response(name)
 
+    @app.page("/board/login")
+    class BoardLogin(faust.web.View):
+        async def post(self, request):
+            """A valid token in the Authorization header -> an HttpOnly, SameSite=Strict session cookie."""
+            token = authenticator.token_of(request.headers.get("Authorization"))
+            if token is None:
+                cred, status, reason = authenticator.check(request, "read")
+                return refused(status or 401, reason or "missing or wrong bearer token")
+            cred = authenticator.from_header(request.headers.get("Authorization"))
+            value, lifetime = authenticator.session_cookie(token)
+            resp = aioweb.json_response({"role": cred.role, "person": cred.person}, headers=NO_STORE)
+            secure = request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+            resp.set_cookie(COOKIE, value, max_age=lifetime, path="/", httponly=True, samesite="Strict",
+                            secure=secure)
+            return resp
+
+    @app.page("/board/whoami")
+    async def board_whoami(web, request):
+        """What the page may do, and as whom: behind a proxy that adds the token, the page has none."""
+        cred, status, reason = authenticator.check(request, "read", cookie_ok=True)
+        if cred is None:
+            return refused(status, reason)
+        via = "header" if authenticator.from_header(request.headers.get("Authorization")) else "cookie"
+        who = authenticator.identity(request, cred)[0] if cred.role == "ack" else cred.person
+        return aioweb.json_response({"role": cred.role, "person": who, "via": via}, headers=NO_STORE)
+
+    @app.page("/board/logout")
+    class BoardLogout(faust.web.View):
+        async def post(self, request):
+            # only with the session itself (SameSite=Strict: another site cannot sign a display out)
+            cred, status, reason = authenticator.check(request, "read", cookie_ok=True)
+            if cred is None:
+                return refused(status, reason)
+            resp = aioweb.json_response({"logged_out": True}, headers=NO_STORE)
+            resp.del_cookie(COOKIE, path="/")
+            return resp
+
     @app.page("/board/history")
     async def board_history(web, request):
-        return web.json({"since": time.time() - HISTORY_SECONDS, "changes": board.recent(time.time())})
+        cred, status, reason = authenticator.check(request, "read", cookie_ok=True)
+        if cred is None:
+            return refused(status, reason)
+        return aioweb.Response(body=await history.get(), content_type="application/json", headers=NO_STORE)
 
     @app.page("/board/events")
     async def board_events(web, request):
-        resp = aioweb.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no", "X-Content-Type-Options": "nosniff"})
-        await resp.prepare(request)
-        client = Client()
-        board.clients.add(client)
-        try:
-            await resp.write(b"retry: 1000\nevent: hello\ndata: {}\n\n")
-            while not board.closed:
-                try:
-                    frame = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
-                except asyncio.TimeoutError:
-                    frame = ": keep-alive\n\n"
-                if frame is None:
-                    break
-                # coalesce what is already queued into one write
-                parts = [frame]
-                while not client.queue.empty() and len(parts) < 500:
-                    nxt = client.queue.get_nowait()
-                    if nxt is None:
-                        client.dropped = True
-                        break
-                    parts.append(nxt)
-                await resp.write("".join(parts).encode())
-                if client.dropped:
-                    break
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            board.clients.discard(client)
-        return resp
+        cred, status, reason = authenticator.check(request, "read", cookie_ok=True)
+        if cred is None:
+            return refused(status, reason)
+        return await events_response(board, request)
 
     async def on_web_shutdown(_web_app) -> None:
         board.close()  # let open streams end, so the web server stops without waiting for them

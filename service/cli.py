@@ -17,6 +17,9 @@ def _settings():
     load_rulebook(settings.rules_file)  # fail before touching Kafka
     load_districts(settings.districts_file)
     load_notify(settings)
+    from .auth import Authenticator
+
+    Authenticator(settings)  # one token for two credentials: say so before touching Kafka
     settings.kafka_security.check_accepted(settings.kafka_bootstrap)  # a wrong password: say so, now
     return settings
 

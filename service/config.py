@@ -19,6 +19,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from . import auth
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
 from .core.rulebook import ConfigError, RuleBook
@@ -89,7 +90,8 @@ class Settings(BaseSettings):
     # restart it: Faust's producer gives up on unsent messages after 20 min, and would then
     # commit past them.
     broker_unreachable_exit_seconds: float = Field(600.0, ge=1, le=1100)
-    web_host: str = "0.0.0.0"
+    # Loopback unless told: the containers (Dockerfile, compose, k8s) set 0.0.0.0 explicitly.
+    web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
     store: str = Field("memory://", pattern=r"^(memory|rocksdb)://$")
     data_dir: Path = Path("var/worker")
@@ -99,25 +101,93 @@ class Settings(BaseSettings):
     # SMS notifications: rate limits, flapping, which transitions (service/core/notify.py NotifyConfig)
     notify_file: Path | None = None
     notify_default_group: str = Field("ops-centre", min_length=1, max_length=64)
-    # Bearer token for the HTTP API's writes (acknowledgements). From the
+    # Bearer token for the HTTP API's writes (acknowledgements) and reads. From the
     # environment or a file (a mounted secret); never logged. Unset: writes refused.
     api_token: SecretStr | None = None
     api_token_file: Path | None = None
+    # Read-only bearer token for /api/warnings and the board (service/auth.py).
+    api_read_token: SecretStr | None = None
+    api_read_token_file: Path | None = None
+    # One token per person, YAML {person: {token, role: read|ack}}: acks are recorded under the person.
+    api_tokens_file: Path | None = None
+    # Header naming the user, set by a trusted single sign-on proxy (e.g. X-Forwarded-User): the
+    # identity of acks made with a shared token. Only when that proxy is the only way to the worker.
+    api_trusted_user_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+    # How long a board login (its session cookie) lasts.
+    board_session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # Live-feed connections (/board/events) this worker serves at once; more get 503.
+    board_max_clients: int = Field(100, ge=1, le=10_000)
+    # A live-feed client that does not take a write within this long is disconnected.
+    board_write_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    # Account and staff ids on the board, in API reads and in logs: pseudonymised unless true.
+    show_personal_ids: bool = False
+    # Key of the pseudonyms (HMAC-SHA256). Unset: derived from app_id, which anyone knowing the
+    # app id can recompute; set a secret one (ids from a small space can be guessed).
+    pseudonym_key: SecretStr | None = None
+    pseudonym_key_file: Path | None = None
     source_name: str = Field("risk-warnings", min_length=1, max_length=200)
 
-    @field_validator("api_token_file")
+    @field_validator("api_token_file", "api_read_token_file", "pseudonym_key_file")
     @classmethod
-    def _readable(cls, v: Path | None) -> Path | None:
-        if v is not None and not v.is_file():
-            raise ValueError(f"file not found: {v}")
+    def _readable(cls, v: Path | None, info) -> Path | None:
+        if v is not None:
+            inline = info.field_name.removesuffix("_file")
+            if info.data.get(inline) is not None:
+                raise ValueError(f"{inline} is set too: set one of them")
+            if not v.is_file():
+                raise ValueError(f"file not found: {v}")
+            if info.field_name == "pseudonym_key_file":
+                if len(v.read_text(encoding="utf-8").strip()) < 16:
+                    raise ValueError(f"{v}: a key of at least 16 characters")
+            else:
+                auth.read_token_file(v, "the token in the file")  # empty, or not a usable token: say so now
+        return v
+
+    @field_validator("api_token", "api_read_token")
+    @classmethod
+    def _usable_token(cls, v: SecretStr | None) -> SecretStr | None:
+        # set but empty is a mistake (an unset variable means "none"): refuse it, never echo it
+        if v is not None:
+            auth.check_token(v.get_secret_value(), "the token")
+        return v
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().strip()) < 16:
+            raise ValueError("a key of at least 16 characters")
+        return v
+
+    @field_validator("api_tokens_file")
+    @classmethod
+    def _tokens_file(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            auth.read_tokens_file(v)
         return v
 
     def token(self) -> str | None:
+        """The shared acknowledging token, if any."""
         if self.api_token is not None:
-            return self.api_token.get_secret_value()
+            return self.api_token.get_secret_value().strip()
         if self.api_token_file is not None:
-            return self.api_token_file.read_text(encoding="utf-8").strip() or None
+            return auth.read_token_file(self.api_token_file, "api_token_file")
         return None
+
+    def read_token(self) -> str | None:
+        """The shared read-only token, if any."""
+        if self.api_read_token is not None:
+            return self.api_read_token.get_secret_value().strip()
+        if self.api_read_token_file is not None:
+            return auth.read_token_file(self.api_read_token_file, "api_read_token_file")
+        return None
+
+    def pseudonym_secret(self) -> bytes:
+        """The pseudonyms' HMAC key: the configured one, else one derived from app_id (not secret)."""
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().strip().encode()
+        if self.pseudonym_key_file is not None:
+            return self.pseudonym_key_file.read_text(encoding="utf-8").strip().encode()
+        return b"risk-warnings pseudonyms, not secret|" + self.app_id.encode()
 
     @field_validator("store")
     @classmethod

@@ -100,7 +100,7 @@ class FiringWarnings:
             warnings_firing.labels(*labels).dec()
         self._labels.clear()
 api_refused = Counter(
-    "risk_api_requests_refused_total", "HTTP API writes refused, by reason.", ["reason"], registry=REGISTRY,
+    "risk_api_requests_refused_total", "HTTP API and board requests refused, by reason (unauthorized, invalid, too_large, feed_full ...).", ["reason"], registry=REGISTRY,
 )
 acks_applied = Counter(
     "risk_acknowledgements_total", "Acknowledgements read from warning-acks, by outcome.", ["outcome"],

@@ -7,6 +7,11 @@
   const RESYNC_MS = 30000;        // reconcile against /api/warnings this often
   const GRACE_MS = 10000;         // a card newer than this is kept even when a snapshot lacks it
   const TL_LIST_MAX = 60;
+  const RESYNC_MIN_MS = 10000;    // a reconnect reloads the list at most this often (a storm of reconnects costs one)
+  const GONE_MAX = 5000;          // resolved fingerprints remembered (a 24/7 display sees millions)
+  const GONE_MS = 15 * 60000;     // ... and for this long: a late snapshot or event comes within seconds
+  const HISTORY_MAX = 50000;      // timeline entries kept (as the server keeps)
+  const RETRY_MIN_MS = 5000, RETRY_MAX_MS = 60000;  // the feed refused (full, logged out): try again
 
   const L = {
     en: {
@@ -19,7 +24,8 @@
       threshold: "threshold", plan: "Response plan", not_acked: "not acknowledged", acked: "acknowledged",
       acked_by: "acknowledged by", at: "at", ack_sent: "acknowledgement sent…", suppressed: "suppressed",
       flapping: "flapping", storm: "STORM MODE", storm_in: "storm mode in district", wrong_token: "wrong token",
-      err: "error", need_by: "name required", lang: "中文",
+      err: "error", lang: "中文", login_title: "Sign in to the board", login: "Sign in", logout: "Sign out",
+      login_hint: "A read or acknowledging token.", ack_as: "acknowledging as", read_only: "this token may only read",
       cat_coordination: "coordination", cat_staff_conduct: "staff conduct", cat_staff_skill: "staff skill",
       cat_follow_up: "follow-up", cat_fee_recovery: "fee recovery", cat_equipment: "equipment",
       tr_raised: "raised", "tr_escalated": "escalated", "tr_de-escalated": "de-escalated", tr_resolved: "resolved",
@@ -36,7 +42,8 @@
       threshold: "阈值", plan: "处置预案", not_acked: "未确认", acked: "已确认",
       acked_by: "确认人", at: "时间", ack_sent: "确认已提交…", suppressed: "已抑制",
       flapping: "频繁变化", storm: "风暴模式", storm_in: "风暴模式：区域", wrong_token: "令牌错误",
-      err: "错误", need_by: "请填写确认人", lang: "English",
+      err: "错误", lang: "English", login_title: "登录看板", login: "登录", logout: "退出",
+      login_hint: "只读或确认令牌。", ack_as: "确认人", read_only: "此令牌只能查看",
       cat_coordination: "协同配合", cat_staff_conduct: "人员行为", cat_staff_skill: "人员技能",
       cat_follow_up: "回访跟进", cat_fee_recovery: "电费回收", cat_equipment: "设备",
       tr_raised: "触发", "tr_escalated": "升级", "tr_de-escalated": "降级", tr_resolved: "解除",
@@ -53,14 +60,14 @@
 
   // fingerprint -> {w, ack, seq, at (ms received), el, r (element refs), shownSev}
   const cards = new Map();
-  const gone = new Map();           // fingerprint -> seq of its resolution (a late snapshot must not revive it)
+  const gone = new Map();           // fingerprint -> {seq, at} of its resolution (a late snapshot must not revive it)
   const history = [];               // timeline entries {t (ms), severity, status, transition, rule_id, district_id, summary, summary_zh, fingerprint}
   const historyIds = new Set();
   const districts = new Set();
   const categories = new Set();
   const filter = { district: "", severity: "", category: "" };
   const metrics = { applied: 0, flushes: 0, flushMs: 0, lastAppliedAt: 0, firstRenderMs: null, snapshotCount: 0 };
-  window.__board = { cards, metrics, history };
+  window.__board = { cards, metrics, history, gone, historyIds, bounds: { GONE_MAX, GONE_MS, HISTORY_MAX } };
 
   function seqOf(w) {
     const id = String(w.warning_id || "");
@@ -188,7 +195,8 @@
 
   function upsert(w, ack, fromSnapshot) {
     const fp = w.fingerprint, seq = seqOf(w);
-    if ((gone.get(fp) || -1) >= seq) return;
+    const g = gone.get(fp);
+    if (g && g.seq >= seq) return;
     let c = cards.get(fp);
     if (c && seq < c.seq) return;                 // older than what is shown
     if (!c) {
@@ -214,7 +222,10 @@
   }
 
   function remove(fp, seq) {
-    gone.set(fp, Math.max(seq, gone.get(fp) || 0));
+    const g = gone.get(fp);
+    gone.delete(fp);                              // re-inserted last: the Map stays oldest first
+    gone.set(fp, { seq: Math.max(seq, g ? g.seq : 0), at: Date.now() });
+    pruneGone(Date.now());
     const c = cards.get(fp);
     if (!c) return;
     if (c.w.rule_id === STORM_RULE) stormDirty = true;
@@ -222,6 +233,15 @@
     cards.delete(fp);
     countsDirty = true;
   }
+
+  // Bounded memory of resolutions: the oldest go first, and none is kept longer than GONE_MS.
+  function pruneGone(now) {
+    for (const [fp, g] of gone) {
+      if (gone.size <= GONE_MAX && now - g.at < GONE_MS) break;
+      gone.delete(fp);
+    }
+  }
+  window.__board.pruneGone = pruneGone;
 
   function applyWarning(w) {
     if (!w || !w.fingerprint) return;
@@ -234,6 +254,7 @@
     }
     metrics.applied++;
   }
+  window.__board.applyWarning = applyWarning;
 
   function applyAck(a) {
     const c = cards.get(a.fingerprint);
@@ -299,16 +320,27 @@
   }
 
   // ---- snapshot from /api/warnings ---------------------------------------------------------------
-  let syncing = false, again = false;
+  let syncing = false, again = false, lastSync = 0, laterSync = null;
+  // After a reconnect: reload the list unless that was done moments ago, then once the interval is over.
+  function resyncSoon() {
+    const wait = lastSync + RESYNC_MIN_MS - Date.now();
+    if (wait <= 0) { resync(); return; }
+    if (!laterSync) laterSync = setTimeout(() => { laterSync = null; resync(); }, wait);
+  }
   async function resync() {
     if (syncing) { again = true; return; }
     syncing = true; again = false;
     const started = Date.now();
     try {
       const [snap, hist] = await Promise.all([
-        fetch("/api/warnings", { cache: "no-store" }).then((r) => r.json()),
+        fetch("/api/warnings", { cache: "no-store" }).then((r) => {
+          if (r.status === 401 || r.status === 403) throw new NeedLogin();
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        }),
         history.length ? null : fetch("/board/history", { cache: "no-store" }).then((r) => r.ok ? r.json() : null).catch(() => null),
       ]);
+      lastSync = Date.now();
       const t0 = performance.now();
       if (hist && hist.changes) for (const e of hist.changes) addHistory(e);
       const present = new Set();
@@ -327,6 +359,7 @@
       metrics.snapshotCount = (snap.warnings || []).length;
       if (!ready) {
         ready = true;
+        whoami();
         flush();
         metrics.firstRenderMs = performance.now();
         metrics.firstRenderApplyMs = performance.now() - t0;
@@ -335,7 +368,7 @@
         afterChanges();
       }
     } catch (e) {
-      setTimeout(resync, 2000);
+      if (e instanceof NeedLogin) showLogin(); else setTimeout(resync, 2000);
     } finally {
       syncing = false;
       if (again) resync();
@@ -343,12 +376,72 @@
   }
 
   // ---- server-sent events ----------------------------------------------------------------------
+  function NeedLogin() {}
+  let source = null, retryMs = RETRY_MIN_MS;
   function connect() {
-    const es = new EventSource("/board/events");
-    es.addEventListener("hello", () => { setConn(true); resync(); });
+    if (source) source.close();
+    const es = source = new EventSource("/board/events");
+    es.addEventListener("hello", () => { setConn(true); retryMs = RETRY_MIN_MS; resyncSoon(); });
     es.addEventListener("warning", (ev) => { try { enqueue("warning", JSON.parse(ev.data)); } catch (e) { /* skip */ } });
     es.addEventListener("ack", (ev) => { try { enqueue("ack", JSON.parse(ev.data)); } catch (e) { /* skip */ } });
-    es.onerror = () => setConn(false);
+    es.onerror = () => {
+      setConn(false);
+      // Refused (401 signed out, 503 full): EventSource gives up; try again later, backing off.
+      if (es.readyState === EventSource.CLOSED && source === es) {
+        source = null;
+        const wait = retryMs * (0.5 + Math.random());
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+        setTimeout(() => { if (!source) { connect(); resyncSoon(); } }, wait);
+      }
+    };
+  }
+
+  // Behind a single sign-on proxy the proxy adds the token: the page has none, and acknowledges as the proxy's user.
+  let proxied = null;               // {role, person} when the credential came in a header the page did not send
+  async function whoami() {
+    try {
+      const r = await fetch("/board/whoami", { cache: "no-store" });
+      if (!r.ok) return;
+      const j = await r.json();
+      proxied = j.via === "header" ? j : null;
+    } catch (e) { /* keep what was known */ }
+  }
+
+  // ---- sign in: the token buys an HttpOnly session cookie for the reads (EventSource sends no headers)
+  function showLogin() {
+    const d = $("login-dialog");
+    if (d.open) return;
+    $("login-token").value = "";
+    $("login-error").textContent = "";
+    d.showModal();
+    $("login-token").focus();
+  }
+  async function submitLogin(ev) {
+    ev.preventDefault();
+    const token = $("login-token").value.trim();
+    if (!token) return;
+    let resp;
+    try {
+      resp = await fetch("/board/login", { method: "POST", headers: { "Authorization": "Bearer " + token } });
+    } catch (e) { $("login-error").textContent = t("err"); return; }
+    if (resp.status !== 200) {
+      $("login-error").textContent = resp.status === 401 ? t("wrong_token") : t("err") + " " + resp.status;
+      return;
+    }
+    const who = await resp.json();
+    if (who.role === "ack") sessionStorage.setItem("board.token", token); else sessionStorage.removeItem("board.token");
+    if (who.person) sessionStorage.setItem("board.by", who.person); else sessionStorage.removeItem("board.by");
+    $("login-dialog").close();
+    connect();
+    resync();
+  }
+  async function logout() {
+    sessionStorage.removeItem("board.token");
+    sessionStorage.removeItem("board.by");
+    try { await fetch("/board/logout", { method: "POST" }); } catch (e) { /* offline: the cookie lapses */ }
+    if (source) { source.close(); source = null; }
+    setConn(false);
+    showLogin();
   }
   let connected = false;
   function setConn(on) {
@@ -363,22 +456,27 @@
   function addHistory(w) {
     const id = w.warning_id;
     if (id) { if (historyIds.has(id)) return; historyIds.add(id); }
-    history.push({ t: ms(w.changed_at), severity: w.severity, status: w.status, transition: w.transition,
+    history.push({ id, t: ms(w.changed_at), severity: w.severity, status: w.status, transition: w.transition,
       rule_id: w.rule_id, district_id: w.district_id || (w.scope && w.scope.district_id), summary: w.summary,
       summary_zh: w.summary_zh, fingerprint: w.fingerprint });
+    if (history.length > HISTORY_MAX + HISTORY_MAX / 10) trimHistory(Date.now() - 24 * 3600 * 1000);
     tlDirty = true;
+  }
+  // Keep 24 h only, and at most HISTORY_MAX entries; the ids set follows what is kept.
+  function trimHistory(from) {
+    let j = 0;
+    for (let i = 0; i < history.length; i++) if (history[i].t >= from) history[j++] = history[i];
+    history.length = j;
+    if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
+    historyIds.clear();
+    for (const e of history) if (e.id) historyIds.add(e.id);
   }
   const COLORS = { red: "#c62828", orange: "#ef6c00", yellow: "#f9a825", blue: "#1565c0", resolved: "#2e7d32" };
   function drawTimeline() {
     if (!tlDirty) return;
     tlDirty = false;
     const now = Date.now(), from = now - 24 * 3600 * 1000;
-    // keep 24 h only
-    if (history.length && history[0].t < from) {
-      let j = 0;
-      for (let i = 0; i < history.length; i++) if (history[i].t >= from) history[j++] = history[i];
-      history.length = j;
-    }
+    if (history.length && history[0].t < from) trimHistory(from);
     const cv = $("tl"), dpr = window.devicePixelRatio || 1;
     const W = cv.clientWidth || 1200, H = cv.clientHeight || 90;
     if (cv.width !== Math.round(W * dpr)) { cv.width = Math.round(W * dpr); cv.height = Math.round(H * dpr); }
@@ -421,34 +519,38 @@
     if (!c) return;
     ackFp = fp;
     $("ack-what").textContent = c.w.rule_id + " · " + ((lang === "zh" ? c.w.summary_zh : c.w.summary) || "");
-    $("ack-token-row").hidden = !!sessionStorage.getItem("board.token");
+    const viaProxy = !!(proxied && proxied.role === "ack");
+    $("ack-token-row").hidden = viaProxy || !!sessionStorage.getItem("board.token");
     $("ack-token").value = "";
-    $("ack-by").value = sessionStorage.getItem("board.by") || "";
+    const by = viaProxy ? proxied.person : sessionStorage.getItem("board.by");
+    $("ack-as").textContent = by ? t("ack_as") + " " + by : "";
     $("ack-note").value = "";
     $("ack-error").textContent = "";
     $("ack-dialog").showModal();
-    (sessionStorage.getItem("board.token") ? $("ack-by") : $("ack-token")).focus();
+    ($("ack-token-row").hidden ? $("ack-note") : $("ack-token")).focus();
   }
   async function submitAck(ev) {
     ev.preventDefault();
     const fp = ackFp;
     const token = sessionStorage.getItem("board.token") || $("ack-token").value.trim();
-    const by = $("ack-by").value.trim();
-    if (!by) { $("ack-error").textContent = t("need_by"); return; }
-    if (!token) { $("ack-token-row").hidden = false; return; }
-    const body = { acknowledged_by: by };
+    const viaProxy = !!(proxied && proxied.role === "ack");
+    if (!token && !viaProxy) { $("ack-token-row").hidden = false; return; }
+    const body = {};                  // who and when: the server's, from the token
     const note = $("ack-note").value.trim();
     if (note) body.note = note;
     let resp;
     try {
       resp = await fetch("/api/warnings/" + encodeURIComponent(fp) + "/ack", {
-        method: "POST", headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+        method: "POST", headers: Object.assign({ "Content-Type": "application/json" },
+          token ? { "Authorization": "Bearer " + token } : {}),
         body: JSON.stringify(body) });
     } catch (e) { $("ack-error").textContent = t("err"); return; }
     if (resp.status === 401 || resp.status === 403) {
       sessionStorage.removeItem("board.token");
       $("ack-token-row").hidden = false;
-      $("ack-error").textContent = t("wrong_token");
+      let msg = t("wrong_token");
+      try { const j = await resp.json(); if (j && j.error && resp.status === 403) msg = j.error; } catch (e) { /* none */ }
+      $("ack-error").textContent = msg;
       return;
     }
     if (resp.status !== 202) {
@@ -457,8 +559,8 @@
       $("ack-error").textContent = msg;
       return;
     }
-    sessionStorage.setItem("board.token", token);
-    sessionStorage.setItem("board.by", by);
+    if (token) sessionStorage.setItem("board.token", token);
+    try { const j = await resp.json(); if (j && j.acknowledged_by) sessionStorage.setItem("board.by", j.acknowledged_by); } catch (e) { /* none */ }
     $("ack-dialog").close();
     const c = cards.get(fp);
     if (c) { c.ackSent = true; renderCard(c); }
@@ -493,6 +595,9 @@
       if (b) openAck(b.closest(".card").dataset.fp);
     });
     $("ack-form").addEventListener("submit", submitAck);
+    $("login-form").addEventListener("submit", submitLogin);
+    $("logout").addEventListener("click", logout);
+    setInterval(() => pruneGone(Date.now()), 60000);
     $("ack-cancel").addEventListener("click", () => $("ack-dialog").close());
     setInterval(tickAges, 1000);     // live "firing for", visible cards only
     setInterval(() => { tlDirty = true; }, 30000);

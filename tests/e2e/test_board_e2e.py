@@ -24,7 +24,9 @@ from .board_worker import BoardDeployment
 from .test_worker_e2e import MIN, ticket
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-TOKEN = "board-test-token-5f2c"
+TOKEN = "board-test-token-5f2c"  # the shared acknowledging token
+READ = "board-read-token-77a1"  # the wall display's read-only token
+OFFICER = "officer-7-board-token-9c3e"  # officer-7's own acknowledging token
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 
@@ -63,7 +65,10 @@ def card_class(fp):
 
 @pytest.fixture
 def deployment(kafka_bootstrap, tmp_path):
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(f"officer-7: {{token: {OFFICER}, role: ack}}\n")
     d = BoardDeployment(kafka_bootstrap, tmp_path, {"RISK_CLOCK": "wall", "RISK_API_TOKEN": TOKEN,
+                                                    "RISK_API_READ_TOKEN": READ, "RISK_API_TOKENS_FILE": str(tokens),
                                                     "RISK_TICK_SECONDS": "0.2"})
     d.start_worker()
     d.wait_ready()
@@ -78,10 +83,20 @@ def browser(tmp_path):
     b.quit()
 
 
+def sign_in(browser, port, token):
+    """Open the board: it asks for a token, and reads with the session cookie that buys."""
+    browser.get(f"http://127.0.0.1:{port}/board")
+    wait_for(browser, "return document.getElementById('login-dialog').open", what="the sign-in dialog")
+    assert browser.execute_script("return document.getElementById('conn').classList.contains('on')") is False
+    browser.find_element("id", "login-token").send_keys(token)
+    browser.find_element("id", "login-submit").click()
+    wait_for(browser, "return document.getElementById('conn').classList.contains('on')", what="SSE connected")
+
+
 def test_board_shows_a_warning_live_from_raise_to_resolve(deployment, browser, tmp_path):
     d = deployment
-    browser.get(f"http://127.0.0.1:{d.port}/board")
-    wait_for(browser, "return document.getElementById('conn').classList.contains('on')", what="SSE connected")
+    sign_in(browser, d.port, READ)  # a wall display: reads only
+    assert browser.execute_script("return sessionStorage.getItem('board.token')") is None
     wait_for(browser, "return window.__board.metrics.firstRenderMs !== null", what="first render")
 
     # yellow at 80 % of the 45-minute urban limit (now), orange at 100 % (8 s from now)
@@ -114,18 +129,19 @@ def test_board_shows_a_warning_live_from_raise_to_resolve(deployment, browser, t
                            "s.dispatchEvent(new Event('change'));")
     assert browser.execute_script(card_class(fp))
 
-    # acknowledge through the page: the token is asked once, in the dialog
+    # acknowledge through the page: the read token may not, so the dialog asks for one that may;
+    # who acknowledged is the token's person, not something typed
     browser.find_element("css selector", f'.card[data-fp="{fp}"] .ackbtn').click()
     wait_for(browser, "return document.getElementById('ack-dialog').open", what="the ack dialog")
-    browser.find_element("id", "ack-token").send_keys(TOKEN)
-    browser.find_element("id", "ack-by").send_keys("officer-7")
+    assert browser.find_elements("id", "ack-by") == []
+    browser.find_element("id", "ack-token").send_keys(OFFICER)
     browser.find_element("id", "ack-note").send_keys("crew called")
     browser.find_element("id", "ack-submit").click()
     info = wait_for(browser, f"const c = document.querySelector('.card[data-fp=\"{fp}\"]');"
                              "return c.classList.contains('acked') ? c.querySelector('.ackinfo').textContent : null",
                     timeout=20, what="acknowledged")
     assert "officer-7" in info
-    assert browser.execute_script("return sessionStorage.getItem('board.token')") == TOKEN
+    assert browser.execute_script("return sessionStorage.getItem('board.token')") == OFFICER
 
     browser.save_screenshot(str(tmp_path / "board.png"))
     if os.environ.get("BOARD_SCREENSHOT"):
@@ -150,7 +166,37 @@ def test_board_shows_a_warning_live_from_raise_to_resolve(deployment, browser, t
              timeout=5, what="the resolution in the timeline list")
     assert browser.execute_script(card_class(fp_south))  # the other one is still firing
     assert browser.execute_script("return document.querySelectorAll('.card').length") == 1
-    assert TOKEN not in d.log()  # the token is never logged
+    assert all(t not in d.log() for t in (TOKEN, READ, OFFICER))  # tokens are never logged
+
+    # signing out ends the session: the feed and the list are refused, the sign-in form is back
+    browser.find_element("id", "logout").click()
+    wait_for(browser, "return document.getElementById('login-dialog').open", what="the sign-in dialog again")
+    status = browser.execute_script("return fetch('/board/history').then(r => r.status)")
+    assert status == 401
+
+
+def test_the_board_page_remembers_a_bounded_number_of_gone_cards(deployment, browser):
+    """A wall display runs for weeks: resolutions and timeline ids must not pile up in the page."""
+    d = deployment
+    sign_in(browser, d.port, READ)
+    wait_for(browser, "return window.__board.metrics.firstRenderMs !== null", what="first render")
+    bounds = browser.execute_script("return window.__board.bounds")
+    n = bounds["HISTORY_MAX"] + bounds["HISTORY_MAX"] // 5  # more resolutions than either memory holds
+    sizes = browser.execute_script("""
+        const b = window.__board, now = new Date().toISOString();
+        for (let i = 0; i < arguments[0]; i++) {
+          b.applyWarning({fingerprint: 'gone-' + i, warning_id: 'gone-' + i + '-2', status: 'resolved',
+                          transition: 'resolved', severity: 'red', rule_id: 'repair.arrival_overdue',
+                          changed_at: now, scope: {district_id: 'north'}, summary: 's', summary_zh: 's'});
+        }
+        return [b.gone.size, b.historyIds.size, b.history.length];""", n)
+    gone, ids, history = sizes
+    assert gone <= bounds["GONE_MAX"]
+    assert history <= bounds["HISTORY_MAX"] * 1.1 and ids <= history
+    # and none is kept longer than GONE_MS
+    left = browser.execute_script("const b = window.__board; b.pruneGone(Date.now() + b.bounds.GONE_MS + 1);"
+                                  "return b.gone.size;")
+    assert left == 0
 
 
 def test_board_escapes_text_and_sends_security_headers(deployment):

@@ -27,3 +27,59 @@ def test_other_messages_and_info_lines_are_not_held():
     assert f.filter(record("Unable connect to node %s", name="aiokafka.conn"))
     assert f.filter(record("Joined group %s", level=logging.INFO))
     assert f.filter(record("Joined group %s", level=logging.INFO))
+
+
+def capture(logger_name: str):
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return stream, lambda: logger.removeHandler(handler)
+
+
+def test_a_producer_value_with_newline_and_escape_stays_on_one_escaped_line():
+    from service import app, board  # their loggers escape
+
+    forged = "T1\nINFO warning resolved red all clear\x1b[2J\u202e"
+    for module in (app, board):
+        stream, done = capture(module.log.name)
+        try:
+            module.log.info("warning %s %s %s %s", "raised", "red", "repair.arrival_overdue",
+                            {"ticket_id": forged, "district_id": "north"})
+            module.log.warning("event %s reached %s", forged, "ticket:" + forged)
+        finally:
+            done()
+        lines = stream.getvalue().splitlines()
+        assert len(lines) == 2, lines
+        assert "\x1b" not in stream.getvalue() and "\u202e" not in stream.getvalue()
+        assert lines[1] == ("WARNING event T1\\nINFO warning resolved red all clear\\x1b[2J\\u202e reached "
+                            "ticket:T1\\nINFO warning resolved red all clear\\x1b[2J\\u202e")
+
+
+def test_an_exception_message_from_a_producer_is_escaped_too():
+    from service import app
+
+    stream, done = capture(app.log.name)
+    try:
+        try:
+            raise ValueError("bad id 'A1\nERROR forged line'")
+        except ValueError:
+            app.log.exception("ingest failed on %s", "repair-tickets")
+    finally:
+        done()
+    text = stream.getvalue()
+    assert "\nERROR forged line" not in text
+    assert "ValueError: bad id 'A1\\nERROR forged line'" in text
+
+
+def test_escape_keeps_ordinary_text_and_doubles_backslashes():
+    from service.logfilter import escape
+
+    assert escape("north 区域 T-1") == "north 区域 T-1"
+    assert escape("a\\nb") == "a\\\\nb"  # a literal backslash-n cannot pass for an escaped newline
+    assert escape("a\r\nb\x00\x85\u2028") == "a\\r\\nb\\x00\\x85\\u2028"
+
