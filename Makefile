@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit kafka-start kafka-stop schemas clean
+.PHONY: demo test test-unit kafka-start kafka-stop stop prometheus schemas clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "needs $(PY)"; exit 1; }
@@ -27,6 +27,13 @@ kafka-start:
 
 kafka-stop:
 	deploy/kafka.sh stop
+
+# the broker that `make demo` and `make test` leave running
+stop: kafka-stop
+
+# Debian's Prometheus scraping the demo's worker (127.0.0.1:6066): the dashboard's numbers without Docker
+prometheus:
+	deploy/prometheus.sh
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate

@@ -11,15 +11,20 @@ PY=.venv/bin/python
 SCENARIO="${1:-storm}"
 SPEED="${2:-7200}"
 mkdir -p var
+PORT="${RISK_WEB_PORT:-6066}"
+# Reads and acknowledgements need a token: fresh ones each run, printed here for the board.
+RISK_API_READ_TOKEN="demo-read-$($PY -c 'import secrets; print(secrets.token_hex(12))')"
+RISK_API_TOKEN="demo-ack-$($PY -c 'import secrets; print(secrets.token_hex(12))')"
+export RISK_API_READ_TOKEN RISK_API_TOKEN
+echo "board:    http://127.0.0.1:${PORT}/board   sign in with the read token $RISK_API_READ_TOKEN"
+echo "          (to acknowledge, when the board asks: $RISK_API_TOKEN)"
+echo "API:      curl -H 'Authorization: Bearer $RISK_API_READ_TOKEN' http://127.0.0.1:${PORT}/api/warnings"
+echo "metrics:  http://127.0.0.1:${PORT}/metrics"
 
 eval "$(deploy/kafka.sh start | grep '^KAFKA_BOOTSTRAP=')"
 export KAFKA_BOOTSTRAP
 run="demo-$(date +%s)"  # a fresh app and topics each run: no earlier run's state
 export RISK_CLOCK=event RISK_TICK_SECONDS=0.5 RISK_EVENT_CLOCK_IDLE_SECONDS=3
-# Reads and acknowledgements need a token: fresh ones each run, printed below for the board.
-RISK_API_READ_TOKEN="demo-read-$($PY -c 'import secrets; print(secrets.token_hex(12))')"
-RISK_API_TOKEN="demo-ack-$($PY -c 'import secrets; print(secrets.token_hex(12))')"
-export RISK_API_READ_TOKEN RISK_API_TOKEN
 export RISK_APP_ID="risk-warnings-$run" RISK_DATA_DIR="var/$run"
 for t in OUTAGE_EVENTS REPAIR_TICKETS BILLING_EVENTS SERVICE_EVENTS RISK_WARNINGS RISK_NOTIFICATIONS WARNING_ACKS DEAD_LETTERS; do
   name=$(echo "$t" | tr 'A-Z_' 'a-z-')
@@ -34,35 +39,39 @@ from service.sim.scenarios import build
 yaml.safe_dump(build(sys.argv[1], 7).reference, open(sys.argv[2], "w"), allow_unicode=True)
 PYEOF
 export RISK_DISTRICTS_FILE="var/$run-districts.yaml"
+echo "warnings: topic ${RISK_TOPICS__RISK_WARNINGS} (kcat -b $KAFKA_BOOTSTRAP -t ${RISK_TOPICS__RISK_WARNINGS})"
+
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+stop() {
+  trap - INT TERM
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo
+  echo "stopped the worker and the demo. The Kafka broker keeps running for the next demo: stop it with"
+  echo "  make stop        (or deploy/kafka.sh stop)"
+  exit 0
+}
+trap stop INT TERM
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-$PY -m service topics >/dev/null
+$PY -m service topics >/dev/null 2>>"var/$run-worker.log"
 $PY -m service worker >"var/$run-worker.log" 2>&1 &
 pids+=($!)
-echo "worker started (log: var/$run-worker.log, metrics: http://127.0.0.1:6066/metrics)"
-echo "board: open http://127.0.0.1:6066/board and sign in with the read token $RISK_API_READ_TOKEN"
-echo "       (acknowledging, when the board asks: $RISK_API_TOKEN)"
-echo "API:   curl -H 'Authorization: Bearer $RISK_API_READ_TOKEN' http://127.0.0.1:6066/api/warnings"
+echo "worker:   starting (log: var/$run-worker.log)"
 for _ in $(seq 1 120); do grep -q "Ready" "var/$run-worker.log" 2>/dev/null && break; sleep 0.5; done
-$PY -m service follow &
-pids+=($!)
-sleep 1
-echo "producing scenario '$SCENARIO' at ${SPEED}x event time (ground truth: var/$run-truth.json)"
-$PY -m service sim produce --events "var/$run-events.jsonl" --speed "$SPEED"
+$PY -m service watch --hold 4 2>>"var/$run-watch.log" &
+watcher=$!
+pids+=($watcher)
+echo "stream:   scenario '$SCENARIO' at ${SPEED}x event time (ground truth: var/$run-truth.json)"
+echo
+$PY -m service sim produce --events "var/$run-events.jsonl" --speed "$SPEED" >/dev/null 2>>"var/$run-producer.log" &
+producer=$!
+pids+=($producer)
+wait "$producer"
 sleep 10  # let the idle partitions release the clock and the last windows close
-echo "--- done: $(grep -c '' "var/$run-events.jsonl") events; warnings by rule:"
-$PY - <<'PYEOF'
-import collections, json, os
-from kafka import KafkaConsumer
-c = KafkaConsumer(os.environ["RISK_TOPICS__RISK_WARNINGS"], bootstrap_servers=os.environ["KAFKA_BOOTSTRAP"],
-                  auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=3000)
-n = collections.Counter()
-for r in c:
-    w = json.loads(r.value)
-    n[(w["rule_id"], w["transition"])] += 1
-for (rule, transition), k in sorted(n.items()):
-    print(f"  {rule:<30} {transition:<12} {k}")
-PYEOF
+kill -USR1 "$watcher" 2>/dev/null || true
+sleep 1
+echo "the stream has ended ($(grep -c '' "var/$run-events.jsonl") events). The worker, the board and the metrics"
+echo "keep running: http://127.0.0.1:${PORT}/board. Ctrl-C stops them."
+wait "$watcher" || true

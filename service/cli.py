@@ -1,4 +1,4 @@
-"""Command line: `risk-warnings worker | topics | follow | demo`."""
+"""Command line: `risk-warnings worker | topics | follow | watch | demo`."""
 
 from __future__ import annotations
 
@@ -104,6 +104,12 @@ def cmd_follow(args) -> int:
     return follow(_settings(), from_beginning=args.from_beginning, limit=args.limit)
 
 
+def cmd_watch(args) -> int:
+    from .follow import watch
+
+    return watch(_settings(), hold_seconds=args.hold)
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--from-beginning", action="store_true")
     f.add_argument("--limit", type=int, default=None, help="stop after this many warnings")
     f.set_defaults(func=cmd_follow)
+    w = sub.add_parser("watch", help="the demo's terminal: changes in event-time order, a running summary, "
+                                     "a table per rule on SIGUSR1")
+    w.add_argument("--hold", type=float, default=2.0, help="wall seconds a change waits for earlier ones")
+    w.set_defaults(func=cmd_watch)
     d = sub.add_parser("demo", help="produce a small realistic event stream in accelerated event time")
     d.add_argument("--speed", type=float, default=60.0, help="event-time seconds per wall second")
     d.add_argument("--minutes", type=float, default=180.0, help="event-time minutes to simulate")

@@ -4,10 +4,11 @@ Three districts (urban, rural, remote), repair tickets every few minutes with
 crew arrival times drawn around the area limits, so some crews come late and
 one never comes; unplanned outages whose notices are usually prompt, sometimes
 late and once missing; and two malformed messages that must end up on the
-dead-letter topic. Event time runs `speed` times faster than wall time, so a
-worker with RISK_CLOCK=event shows warnings within seconds. Seeded: the same
-seed gives the same stream. The full simulator with named scenarios is a
-separate piece of work (issue 5); this is the smallest stream that exercises
+dead-letter topic. Event time runs `speed` times faster than wall time and
+ends now, so a worker with RISK_CLOCK=event shows warnings within seconds and
+no event is dated ahead of the wall clock. Seeded: the same
+seed gives the same stream. The named scenarios of the simulator
+(`risk-warnings sim`) are richer; this is the smallest stream that exercises
 every path of the first two rules.
 """
 
@@ -76,19 +77,33 @@ BAD_MESSAGES = [
 ]
 
 
+def timed_stream(wall0: float, speed: float, minutes: float, seed: int) -> list[tuple[float, str, str, dict]]:
+    """(wall time to send, topic role, key, event), from `wall0` on.
+
+    Event time runs `speed` times faster than wall time and ends at the moment the last
+    event is sent: never ahead of the wall clock, so a worker on the wall clock does not
+    stamp warnings in the future, nor refuse the events as future-dated.
+    """
+    start = wall0 + minutes * 60 / speed - minutes * 60
+    return [(wall0 + (ts - start) / speed, role, key, event)
+            for ts, role, key, event in build_stream(start, minutes, seed)]
+
+
 def run_demo(settings: Settings, speed: float = 60.0, minutes: float = 180.0, seed: int = 7) -> int:
     roles = {"tickets": settings.topics.repair_tickets, "outages": settings.topics.outage_events}
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), linger_ms=5,
                              **settings.kafka_security.client_options())
     wall0 = time.time()
-    start = wall0 - 0  # event time starts now and runs `speed` times faster
-    stream = build_stream(start, minutes, seed)
+    stream = timed_stream(wall0, speed, minutes, seed)
     print(f"demo: {len(stream)} events over {minutes:.0f} event-time minutes at {speed:g}x "
-          f"(about {minutes * 60 / speed:.0f} s)", flush=True)
+          f"(about {minutes * 60 / speed:.0f} s), the last at the moment it is sent", flush=True)
+    if settings.clock == "wall":
+        print("demo: the worker's clock is the wall clock, so deadlines fall due as soon as it reads an "
+              "event; RISK_CLOCK=event shows them at their event times", flush=True)
     for role, value, key in BAD_MESSAGES:
         producer.send(roles[role], key=key, value=value)
-    for ts, role, key, event in stream:
-        delay = wall0 + (ts - start) / speed - time.time()
+    for send_at, role, key, event in stream:
+        delay = send_at - time.time()
         if delay > 0:
             producer.flush()
             time.sleep(delay)

@@ -422,3 +422,15 @@ def test_the_settings_check_refuses_unknown_variables():
     """known_settings() above can fail: a misspelt variable is refused, as at start-up."""
     with pytest.raises(ConfigError):
         known_settings({"RISK_WEB_PROT": "6066"})
+
+
+def test_the_no_docker_prometheus_scrapes_the_given_worker_with_the_service_alerts(promtool):
+    out = subprocess.run([str(DEPLOY / "prometheus.sh"), "--check", "127.0.0.1:6123"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    config = load_yaml(ROOT / "var" / "prometheus" / "prometheus.yml")
+    job = config["scrape_configs"][0]
+    assert job["static_configs"] == [{"targets": ["127.0.0.1:6123"]}]
+    # the same job name as the compose configuration: the alerts match on it
+    assert job["job_name"] == load_yaml(PROMETHEUS_DIR / "prometheus.yml")["scrape_configs"][0]["job_name"]
+    assert (ROOT / "var" / "prometheus" / "alerts.yml").read_text() == (PROMETHEUS_DIR / "alerts.yml").read_text()
