@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
-from .core.rulebook import ConfigError, RuleBook
+from .core.rulebook import ConfigError, RuleBook, overlay, overlay_origins
 from .kafka_security import KafkaSecurity
 
 PACKAGE_DIR = Path(__file__).parent
@@ -237,9 +237,25 @@ def load_notify(settings: Settings) -> NotifyConfig:
         raise ConfigError(str(e)) from None
 
 
-def load_rulebook(path: Path) -> RuleBook:
+def _read_rules(path: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: cannot read rule configuration: {e}") from None
-    return RuleBook.from_mapping(data, str(path))
+
+
+def load_rulebook(path: Path) -> RuleBook:
+    """The shipped rules, overlaid by the file at `path` (core/rulebook.py `overlay`).
+
+    A file that names one rule changes that rule only; every other rule runs
+    as shipped. Errors name `path`.
+    """
+    defaults = _read_rules(DEFAULT_RULES)
+    if Path(path).resolve() == DEFAULT_RULES.resolve():
+        book = RuleBook.from_mapping(defaults, str(path))
+        book.origins = {rule_id: "defaults" for rule_id in book.rules}
+        return book
+    data = _read_rules(path)
+    book = RuleBook.from_mapping(overlay(defaults, data), str(path))
+    book.origins = overlay_origins(book.rules, data, str(path))
+    return book
