@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit kafka-start kafka-stop schemas clean
+.PHONY: demo test test-unit stop kafka-start kafka-stop schemas docs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "needs $(PY)"; exit 1; }
@@ -28,8 +28,15 @@ kafka-start:
 kafka-stop:
 	deploy/kafka.sh stop
 
+# The local broker keeps running after `make demo` and `make test`: this stops it.
+stop: kafka-stop
+
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
+
+# docs/contract.md, docs/rules.md, docs/configuration.md from the code (a test fails when they drift)
+docs: schemas
+	$(BIN)/python -m service.docs
 
 clean:
 	deploy/kafka.sh reset || true

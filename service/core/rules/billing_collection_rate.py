@@ -54,6 +54,10 @@ def _day(ts: float) -> str:
 
 class CollectionRate(Rule):
     rule_id = "billing.collection_rate"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "days_after_due": "heuristic (no published figure)",
+    }
     category = "fee_recovery"
     subject = "district"
     metric = "collection_rate"

@@ -173,6 +173,12 @@ class Params(SurgeParams):
 
 class ComplaintsSurge(SurgeRule):
     rule_id = "complaints.surge"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "clear": "heuristic (no published figure)",
+        "min_samples": "heuristic (no published figure)",
+        "min_history_days": "heuristic (no published figure)",
+    }
     category = "staff_conduct"
     subject = "district"
     metric = "complaints_24h"

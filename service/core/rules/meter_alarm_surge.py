@@ -42,6 +42,11 @@ class Params(SurgeParams):
 
 class MeterAlarmSurge(SurgeRule):
     rule_id = "meter.alarm_surge"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "clear": "heuristic (no published figure)",
+        "min_samples": "heuristic (no published figure)",
+    }
     category = "equipment"
     subject = "district"
     metric = "meter_alarms_1h"

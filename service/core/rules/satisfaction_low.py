@@ -35,6 +35,11 @@ class Params(WindowParams):
 
 class SatisfactionLow(WindowRule):
     rule_id = "satisfaction.low"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure) (scores of 5)",
+        "clear": "heuristic (no published figure): 0.2 above the raise levels (hysteresis)",
+        "min_samples": "heuristic (no published figure)",
+    }
     category = "staff_conduct"
     subject = "district"
     metric = "mean_survey_score"
