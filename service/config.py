@@ -288,5 +288,5 @@ def load_rulebook(path: Path) -> RuleBook:
         return book
     data = _read_rules(path)
     book = RuleBook.from_mapping(overlay(defaults, data), str(path))
-    book.origins = overlay_origins(book.rules, data, str(path))
+    book.origins = overlay_origins(book.rules, data, str(path), defaults)
     return book

@@ -185,23 +185,30 @@ def _overlay_rule(shipped: Any, entry: Any) -> Any:
     return merged
 
 
-def overlay_origins(rule_ids: Any, over: Any, source: str) -> dict[str, str]:
-    """Rule id -> "defaults", or `source` and the keys it set for that rule."""
+def overlay_origins(rule_ids: Any, over: Any, source: str, shipped: Any = None) -> dict[str, str]:
+    """Rule id -> "defaults", or `source` and the keys it changed for that rule.
+
+    A key the file repeats with the shipped value is not a change: a copy of
+    the shipped file reads as "defaults".
+    """
     named = over.get("rules") if isinstance(over, dict) else None
     named = named if isinstance(named, dict) else {}
+    shipped_rules = shipped.get("rules") if isinstance(shipped, dict) else None
+    shipped_rules = shipped_rules if isinstance(shipped_rules, dict) else {}
     origins = {}
     for rule_id in rule_ids:
-        if rule_id not in named:
-            origins[rule_id] = "defaults"
-            continue
-        entry = named[rule_id] if isinstance(named[rule_id], dict) else {}
+        entry = named.get(rule_id)
+        entry = entry if isinstance(entry, dict) else {}
+        base = shipped_rules.get(rule_id)
+        base = base if isinstance(base, dict) else {}
         keys = []
         for key, value in entry.items():
             if key in ("params", "districts") and isinstance(value, dict):
-                keys.extend(f"{key}.{sub}" for sub in value)
-            else:
+                was = base.get(key) if isinstance(base.get(key), dict) else {}
+                keys.extend(f"{key}.{sub}" for sub, v in value.items() if sub not in was or was[sub] != v)
+            elif key not in base or base[key] != value:
                 keys.append(key)
-        origins[rule_id] = f"{source}" + (f" ({', '.join(keys)})" if keys else " (as shipped)")
+        origins[rule_id] = f"{source} ({', '.join(keys)})" if keys else "defaults"
     return origins
 
 

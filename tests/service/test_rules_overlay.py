@@ -102,6 +102,13 @@ def test_origins_name_the_defaults_or_the_file_and_what_it_set(tmp_path):
     assert set(shipped.origins.values()) == {"defaults"}
 
 
+def test_a_copy_of_the_shipped_file_reads_as_defaults(tmp_path):
+    copy = rules_file(tmp_path, DEFAULT_RULES.read_text(encoding="utf-8").replace("overdue_days: 30", "overdue_days: 20"))
+    origins = load_rulebook(copy).origins
+    assert origins["billing.overdue_large"] == f"{copy} (params.overdue_days)"
+    assert {o for r, o in origins.items() if r != "billing.overdue_large"} == {"defaults"}
+
+
 def test_the_worker_logs_the_active_rules_before_it_starts(tmp_path, monkeypatch, caplog):
     f = rules_file(tmp_path, "rules:\n  meter.alarm_surge: {enabled: false}\n")
     for key in [k for k in __import__("os").environ if k.startswith("RISK_") or k == "KAFKA_BOOTSTRAP"]:
