@@ -105,7 +105,7 @@ class RiskWarning(_Message):
     """
 
     warning_id: MessageId  # unique per message
-    """Unique per message: `<fingerprint>-<n>` for the n-th state change, so a re-sent state change carries the same id."""
+    """Unique per message: `<fingerprint>-<n>` for the n-th state change (a re-sent change keeps its id)."""
     fingerprint: MessageId  # stable for the same rule and scope
     """Stable for the same rule and scope across raise, escalate, resolve and restarts; the message key."""
     rule_id: Id
@@ -115,7 +115,7 @@ class RiskWarning(_Message):
     status: WarningStatus
     """firing or resolved."""
     severity: Severity  # on resolved: the severity it had when it cleared
-    """blue < yellow < orange < red (the four early-warning colours); on resolved the severity it had when it cleared."""
+    """blue < yellow < orange < red (the four early-warning colours); on resolved: the severity it had."""
     previous_severity: Severity | None = None  # set on escalated and de-escalated
     """Set on escalated and de-escalated."""
     scope: Scope
@@ -125,7 +125,7 @@ class RiskWarning(_Message):
     first_fired_at: UtcDatetime
     """When this warning first fired (service clock)."""
     changed_at: UtcDatetime
-    """When this state change happened (service clock: event time when history is replayed, so a replay gives the same timeline as live operation)."""
+    """When this state change happened, on the service clock (event time when history is replayed)."""
     resolved_at: UtcDatetime | None = None
     """Set on resolved (service clock)."""
     emitted_at: UtcDatetime  # wall time the message was produced; the others are on the service clock
@@ -142,7 +142,7 @@ class RiskWarning(_Message):
     transition: WarningTransition | None = None
     """raised, escalated, de-escalated or resolved."""
     suppressed: StrictBool = False
-    """A silence, maintenance window or storm-mode inhibition holds back its notifications; the warning is still published."""
+    """A silence, maintenance window or storm-mode inhibition holds back its notifications (not the warning)."""
     # Set on an escalation caused by the acknowledgement clock, not by the value: "unacknowledged".
     escalation_reason: str | None = Field(None, max_length=64)
     """unacknowledged when the acknowledgement clock, not the value, escalated it."""

@@ -16,7 +16,10 @@ class Params(WindowParams):
 class RepairSlaBreachRatio(WindowRule):
     rule_id = "repair.sla_breach_ratio"
     sources = {  # parameter -> where its default comes from
-        "limit_minutes": "SGCC ten service commitments: crew on site within 45 min urban, 90 min rural, 120 min remote (China Southern Grid the same)",
+        "limit_minutes": (
+            "SGCC ten service commitments: crew on site within 45 min urban, 90 min rural, 120 min remote (China "
+            "Southern Grid the same)"
+        ),
         "raise": "heuristic (no published figure)",
     }
     category = "coordination"
