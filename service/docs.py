@@ -509,6 +509,10 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+# A rule module's docstring paragraph starting so describes shared machinery, not the rule.
+MACHINERY = ("Also home of", "The module also holds", "The state keeps", "The data lives in")
+
+
 def render_rules() -> str:
     from .config import DEFAULT_RULES
     from .core.rulebook import RuleBook
@@ -538,6 +542,12 @@ def render_rules() -> str:
                         "on" if rc.enabled else "off"])
         doc = inspect.cleandoc(sys.modules[type(rule).__module__].__doc__ or "")
         first, _, rest = doc.partition("\n\n")
+        kept = []
+        for paragraph in rest.split("\n\n"):
+            if paragraph.startswith(MACHINERY):
+                break  # how a shared base class works: for developers, not in the reference
+            kept.append(paragraph)
+        rest = "\n\n".join(kept)
         what = first.split(": ", 1)[-1]
         lines = [f"\n### `{rule_id}`\n\n{what[:1].upper()}{what[1:]}\n\n"]
         if rest:
