@@ -58,3 +58,15 @@ def test_creating_topics_checks_the_replication_first(caplog):
 
 def test_no_warning_text_for_a_replicated_setup():
     assert replication_warning(load_settings({"RISK_REPLICATION_FACTOR": "2"}), 5) is None
+
+
+def test_a_cluster_that_will_not_say_how_many_brokers_it_has_does_not_stop_start_up(caplog):
+    from kafka.errors import ClusterAuthorizationFailedError
+
+    class Refusing(FakeAdmin):
+        def describe_cluster(self):
+            raise ClusterAuthorizationFailedError("no")
+
+    with caplog.at_level(logging.INFO, logger="service.topics"):
+        assert warn_if_unreplicated(load_settings({}), Refusing(3)) is None
+    assert "replication factor 1 not checked" in caplog.text
