@@ -274,14 +274,13 @@ def schema_type(prop: dict, defs: dict) -> str:
             parts.append(f"matching `{prop['pattern']}`")
         return ", ".join(parts)
     if kind in ("integer", "number"):
-        low = prop.get("minimum", prop.get("exclusiveMinimum"))
-        high = prop.get("maximum", prop.get("exclusiveMaximum"))
         name = "integer" if kind == "integer" else "number"
-        if low is not None and high is not None:
-            return f"{name} {low}-{high}"
-        if low is not None:
-            return f"{name} >= {low}"
-        return name
+        bounds = [f"{sign} {prop[key]}" for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"),
+                                                          ("maximum", "<="), ("exclusiveMaximum", "<"))
+                  if key in prop]
+        if "minimum" in prop and "maximum" in prop and len(bounds) == 2:
+            return f"{name} {prop['minimum']}-{prop['maximum']}"
+        return ", ".join([name, *bounds])
     if kind == "boolean":
         return "boolean (true/false)"
     if kind == "array":
@@ -304,7 +303,10 @@ def _fields_table(model: type[BaseModel], glossary: dict[str, str]) -> str:
             need = f"no (default {_code(json.dumps(prop['default']))})"
         else:
             need = "no"
-        rows.append([_code(name), schema_type(prop, defs), need, description])
+        kind = schema_type(prop, defs)
+        if name in required and any(p.get("type") == "null" for p in prop.get("anyOf", [])):
+            kind += " or null"
+        rows.append([_code(name), kind, need, description])
     return _table(["field", "type", "required", "meaning"], rows)
 
 
@@ -407,9 +409,10 @@ def render_contract() -> str:
         lines = table.splitlines()
         kept = lines[:2] + [row for row in lines[2:] if row.split("|")[1].strip().strip("`") not in base_fields]
         out.append("\n".join(kept) + "\n")
-    out.append("\n## Reference data\n\n" + _doc(District) +
-               "The file format is in "
-               "[configuration.md](configuration.md#district-reference-data-risk_districts_file).\n")
+    out.append("\n## Reference data\n\nPer district, loaded from a file at start-up "
+               "([configuration.md](configuration.md#district-reference-data-risk_districts_file)); a district "
+               "seen in events but missing there still gets every rule that needs no denominator.\n\n")
+    out.append(_fields_table(District, {}))
     out.append(f"\n## Warnings (topic `risk-warnings`, key `fingerprint`)\n\n{_doc(RiskWarning)}")
     out.append(_fields_table(RiskWarning, glossary))
     out.append(f"\n### Scope\n\n{_doc(Scope)}" + _fields_table(Scope, glossary))
