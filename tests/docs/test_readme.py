@@ -29,7 +29,7 @@ def test_the_readme_names_every_topic():
     for suffix in internal_topics:
         assert f"`<app_id>-{suffix}`" in topics_section
     for table in tables:
-        assert f"-{table}-changelog`" in topics_section
+        assert f"`<app_id>-{table}-changelog`" in topics_section
 
 
 def test_the_first_screen_has_the_commands_the_urls_and_how_to_stop_and_connect():
