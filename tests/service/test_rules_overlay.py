@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 import yaml
@@ -111,7 +112,7 @@ def test_a_copy_of_the_shipped_file_reads_as_defaults(tmp_path):
 
 def test_the_worker_logs_the_active_rules_before_it_starts(tmp_path, monkeypatch, caplog):
     f = rules_file(tmp_path, "rules:\n  meter.alarm_surge: {enabled: false}\n")
-    for key in [k for k in __import__("os").environ if k.startswith("RISK_") or k == "KAFKA_BOOTSTRAP"]:
+    for key in [k for k in os.environ if k.startswith("RISK_") or k == "KAFKA_BOOTSTRAP"]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("RISK_RULES_FILE", str(f))
     monkeypatch.setenv("RISK_CREATE_TOPICS", "false")
