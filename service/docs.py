@@ -478,6 +478,20 @@ def rule_kind(rule: Any) -> str:
     raise RuntimeError(f"{rule.rule_id}: unknown kind of rule; teach service/docs.py rule_kind and delay")
 
 
+def delay_minutes(rule: Any, params: Any) -> float:
+    """Worst case, in event-time minutes, from the moment a condition holds to its state change being decided.
+
+    0 for rules stamped at the exact moment (deadlines, account timelines,
+    billing periods: their decision moments are part of the rule).
+    """
+    kind = rule_kind(rule)
+    if kind in ("deadline", "account timeline", "billing period"):
+        return 0.0
+    if kind == "event-driven count":
+        return params.lateness_minutes
+    return params.step_minutes + params.lateness_minutes + getattr(params, "for_minutes", 0.0)
+
+
 def delay(rule: Any, params: Any) -> str:
     """Worst-case detection delay in event time, from the rule's kind and its shipped parameters."""
     kind = rule_kind(rule)
@@ -488,11 +502,11 @@ def delay(rule: Any, params: Any) -> str:
         return (f"by design: a period is decided {params.days_after_due:g} days after its latest due date; "
                 f"{tick}")
     if kind == "event-driven count":
-        return (f"{_minutes(params.lateness_minutes)} (`lateness_minutes`): raised at the event that crosses "
+        return (f"{_minutes(delay_minutes(rule, params))} (`lateness_minutes`): raised at the event that crosses "
                 f"the threshold, decided once the clock is that far past it")
     step, late = params.step_minutes, params.lateness_minutes
     extra = getattr(params, "for_minutes", 0.0)
-    total = step + late + extra
+    total = delay_minutes(rule, params)
     parts = f"`step_minutes` {_minutes(step)} + `lateness_minutes` {_minutes(late)}"
     if extra:
         parts += f" + `for_minutes` {_minutes(extra)}"

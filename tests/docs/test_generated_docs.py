@@ -122,3 +122,47 @@ def test_field_comments_are_read_from_the_source():
     comments = docs.field_comments(Settings)
     assert comments["tick_seconds"].startswith("How often the clock ticks")
     assert comments["session_timeout_seconds"].startswith("How long the broker waits for a silent worker")
+
+
+def first_published(w, condition_minute: float, until: float, every: float = 0.5) -> float:
+    """The clock minute at which the first warning came out, ticking from the condition on."""
+    m = condition_minute
+    while m <= until:
+        w.tick(m)
+        if w.warnings:
+            return m
+        m += every
+    raise AssertionError("no warning")
+
+
+def test_the_documented_delay_of_a_window_rule_is_what_the_engine_takes():
+    from tests.core.world import World, rulebook
+
+    book = rulebook(only=["repair.arrival_p90"])
+    rc = book.rules["repair.arrival_p90"]
+    bound = docs.delay_minutes(rc.rule, rc.params)
+    w = World(book)
+    # five crews 50 min after their tickets (limit 45): p90 over the limit from the fifth, just after a window end
+    for i in range(5):
+        w.send("ticket.created", i * 0.1, ticket_id=f"T{i}", district_id="D1", area_type="urban",
+               category="no_power", priority="normal")
+    for i in range(5):
+        w.send("ticket.arrived", 50.1 + i * 0.1, ticket_id=f"T{i}")
+    w.tick(50.0)
+    seen = first_published(w, 50.5, 120)
+    assert bound - 1 <= seen - 50.5 <= bound  # the bound holds, and is tight
+
+
+def test_the_documented_delay_of_an_event_driven_count_is_what_the_engine_takes():
+    from tests.core.world import World, rulebook
+
+    book = rulebook(only=["complaints.staff_repeat"])
+    rc = book.rules["complaints.staff_repeat"]
+    bound = docs.delay_minutes(rc.rule, rc.params)
+    w = World(book)
+    for m in (0, 1, 2):  # the third complaint naming S7 reaches yellow
+        w.send("complaint.received", m, complaint_id=f"c{m}", district_id="D1", category="service_attitude",
+               staff_id="S7")
+    seen = first_published(w, 2, 60)
+    assert bound - 0.5 <= seen - 2 <= bound
+    assert w.warnings[0]["changed_at"].startswith("2026-11-27T08:02")  # stamped at the complaint itself
