@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit kafka-start kafka-stop stop prometheus schemas clean
+.PHONY: demo test test-unit stop prometheus kafka-start kafka-stop schemas docs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "needs $(PY)"; exit 1; }
@@ -28,7 +28,7 @@ kafka-start:
 kafka-stop:
 	deploy/kafka.sh stop
 
-# the broker that `make demo` and `make test` leave running
+# The local broker keeps running after `make demo` and `make test`: this stops it.
 stop: kafka-stop
 
 # Debian's Prometheus scraping the demo's worker (127.0.0.1:6066): the dashboard's numbers without Docker
@@ -37,6 +37,10 @@ prometheus:
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
+
+# docs/contract.md, docs/rules.md, docs/configuration.md from the code (a test fails when they drift)
+docs: schemas
+	$(BIN)/python -m service.docs
 
 clean:
 	deploy/kafka.sh reset || true

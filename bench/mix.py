@@ -1,4 +1,4 @@
-"""Realistic input streams for the benchmark (valid per shared/CONTRACT.md).
+"""Realistic input streams for the benchmark (valid per docs/contract.md).
 
 `mix()` builds a stream of whole entity life cycles in event-time order:
 repair tickets ~40 % of the events, outages ~5 %, billing ~35 %, service

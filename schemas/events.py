@@ -60,16 +60,21 @@ class EventBase(BaseModel):
     """Fields every input event carries."""
 
     # Unknown fields are ignored so producers can add optional fields first.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, use_attribute_docstrings=True)
 
     topic: ClassVar[str]  # the default topic the type travels on
     entity_field: ClassVar[str]  # the field holding the contract's message key
 
     event_id: EventId
+    """Unique per event: a redelivery with the same event_id is not counted twice."""
     type: str
+    """The event type (the discriminator): one of the types listed in this contract."""
     occurred_at: UtcDatetime
+    """When it happened: event time, which every window and SLA uses (not arrival time)."""
     source: Source | None = None
+    """The producing system."""
     schema_version: SchemaVersion = 1
+    """Version of this event's schema."""
 
 
 # --- outages ----------------------------------------------------------------
@@ -79,6 +84,7 @@ class OutageEvent(EventBase):
     topic: ClassVar[str] = "outage-events"
     entity_field: ClassVar[str] = "outage_id"
     outage_id: Id
+    """The outage; the message key on outage-events."""
 
 
 class OutageScheduled(OutageEvent):
@@ -86,12 +92,19 @@ class OutageScheduled(OutageEvent):
 
     type: Literal["outage.scheduled"]
     kind: ScheduledOutageKind
+    """planned work, or temporary (maintenance) work: they have different legal notice periods."""
     district_id: Id
+    """The district the outage is in."""
     feeder_id: Id
+    """The feeder (distribution line) that is switched off."""
     area_type: AreaType
+    """urban, rural or remote: selects the SLA limits."""
     customers_affected: Count
+    """Customers who lose supply."""
     scheduled_start: UtcDatetime
+    """When the outage is to start."""
     scheduled_end: UtcDatetime
+    """When supply is to be back."""
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> OutageScheduled:
@@ -103,11 +116,14 @@ class OutageScheduled(OutageEvent):
 class OutageStarted(OutageEvent):
     type: Literal["outage.started"]
     kind: OutageKind
+    """planned, temporary or unplanned."""
     district_id: Id
     feeder_id: Id
     area_type: AreaType
     customers_affected: Count
+    """Customers who lost supply."""
     cause: Text | None = None
+    """Free text, if known."""
 
 
 class OutageNoticePublished(OutageEvent):
@@ -115,12 +131,15 @@ class OutageNoticePublished(OutageEvent):
 
     type: Literal["outage.notice_published"]
     channel: NoticeChannel
+    """Where customers were told."""
     customers_notified: Count | None = None
+    """How many customers the notice reached, if known."""
 
 
 class OutageRestored(OutageEvent):
     type: Literal["outage.restored"]
     customers_restored: Count | None = None
+    """How many customers have supply again, if known."""
 
 
 class OutageCancelled(OutageEvent):
@@ -134,22 +153,31 @@ class TicketEvent(EventBase):
     topic: ClassVar[str] = "repair-tickets"
     entity_field: ClassVar[str] = "ticket_id"
     ticket_id: Id
+    """The repair ticket (work order); the message key on repair-tickets."""
 
 
 class TicketCreated(TicketEvent):
     type: Literal["ticket.created"]
     district_id: Id
+    """The district of the customer who reported the fault."""
     area_type: AreaType
+    """urban, rural or remote: selects the crew arrival and restoration limits."""
     category: TicketCategory
+    """What the customer reported."""
     priority: TicketPriority
+    """urgent tickets (safety hazards, hospitals) go red as soon as the arrival limit passes."""
     channel: TicketChannel | None = None
+    """How the fault was reported."""
     outage_id: Id | None = None
+    """The outage this ticket belongs to, if known."""
     customer_id: Id | None = None
+    """The customer who reported it."""
 
 
 class TicketDispatched(TicketEvent):
     type: Literal["ticket.dispatched"]
     crew_id: Id
+    """The crew sent to the fault."""
 
 
 class TicketArrived(TicketEvent):
@@ -157,6 +185,7 @@ class TicketArrived(TicketEvent):
 
     type: Literal["ticket.arrived"]
     crew_id: Id | None = None
+    """The crew on site."""
 
 
 class TicketCompleted(TicketEvent):
@@ -164,6 +193,7 @@ class TicketCompleted(TicketEvent):
 
     type: Literal["ticket.completed"]
     resolution: Text | None = None
+    """What was done."""
 
 
 class TicketFollowedUp(TicketEvent):
@@ -171,12 +201,15 @@ class TicketFollowedUp(TicketEvent):
 
     type: Literal["ticket.followed_up"]
     satisfied: StrictBool
+    """Whether the customer was satisfied with the repair."""
     score: Score | None = None
+    """The customer's 1-5 score, if given."""
 
 
 class TicketReopened(TicketEvent):
     type: Literal["ticket.reopened"]
     reason: Text | None = None
+    """Why the ticket was reopened."""
 
 
 # --- billing ----------------------------------------------------------------
@@ -186,24 +219,35 @@ class BillingEvent(EventBase):
     topic: ClassVar[str] = "billing-events"
     entity_field: ClassVar[str] = "account_id"
     account_id: Id
+    """The customer account; the message key on billing-events."""
 
 
 class BillIssued(BillingEvent):
     type: Literal["bill.issued"]
     bill_id: Id
+    """The bill."""
     district_id: Id
+    """The district of the account."""
     customer_class: CustomerClass
+    """The account's tariff class."""
     amount: Money
+    """Amount billed: a decimal string with at most 2 decimals."""
     currency: Currency = "CNY"
+    """ISO 4217 code; only CNY counts towards balances."""
     due_date: IsoDate
+    """The day by which the bill must be paid."""
     period: Period
+    """The billing period, YYYY-MM."""
 
 
 class PaymentReceived(BillingEvent):
     type: Literal["payment.received"]
     bill_id: Id | None = None
+    """The bill paid, if the payment names one."""
     amount: Money
+    """Amount paid: a decimal string with at most 2 decimals."""
     currency: Currency = "CNY"
+    """ISO 4217 code; only CNY counts towards balances."""
 
 
 class AccountRiskFlagged(BillingEvent):
@@ -211,8 +255,11 @@ class AccountRiskFlagged(BillingEvent):
 
     type: Literal["account.risk_flagged"]
     flag: RiskFlag
+    """The credit risk reported for the account."""
     district_id: Id | None = None
+    """The district of the account, if known."""
     note: Text | None = None
+    """Free text from the credit source."""
 
 
 # --- service quality --------------------------------------------------------
@@ -222,30 +269,43 @@ class ServiceEvent(EventBase):
     topic: ClassVar[str] = "service-events"
     entity_field: ClassVar[str] = "district_id"
     district_id: Id
+    """The district; the message key on service-events."""
 
 
 class ComplaintReceived(ServiceEvent):
     type: Literal["complaint.received"]
     complaint_id: Id
+    """The complaint."""
     category: ComplaintCategory
+    """What the complaint is about."""
     staff_id: Id | None = None
+    """The staff member the complaint names, if any."""
     ticket_id: Id | None = None
+    """The repair ticket it is about, if any."""
     customer_id: Id | None = None
+    """The customer who complained."""
 
 
 class SurveyCompleted(ServiceEvent):
     type: Literal["survey.completed"]
     survey_id: Id
+    """The survey response."""
     score: Score
+    """Satisfaction score, 1 (worst) to 5 (best)."""
     staff_id: Id | None = None
+    """The staff member the survey rates, if any."""
     ticket_id: Id | None = None
+    """The repair ticket it is about, if any."""
 
 
 class MeterAlarm(ServiceEvent):
     type: Literal["meter.alarm"]
     meter_id: Id
+    """The meter."""
     alarm: MeterAlarmKind
+    """What the meter reported."""
     account_id: Id | None = None
+    """The account the meter belongs to, if known."""
 
 
 # --- the union and its lookups ----------------------------------------------

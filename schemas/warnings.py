@@ -47,19 +47,26 @@ MAX_EVIDENCE = 20
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, use_attribute_docstrings=True)
 
 
 class Scope(_Message):
     """What a warning is about: only the keys that apply are present."""
 
     district_id: Id | None = None
+    """The district."""
     feeder_id: Id | None = None
+    """The feeder."""
     ticket_id: Id | None = None
+    """The repair ticket."""
     outage_id: Id | None = None
+    """The outage."""
     account_id: Id | None = None
+    """The customer account."""
     staff_id: Id | None = None
+    """The staff member."""
     crew_id: Id | None = None
+    """The repair crew (context: not part of the fingerprint)."""
 
     @model_serializer(mode="wrap")
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -71,11 +78,17 @@ class Metric(_Message):
     """The number that drove the warning, and the threshold it crossed."""
 
     name: Id
+    """The rule's statistic, e.g. minutes_without_arrival."""
     value: FiniteFloat
+    """Its value at this state change."""
     threshold: FiniteFloat
+    """The threshold it crossed (on resolved: the one it fell back below)."""
     unit: Annotated[str, StringConstraints(max_length=32)]
+    """min, h, ratio, CNY, count ..."""
     window_start: UtcDatetime | None = None
+    """Start of the window the value was computed over (window rules)."""
     window_end: UtcDatetime | None = None
+    """End of that window."""
 
 
 class RiskWarning(_Message):
@@ -92,35 +105,60 @@ class RiskWarning(_Message):
     """
 
     warning_id: MessageId  # unique per message
+    """Unique per message: `<fingerprint>-<n>` for the n-th state change (a re-sent change keeps its id)."""
     fingerprint: MessageId  # stable for the same rule and scope
+    """Stable for the same rule and scope across raise, escalate, resolve and restarts; the message key."""
     rule_id: Id
+    """The rule that raised it (docs/rules.md)."""
     risk_category: RiskCategory
+    """The kind of risk."""
     status: WarningStatus
+    """firing or resolved."""
     severity: Severity  # on resolved: the severity it had when it cleared
+    """blue < yellow < orange < red (the four early-warning colours); on resolved: the severity it had."""
     previous_severity: Severity | None = None  # set on escalated and de-escalated
+    """Set on escalated and de-escalated."""
     scope: Scope
+    """What is at risk: only the keys that apply."""
     metric: Metric
+    """The number that drove the state change."""
     first_fired_at: UtcDatetime
+    """When this warning first fired (service clock)."""
     changed_at: UtcDatetime
+    """When this state change happened, on the service clock (event time when history is replayed)."""
     resolved_at: UtcDatetime | None = None
+    """Set on resolved (service clock)."""
     emitted_at: UtcDatetime  # wall time the message was produced; the others are on the service clock
+    """Wall time the message was produced."""
     summary: OneLine
+    """One line a duty officer can act on (English)."""
     summary_zh: OneLine
+    """The same in Chinese."""
     response_plan: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    """The prepared response for this rule, from the rule configuration."""
     evidence: Annotated[list[EventId], Field(max_length=MAX_EVIDENCE)]
+    """Up to 20 event_ids that drove the value, all known at changed_at."""
     # additions
     transition: WarningTransition | None = None
+    """raised, escalated, de-escalated or resolved."""
     suppressed: StrictBool = False
+    """A silence, maintenance window or storm-mode inhibition holds back its notifications (not the warning)."""
     # Set on an escalation caused by the acknowledgement clock, not by the value: "unacknowledged".
     escalation_reason: str | None = Field(None, max_length=64)
+    """unacknowledged when the acknowledgement clock, not the value, escalated it."""
     # Changed state too often recently (rule file `flapping`): notified once, not at every change.
     flapping: StrictBool = False
+    """It changed state too often recently: notified once, not at every change."""
     # Why it is suppressed: "silence:<comment>", "maintenance:<comment>", "storm_mode".
     suppressed_by: list[str] = Field(default_factory=list, max_length=20)
+    """Why it is suppressed: silence:<comment>, maintenance:<comment>, storm_mode."""
     acknowledged: StrictBool = False
+    """The operations centre has acknowledged it."""
     duration_seconds: Annotated[FiniteFloat, Field(ge=0)] | None = None
+    """On resolved: how long it fired."""
     # Resolved because the rule's window holds no samples any more: `metric.value` is 0 and means nothing.
     no_samples: StrictBool = False
+    """Resolved because the rule's window holds no samples any more: metric.value is 0 and means nothing."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RiskWarning:
@@ -164,31 +202,50 @@ class Notification(_Message):
     """A short text for the SMS gateway, one per notified warning state change."""
 
     notification_id: MessageId
+    """Unique per text; a re-sent text carries the same id."""
     warning_id: MessageId
+    """The warning state change it reports."""
     fingerprint: MessageId
+    """The warning."""
     recipient_group: Id
+    """Who receives it (the district's group from the reference data); the message key."""
     district_id: Id | None = None
+    """The warning's district, if any."""
     rule_id: Id
+    """The warning's rule."""
     severity: Severity
+    """The warning's severity."""
     status: WarningStatus
+    """The warning's status."""
     transition: WarningTransition
+    """The state change it reports."""
     text_zh: Annotated[str, StringConstraints(min_length=1, max_length=70), AfterValidator(_ucs2_units(70))]
+    """The text in Chinese: at most 70 characters (UCS-2 SMS)."""
     text_en: Annotated[str, StringConstraints(min_length=1, max_length=160), AfterValidator(_gsm_basic)]
+    """The text in English: at most 160 characters of the GSM 03.38 basic set."""
     created_at: UtcDatetime
+    """When the text was made."""
     # Additions: what the text is about ("change", "flapping", "settled", "summary"),
     # and on a summary how many notifications it stands for.
     kind: Literal["change", "flapping", "settled", "summary"] = "change"
+    """change (one state change), flapping, settled (flapping ended) or summary (rate limit reached)."""
     folded: int | None = Field(None, ge=1)
+    """On a summary: how many notifications it stands for."""
 
 
 class WarningAck(_Message):
     """The operations centre acknowledging a warning (by fingerprint)."""
 
     ack_id: MessageId
+    """Unique per acknowledgement."""
     fingerprint: MessageId
+    """The warning acknowledged; the message key."""
     acknowledged_by: Id
+    """Who acknowledged it."""
     acknowledged_at: UtcDatetime
+    """When."""
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    """Free text."""
 
 
 MAX_VALUE_TEXT = 2000
@@ -213,15 +270,25 @@ class DeadLetter(_Message):
     """
 
     reason: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    """Why it was refused: a reason code (below)."""
     detail: Annotated[str, StringConstraints(max_length=500)]
+    """One line naming the field(s) at fault."""
     topic: Annotated[str, StringConstraints(min_length=1, max_length=249)]
+    """The topic it was read from."""
     partition: Annotated[int, Field(ge=0, strict=True)]
+    """Its partition."""
     offset: Annotated[int, Field(ge=0, strict=True)]
+    """Its offset."""
     key: Base64 | None  # the original key bytes; null when the message had no key
+    """The original key bytes, base64; null when the message had no key."""
     value_base64: Base64  # the original value bytes
+    """The original value bytes, base64."""
     value_text: Annotated[str, StringConstraints(max_length=MAX_VALUE_TEXT)] | None  # null when not UTF-8
+    """The value as text (first 2000 characters); null when not UTF-8."""
     received_at: UtcDatetime
+    """When the service read it."""
     service: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    """The service instance that refused it."""
 
     @classmethod
     def from_message(

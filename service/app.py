@@ -15,7 +15,7 @@ partition count), so `ingest` applies an event whose key is home where it was
 read, and sends any other to its home on the work topic, where `process`
 applies it. `process` also applies derived events and clock ticks. Deadline
 rules need ticks *through the stream* because Faust tables can only be
-written during stream iteration (FAUST_NOTES.md); the timer therefore sends a
+written during stream iteration (docs/development.md, Faust); the timer therefore sends a
 tick message to every work partition, carrying the clock's "now": wall time,
 or the event-time watermark when replaying.
 

@@ -7,7 +7,9 @@ import gc
 import logging
 import sys
 
-from .core.rulebook import ConfigError
+from .core.rulebook import ConfigError, describe
+
+log = logging.getLogger(__name__)
 
 
 def _settings():
@@ -38,14 +40,30 @@ def cmd_worker(args) -> int:
     settings = _settings()
     from .app import create_app
     from .logfilter import quieten_kafka_clients
-    from .topics import ensure_topics
+    from .topics import ensure_topics, warn_if_unreplicated
 
     quieten_kafka_clients()  # a broker outage: one line per message and 30 s, not thousands a second
+    log_rules(settings)
     if settings.create_topics:
         ensure_topics(settings)
+    else:
+        warn_if_unreplicated(settings)  # Faust still creates its internal topics
     app = create_app(settings)
     worker_for(app, settings.log_level).execute_from_commandline()
     return 0
+
+
+def log_rules(settings) -> None:
+    """Which rules run, and where each one's configuration came from."""
+    from .config import DEFAULT_RULES, load_rulebook
+
+    book = load_rulebook(settings.rules_file)
+    on = sum(rc.enabled for rc in book.rules.values())
+    shipped = DEFAULT_RULES.resolve() == settings.rules_file.resolve()
+    log.info("rules: %d of %d on; shipped defaults %s%s", on, len(book.rules), DEFAULT_RULES,
+             "" if shipped else f" overlaid by {settings.rules_file}")
+    for line in describe(book):
+        log.info("%s", line)
 
 
 def worker_for(app, loglevel: str):

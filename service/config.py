@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from . import auth
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
-from .core.rulebook import ConfigError, RuleBook
+from .core.rulebook import ConfigError, RuleBook, overlay, overlay_origins
 from .kafka_security import KafkaSecurity
 
 PACKAGE_DIR = Path(__file__).parent
@@ -36,13 +36,21 @@ class Topics(BaseModel):
     """Topic names; defaults are the contract's."""
 
     model_config = ConfigDict(extra="forbid")
+    # Input: outage events
     outage_events: TopicName = Field("outage-events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Input: repair-ticket events
     repair_tickets: TopicName = Field("repair-tickets", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Input: billing events
     billing_events: TopicName = Field("billing-events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Input: complaints, surveys, meter alarms
     service_events: TopicName = Field("service-events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Output: warning state changes
     risk_warnings: TopicName = Field("risk-warnings", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Output: SMS texts, for a sender to consume
     risk_notifications: TopicName = Field("risk-notifications", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Input: acknowledgements (the API writes here too)
     warning_acks: TopicName = Field("warning-acks", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Output: bad input messages with the reason
     dead_letters: TopicName = Field("dead-letters", pattern=r"^[A-Za-z0-9._-]{1,249}$")
 
     @property
@@ -53,6 +61,7 @@ class Topics(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RISK_", env_nested_delimiter="__", extra="forbid")
 
+    # Kafka brokers, host:port[,host:port...]; KAFKA_BOOTSTRAP is read too
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092",
         validation_alias=AliasChoices("RISK_KAFKA_BOOTSTRAP", "KAFKA_BOOTSTRAP", "kafka_bootstrap"),
@@ -60,27 +69,39 @@ class Settings(BaseSettings):
     )
     # TLS and SASL for every Kafka client (RISK_KAFKA_SECURITY__PROTOCOL, ...)
     kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    # Faust application id: the consumer group and the prefix of internal topics; a new id is a fresh state
     app_id: str = Field("risk-warnings", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    # Topic names (RISK_TOPICS__OUTAGE_EVENTS, ...): the contract's by default
     topics: Topics = Field(default_factory=Topics)
+    # Partitions of the topics the service creates, and of its state; changing it needs a fresh state
     partitions: int = Field(8, ge=1, le=1024)
+    # Replicas of the topics the service creates: 1 for a local broker, 3 on a production cluster
     replication_factor: int = Field(1, ge=1, le=7)
+    # Create the contract topics at start-up when missing (Faust creates its internal ones regardless)
     create_topics: bool = True
+    # wall: live operation; event: replays, time is the highest event time the inputs delivered
     clock: Literal["wall", "event"] = "wall"
+    # How often the clock ticks through the work partitions: deadline warnings are published within a tick
     tick_seconds: float = Field(1.0, gt=0, le=300)
-    # Messages are read in batches of up to batch_max, waiting at most batch_seconds for one
-    # to fill: each state key is written once per batch, derived events travel together.
-    # 50 ms, not 20: a live worker then uses 10-15 % less CPU (a district is rewritten
-    # once per batch), which kept a slower 2-core machine out of saturation at 2 000
-    # events/s, for 30-60 ms more latency per hop (docs/benchmarks.md, ninth round).
+    # Messages are read in batches: each state key is written once per batch, derived events
+    # travel together. A longer wait costs latency per hop, a shorter one CPU
+    # (docs/benchmarks.md).
+
+    # Most messages read in one batch
     batch_max: int = Field(1000, ge=1, le=100_000)
+    # Longest wait for a batch to fill, added to a warning's latency once per hop
     batch_seconds: float = Field(0.05, gt=0, le=5)
-    # The broker answers the worker's fetch once it has fetch_min_bytes for it, or after
-    # fetch_max_wait_ms: fewer, fuller fetches under load (Kafka's fetch.min.bytes and
-    # fetch.max.wait.ms). The wait is added to a warning's latency at most once per hop.
+    # Fewer, fuller fetches under load (Kafka's fetch.min.bytes and fetch.max.wait.ms).
+
+    # The broker answers a fetch once it has this many bytes for it (or after fetch_max_wait_ms)
     fetch_min_bytes: int = Field(65536, ge=1, le=64 << 20)
+    # Longest the broker holds a fetch waiting for data: added to a warning's latency at most once per hop
     fetch_max_wait_ms: int = Field(50, ge=0, le=30_000)
+    # Event clock: an input partition silent this long no longer holds the clock back
     event_clock_idle_seconds: float = Field(5.0, gt=0)
+    # Event clock: how far behind the highest event time the clock runs, so slightly late events still count
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
+    # A quiet subject whose warnings are resolved is deleted this long after its last event
     retention_days: float = Field(7.0, gt=0, le=400)
     # How long the broker waits for a silent worker (killed, partitioned) before
     # giving its partitions to the others. Lower: faster failover, more false alarms.
@@ -90,23 +111,33 @@ class Settings(BaseSettings):
     # restart it: Faust's producer gives up on unsent messages after 20 min, and would then
     # commit past them.
     broker_unreachable_exit_seconds: float = Field(600.0, ge=1, le=1100)
-    # Loopback unless told: the containers (Dockerfile, compose, k8s) set 0.0.0.0 explicitly.
+    # Address the worker's web server (board, API, /metrics, /healthz) listens on: loopback unless
+    # told; the containers (Dockerfile, compose, k8s) set 0.0.0.0 explicitly.
     web_host: str = "127.0.0.1"
+    # Port of the board (/board), the API (/api), /metrics and /healthz
     web_port: int = Field(6066, ge=1, le=65535)
+    # State store: memory:// (rebuilt from the changelogs at start) or rocksdb:// (needs the rocksdb extra)
     store: str = Field("memory://", pattern=r"^(memory|rocksdb)://$")
+    # Where Faust keeps its local data (the RocksDB store); keep it on a persistent volume
     data_dir: Path = Path("var/worker")
+    # Rule file overlaid on the shipped rules (docs/rules.md): a rule is off only where it says enabled: false
     rules_file: Path = DEFAULT_RULES
+    # District reference data, YAML (format in docs/configuration.md): denominators and SMS groups
     districts_file: Path | None = None
+    # Log level of the worker
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # SMS notifications: rate limits, flapping, which transitions (service/core/notify.py NotifyConfig)
+    # SMS notifications: rate limits, flapping, which transitions (format in docs/configuration.md)
     notify_file: Path | None = None
+    # Recipient group of SMS notifications whose district has none in the reference data
     notify_default_group: str = Field("ops-centre", min_length=1, max_length=64)
     # Bearer token for the HTTP API's writes (acknowledgements) and reads. From the
     # environment or a file (a mounted secret); never logged. Unset: writes refused.
     api_token: SecretStr | None = None
+    # File holding the API token (a mounted secret), instead of RISK_API_TOKEN
     api_token_file: Path | None = None
     # Read-only bearer token for /api/warnings and the board (service/auth.py).
     api_read_token: SecretStr | None = None
+    # File holding the read-only token (a mounted secret), instead of RISK_API_READ_TOKEN
     api_read_token_file: Path | None = None
     # One token per person, YAML {person: {token, role: read|ack}}: acks are recorded under the person.
     api_tokens_file: Path | None = None
@@ -124,7 +155,9 @@ class Settings(BaseSettings):
     # Key of the pseudonyms (HMAC-SHA256). Unset: derived from app_id, which anyone knowing the
     # app id can recompute; set a secret one (ids from a small space can be guessed).
     pseudonym_key: SecretStr | None = None
+    # File holding the pseudonym key (a mounted secret), instead of RISK_PSEUDONYM_KEY
     pseudonym_key_file: Path | None = None
+    # The warnings' CloudEvents ce_source and the dead letters' service field
     source_name: str = Field("risk-warnings", min_length=1, max_length=200)
 
     @field_validator("api_token_file", "api_read_token_file", "pseudonym_key_file")
@@ -307,9 +340,25 @@ def load_notify(settings: Settings) -> NotifyConfig:
         raise ConfigError(str(e)) from None
 
 
-def load_rulebook(path: Path) -> RuleBook:
+def _read_rules(path: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: cannot read rule configuration: {e}") from None
-    return RuleBook.from_mapping(data, str(path))
+
+
+def load_rulebook(path: Path) -> RuleBook:
+    """The shipped rules, overlaid by the file at `path` (core/rulebook.py `overlay`).
+
+    A file that names one rule changes that rule only; every other rule runs
+    as shipped. Errors name `path`.
+    """
+    defaults = _read_rules(DEFAULT_RULES)
+    if Path(path).resolve() == DEFAULT_RULES.resolve():
+        book = RuleBook.from_mapping(defaults, str(path))
+        book.origins = {rule_id: "defaults" for rule_id in book.rules}
+        return book
+    data = _read_rules(path)
+    book = RuleBook.from_mapping(overlay(defaults, data), str(path))
+    book.origins = overlay_origins(book.rules, data, str(path), defaults)
+    return book

@@ -54,7 +54,7 @@ def set_current_event(event) -> None:
     partition's database by it. `Stream.take_events` buffers messages in a
     task of its own, so in the batch's body no message is current (the
     variable holds a weak reference, dead once its batch is gone): a write
-    raises, which is why FAUST_NOTES.md calls table writes from `take()`
+    raises, which is why docs/development.md (Faust) calls table writes from `take()`
     batches impossible, and a RocksDB read searches every partition's
     database. The batch sets the message it is applying (or, writing a key at
     the batch's end, a message of that key's partition), as the per-message

@@ -35,17 +35,26 @@ class KafkaSecurity(BaseModel):
     """TLS and SASL for the connections to the brokers; PLAINTEXT by default."""
 
     model_config = ConfigDict(extra="forbid")
+    # How to talk to the brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL
     protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    # No default mechanism: PLAIN sends the password itself, so it must be chosen.
+    # SASL mechanism; required with SASL. No default: PLAIN sends the password itself, so it must be chosen.
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(None, validate_default=True)
+    # SASL user; required with SASL
     sasl_username: str | None = Field(None, min_length=1, validate_default=True)
+    # File holding the SASL password (a mounted secret; a trailing newline is ignored), read at start-up
     sasl_password_file: Path | None = None
-    sasl_password: SecretStr | None = Field(None, validate_default=True)  # or read from sasl_password_file
-    # None: the system's trusted CAs (a cloud broker with a public certificate)
+    # SASL password, or use sasl_password_file; never logged
+    sasl_password: SecretStr | None = Field(None, validate_default=True)
+    # PEM file of the CA that signed the brokers' certificates. None: the system's trusted CAs
+    # (a cloud broker with a public certificate)
     ssl_cafile: Path | None = None
     # Client certificate for mutual TLS; the key may be in the certificate file.
+
+    # Client key for mutual TLS (PEM), when it is not in ssl_certfile
     ssl_keyfile: Path | None = None
+    # Client certificate for mutual TLS (PEM)
     ssl_certfile: Path | None = Field(None, validate_default=True)
+    # false still verifies the chain, but not that the certificate names the broker
     ssl_check_hostname: bool = True
 
     # Fields are validated in the order above, so each validator sees the

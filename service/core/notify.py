@@ -84,15 +84,15 @@ class _Config(BaseModel):
 class RateLimit(_Config):
     """At most `max_messages` texts per recipient group per fixed window."""
 
-    max_messages: int = Field(10, ge=1)
-    window_seconds: float = Field(600.0, gt=0)
+    max_messages: int = Field(10, ge=1)  # texts per group per window; the excess is folded into one summary
+    window_seconds: float = Field(600.0, gt=0)  # length of the fixed rate-limit window
 
 
 class Flapping(_Config):
     """`changes` state changes within `history_seconds` make a warning flapping."""
 
-    changes: int = Field(6, ge=2)
-    history_seconds: float = Field(3600.0, gt=0)
+    changes: int = Field(6, ge=2)  # state changes that make a warning flapping
+    history_seconds: float = Field(3600.0, gt=0)  # ... within this long
     settle_seconds: float = Field(1800.0, gt=0)  # quiet time after which it is no longer flapping
 
 
@@ -107,6 +107,7 @@ class NotifyConfig(_Config):
     rate_limit: RateLimit = RateLimit()
     summary: Summary = Summary()
     flapping: Flapping = Flapping()
+    # which state changes are sent (de-escalations are not, by default)
     notify_transitions: frozenset[Transition] = frozenset({"raised", "escalated", "resolved"})
     # none: never; raise_resolve: its raise and its resolve only; all: like any severity
     blue: Literal["none", "raise_resolve", "all"] = "raise_resolve"

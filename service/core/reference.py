@@ -15,12 +15,19 @@ from .rulebook import ConfigError
 
 
 class District(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """One district of the reference data file (`RISK_DISTRICTS_FILE`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     district_id: str = Field(min_length=1, max_length=64)
+    """The district id the events use."""
     name: str = Field(min_length=1, max_length=200)
+    """Its name, for texts and the board."""
     area_type: Literal["urban", "rural", "remote"]
+    """urban, rural or remote: the SLA limits of its window rules."""
     customers_served: int = Field(gt=0)
+    """Customers supplied: the denominator of storm mode's customer share and of complaint rates."""
     recipient_group: str = Field(min_length=1, max_length=64)
+    """Who receives its SMS notifications (the key on risk-notifications)."""
 
 
 class _File(BaseModel):

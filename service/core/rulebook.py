@@ -5,6 +5,12 @@ pydantic. Every error names the rule, the field and the file, because a duty
 engineer editing thresholds at night should not have to read a traceback.
 Per-district overrides are deep-merged over the rule's parameters and
 validated at load time, so a bad override fails start-up, not an evaluation.
+
+A deployment's rule file is an overlay on the shipped defaults (`overlay`):
+a rule it does not mention runs as shipped, a rule is off only where a file
+says `enabled: false`, and each parameter it names replaces that one
+parameter. `RuleBook.origins` says, per rule, where its configuration came
+from, for the start-up log.
 """
 
 from __future__ import annotations
@@ -93,8 +99,10 @@ class RuleConfig:
 
 class RuleBook:
     def __init__(self, rules: dict[str, RuleConfig], suppressions: Suppressions | None = None,
-                 flapping: Flapping | None = None):
+                 flapping: Flapping | None = None, origins: dict[str, str] | None = None):
         self.rules = rules
+        # rule id -> where its configuration came from ("defaults", or a file and what it set)
+        self.origins = origins or {}
         self.suppressions = suppressions or Suppressions([], [])
         self.flapping = flapping or Flapping()
         self.by_subject: dict[str, list[RuleConfig]] = {}
@@ -103,16 +111,17 @@ class RuleBook:
 
     @classmethod
     def from_mapping(cls, data: Any, source: str) -> RuleBook:
+        named = data.get("rules") if isinstance(data, dict) else None
+        unknown = sorted(set(named) - set(RULES), key=str) if isinstance(named, dict) else []
+        if unknown:  # before field errors: a mistyped rule id would otherwise read as a missing field
+            raise ConfigError(
+                f"{source}: rules.{unknown[0]}: unknown rule id (known: {', '.join(sorted(RULES))})"
+            )
         try:
             parsed = _File.model_validate(data)
         except ValidationError as e:
             err = e.errors()[0]
             raise ConfigError(f"{source}: {_where(err)}: {err['msg']}") from None
-        unknown = sorted(set(parsed.rules) - set(RULES))
-        if unknown:
-            raise ConfigError(
-                f"{source}: rules.{unknown[0]}: unknown rule id (known: {', '.join(sorted(RULES))})"
-            )
         for i, rule_id in enumerate(parsed.storm_inhibits):
             if rule_id not in RULES:
                 raise ConfigError(f"{source}: storm_inhibits.{i}: unknown rule id {rule_id!r}")
@@ -133,6 +142,86 @@ class RuleBook:
             )
         return cls(configs, Suppressions(parsed.silences, parsed.maintenance_windows,
                                          frozenset(parsed.storm_inhibits)), parsed.flapping)
+
+
+def overlay(base: dict, over: Any) -> Any:
+    """A rule file laid over the shipped defaults.
+
+    Rules the file does not name keep their shipped entry (and stay on); in a
+    rule it names, `enabled`, `response_plan` and `escalate_after_minutes`
+    replace the shipped value, each key under `params` replaces that one
+    parameter (a severity map such as `raise` is replaced whole, so a file can
+    drop a severity), and `districts` entries replace the shipped entry of that
+    district. `flapping` overlays per key; `silences`, `maintenance_windows`
+    and `storm_inhibits` replace the shipped lists. A value of the wrong shape
+    is passed on as it is, for validation to name.
+    """
+    if over is None:
+        return dict(base)
+    if not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for key, value in over.items():
+        shipped = base.get(key)
+        if key == "rules" and isinstance(value, dict) and isinstance(shipped, dict):
+            rules = dict(shipped)
+            for rule_id, entry in value.items():
+                rules[rule_id] = _overlay_rule(shipped.get(rule_id), {} if entry is None else entry)
+            out[key] = rules
+        elif key == "flapping" and isinstance(value, dict) and isinstance(shipped, dict):
+            out[key] = {**shipped, **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _overlay_rule(shipped: Any, entry: Any) -> Any:
+    if not isinstance(shipped, dict) or not isinstance(entry, dict):
+        return entry
+    merged = {**shipped, **entry}
+    for key in ("params", "districts"):
+        if isinstance(shipped.get(key), dict) and isinstance(entry.get(key), dict):
+            merged[key] = {**shipped[key], **entry[key]}
+    return merged
+
+
+def overlay_origins(rule_ids: Any, over: Any, source: str, shipped: Any = None) -> dict[str, str]:
+    """Rule id -> "defaults", or `source` and the keys it changed for that rule.
+
+    A key the file repeats with the shipped value is not a change: a copy of
+    the shipped file reads as "defaults".
+    """
+    named = over.get("rules") if isinstance(over, dict) else None
+    named = named if isinstance(named, dict) else {}
+    shipped_rules = shipped.get("rules") if isinstance(shipped, dict) else None
+    shipped_rules = shipped_rules if isinstance(shipped_rules, dict) else {}
+    origins = {}
+    for rule_id in rule_ids:
+        entry = named.get(rule_id)
+        entry = entry if isinstance(entry, dict) else {}
+        base = shipped_rules.get(rule_id)
+        base = base if isinstance(base, dict) else {}
+        keys = []
+        for key, value in entry.items():
+            if key in ("params", "districts") and isinstance(value, dict):
+                was = base.get(key) if isinstance(base.get(key), dict) else {}
+                keys.extend(f"{key}.{sub}" for sub, v in value.items() if sub not in was or was[sub] != v)
+            elif key not in base or base[key] != value:
+                keys.append(key)
+        origins[rule_id] = f"{source} ({', '.join(keys)})" if keys else "defaults"
+    return origins
+
+
+def describe(book: RuleBook) -> list[str]:
+    """One line per rule for the start-up log: on or off, and where that came from."""
+    lines = []
+    for rule_id, rc in sorted(book.rules.items()):
+        state = "on" if rc.enabled else "off"
+        exceptions = sorted(d for d, on in rc.district_enabled.items() if on != rc.enabled)
+        if exceptions:
+            state += f" ({'on' if not rc.enabled else 'off'} in {', '.join(exceptions)})"
+        lines.append(f"rule {rule_id}: {state}; from {book.origins.get(rule_id, 'defaults')}")
+    return lines
 
 
 def _params(rule: Rule, data: dict, where: str) -> RuleParams:

@@ -103,8 +103,12 @@ def cmd_replay_purdue(args) -> int:
 
 
 def cmd_replay_oe417(args) -> int:
-    from .replay import oe417
+    from .replay import OE417_FILE, OE417_SAMPLE, ORIGINS, oe417
 
+    if not args.file and not OE417_FILE.is_file():
+        print(f"{OE417_FILE} not found: replaying the sample shipped with the repository, {OE417_SAMPLE} "
+              f"(2021 only). The full data: {ORIGINS[OE417_FILE.name]}", file=sys.stderr)
+        args.file = str(OE417_SAMPLE)
     return _replay(args, oe417)
 
 
@@ -184,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                              ("replay-purdue", cmd_replay_purdue, "Purdue major U.S. outages"),
                              ("replay-oe417", cmd_replay_oe417, "DOE OE-417 disturbance summaries")):
         r = sub.add_parser(name, help=f"map the {what} to contract events and send them to Kafka")
-        r.add_argument("--file", default=None, help="the data file (default: ../shared/data/...)")
+        r.add_argument("--file", default=None, help="the data file (default: ../shared/data/...; for OE-417 "
+                                                     "the shipped 2021 sample when that is absent)")
         r.add_argument("--limit", type=int, default=None, help="only the first N events")
         r.add_argument("--out-events", default=None, help="write the mapped events to a file instead of Kafka")
         kafka_opts(r)

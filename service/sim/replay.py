@@ -1,6 +1,8 @@
 """Real outage records mapped to contract events, for replays (docs/replays.md).
 
-Three sources from the shared data folder, never copied into this repository:
+Three sources, read from a data folder beside the repository (`../shared/data`)
+or from a file named on the command line; only a public-domain sample of the
+third ships with the repository (`samples/`, see its NOTICE.md):
 
 - BC Hydro's public outage map as a change log (OUTAGE_OPENED / UPDATED /
   CLOSED per poll): outages, their public notice (first appearance on the
@@ -11,7 +13,8 @@ Three sources from the shared data folder, never copied into this repository:
 
 All return `Replay(stream, stats)`: the time-ordered (epoch, topic role, key,
 event) stream the simulator also produces, and counts of what was mapped and
-skipped. A missing file raises FileNotFoundError naming the path.
+skipped. A missing file raises FileNotFoundError naming the path and where
+the data comes from.
 """
 
 from __future__ import annotations
@@ -29,6 +32,22 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BCHYDRO_FILE = SHARED_DATA / "bchydro" / "bchydro_events_2024-11-15_2024-11-29.jsonl.gz"
 PURDUE_FILE = SHARED_DATA / "purdue" / "outage.csv"
 OE417_FILE = SHARED_DATA / "oe417" / "oe417_2015_2022_normalized.csv"
+SAMPLES = Path(__file__).resolve().parent / "samples"
+# The 387 OE-417 summaries of 2021, public domain (samples/NOTICE.md): a replay that needs nothing else.
+OE417_SAMPLE = SAMPLES / "oe417_2021.csv"
+
+# Where each full data set comes from, for the message when it is missing.
+ORIGINS = {
+    BCHYDRO_FILE.name: "BC Hydro's public outage map (bchydro.com/outages), polled by the git-scraping project "
+                       "github.com/outages/bchydro-outages; turned into a change log of OUTAGE_OPENED / UPDATED / "
+                       "CLOSED lines (docs/replays.md). Owned by BC Hydro, no open licence: not shipped",
+    PURDUE_FILE.name: "Mukherjee, Nateghi, Hastak, 'A multi-hazard approach to assess severe weather-induced major "
+                      "power outage risks in the U.S.', Data in Brief 19 (2018), its supplementary outage.csv: "
+                      "not shipped",
+    OE417_FILE.name: "U.S. DOE OE-417 Electric Disturbance Events annual summaries "
+                     "(www.oe.netl.doe.gov/OE417_annual_summary.aspx), normalised to ISO timestamps; a sample of "
+                     "2021 ships in service/sim/samples",
+}
 
 # BC Hydro regions by how far crews travel: the SLA area type of the district.
 REGION_AREA = {"Lower Mainland": "urban", "South VI": "rural", "North VI": "rural", "Okanagan/Kootenay": "rural",
@@ -48,8 +67,10 @@ class Replay:
 def _need(path: Path | str) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"replay data not found: {path} (the shared data folder ../shared/data is "
-                                f"not part of this repository)")
+        origin = ORIGINS.get(path.name)
+        raise FileNotFoundError(f"replay data not found: {path} (the data folder ../shared/data is not part of "
+                                f"this repository" + (f"; the data: {origin}" if origin else "") +
+                                "; name a copy with --file)")
     return path
 
 

@@ -4,7 +4,7 @@ Each scenario picks the districts it disturbs; every other district is
 "quiet": it keeps its calm everyday streams (model.py) and must raise no
 warning. The ground truth is computed by the oracle in truth.py from the
 whole generated stream, so it lists every warning the stream calls for and
-the exact earliest moment (per RULES.md and the shipped thresholds); the
+the exact earliest moment (per docs/rules.md and the shipped thresholds); the
 calm guards make that list the injected incidents' warnings.
 
     scenario = build("storm", seed=7)

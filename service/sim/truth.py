@@ -1,6 +1,6 @@
 """Ground truth: which warnings a stream calls for, and the earliest moment each could fire.
 
-An oracle written from RULES.md and the shipped defaults (service/defaults/
+An oracle written from the rule catalogue (docs/rules.md) and the shipped defaults (service/defaults/
 rules.yaml), independent of the engine: plain arithmetic over the whole
 stream, per rule. For every rule it finds the first moment the raise
 threshold is crossed for each scope: deadline rules at the exact deadline

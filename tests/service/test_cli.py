@@ -69,7 +69,12 @@ def test_the_worker_collects_garbage_rarely(monkeypatch):
     def start(app, level):
         raise Started
 
-    monkeypatch.setattr(cli, "_settings", lambda: type("S", (), {"create_topics": False, "log_level": "info"})())
+    from service import topics
+    from service.config import DEFAULT_RULES
+
+    monkeypatch.setattr(cli, "_settings", lambda: type("S", (), {"create_topics": False, "log_level": "info",
+                                                                  "rules_file": DEFAULT_RULES})())
+    monkeypatch.setattr(topics, "warn_if_unreplicated", lambda settings: None)
     monkeypatch.setattr(app_module, "create_app", lambda settings: None)
     monkeypatch.setattr(cli, "worker_for", start)
     before = gc.get_threshold()

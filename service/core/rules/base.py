@@ -82,6 +82,9 @@ class Rule:
     unit: ClassVar[str] = "min"
     unit_seconds: ClassVar[float] = MIN  # deadline rules: seconds per metric unit
     observes: ClassVar[frozenset[str]] = frozenset()  # event types passed to observe()
+    # Parameter -> where its shipped default comes from: a published limit, or "heuristic".
+    # docs/rules.md is generated from it; a parameter not named here is a service default.
+    sources: ClassVar[dict[str, str]] = {}
     # A subject's own event proves its own time has come (a crew arriving at
     # 50 min was not there at 36), so entity rules evaluate up to that event's
     # time. Window rules must not: other subjects' events may still be in flight.

@@ -7,9 +7,7 @@ latest due date + `days_after_due` (00:00 UTC), counting payments made
 before that moment. A payment made later is not part of the period, whether
 it arrives before or after the decision; one made in time but reported after
 the period was decided does not change the decision either, and is counted as
-late. (A payment made after the cut-off once counted as late only when the
-decision happened to be taken before it arrived: in two replays out of
-twenty, which looked like events reaching a district behind its clock.) Every
+late. Every
 decision moves the district's one warning: a bad period raises or escalates
 it, a good later period resolves it. Thresholds are heuristic.
 """
@@ -54,6 +52,10 @@ def _day(ts: float) -> str:
 
 class CollectionRate(Rule):
     rule_id = "billing.collection_rate"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "days_after_due": "heuristic (no published figure)",
+    }
     category = "fee_recovery"
     subject = "district"
     metric = "collection_rate"

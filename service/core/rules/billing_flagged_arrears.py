@@ -149,6 +149,12 @@ def in_cents(levels: Levels) -> Levels:
 
 class FlaggedArrears(AccountTimeline):
     rule_id = "billing.flagged_arrears"
+    sources = {  # parameter -> where its default comes from
+        "raise": (
+            "heuristic (no published figure): any unpaid amount of a flagged account is at risk; red above 100 000 "
+            "CNY"
+        ),
+    }
     metric = "flagged_unpaid_amount"
     Params = Params
 

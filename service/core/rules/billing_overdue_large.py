@@ -47,6 +47,16 @@ def _new_year_after(due_date: str) -> float:
 
 class OverdueLarge(AccountTimeline):
     rule_id = "billing.overdue_large"
+    sources = {  # parameter -> where its default comes from
+        "overdue_days": (
+            "Regulations on Electricity Supply and Use art. 39: supply may be disconnected 30 days after the due "
+            "date, after a reminder"
+        ),
+        "min_amount": "heuristic (no published figure)",
+        "year_crossing_min_amount": (
+            "heuristic (no published figure): the year-end target of clearing every year's bills"
+        ),
+    }
     metric = "overdue_unpaid_amount"
     Params = Params
 

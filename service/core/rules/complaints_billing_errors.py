@@ -23,6 +23,10 @@ class Params(RecentParams):
 
 class ComplaintsBillingErrors(RecentEventsRule):
     rule_id = "complaints.billing_errors"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "window_days": "heuristic (no published figure)",
+    }
     category = "staff_skill"
     subject = "district"
     metric = "billing_error_complaints"

@@ -180,6 +180,10 @@ class Params(RecentParams):
 
 class ComplaintsStaffRepeat(RecentEventsRule):
     rule_id = "complaints.staff_repeat"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "window_days": "heuristic (no published figure)",
+    }
     category = "staff_conduct"
     subject = "staff"
     metric = "complaints_naming_staff"

@@ -1,11 +1,9 @@
 """complaints.surge: a district receives far more complaints than it usually does.
 
-Also home of SurgeRule, the count-versus-baseline machinery that
-meter.alarm_surge shares. The count of the period just ended (a trailing
-24 h for complaints) is compared with the same-length periods before it
-(`baseline.py`); yellow at z >= 2, orange at z >= 3 (heuristic), and never
-below a minimum count (5 complaints), so a quiet district's two complaints
-are not a surge.
+The count of the period just ended (a trailing 24 h for complaints) is
+compared with the same-length periods before it (`baseline.py`); yellow at
+z >= 2, orange at z >= 3 (heuristic), and never below a minimum count (5
+complaints), so a quiet district's two complaints are not a surge.
 
 Decisions:
 - Trailing 24 h evaluated every hour (`step_minutes`), not calendar days: a
@@ -22,6 +20,9 @@ Decisions:
 - The warning's metric is the count, and its threshold is the count the
   severity needed (max(min count, mean + z * deviation)): a duty officer
   compares complaints, not z-scores.
+
+Also home of SurgeRule, the count-versus-baseline machinery that
+meter.alarm_surge and reliability.storm_mode share.
 """
 
 from __future__ import annotations
@@ -173,6 +174,12 @@ class Params(SurgeParams):
 
 class ComplaintsSurge(SurgeRule):
     rule_id = "complaints.surge"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "clear": "heuristic (no published figure)",
+        "min_samples": "heuristic (no published figure)",
+        "min_history_days": "heuristic (no published figure)",
+    }
     category = "staff_conduct"
     subject = "district"
     metric = "complaints_24h"

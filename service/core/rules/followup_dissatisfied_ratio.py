@@ -9,6 +9,10 @@ from .base import WindowParams, WindowRule
 
 class FollowupDissatisfiedRatio(WindowRule):
     rule_id = "followup.dissatisfied_ratio"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "min_samples": "heuristic (no published figure)",
+    }
     category = "follow_up"
     subject = "district"
     metric = "dissatisfied_ratio"

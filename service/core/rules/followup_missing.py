@@ -17,6 +17,9 @@ class Params(RuleParams):
 
 class FollowupMissing(DeadlineRule):
     rule_id = "followup.missing"
+    sources = {  # parameter -> where its default comes from
+        "hours": "heuristic (no published figure): no published limit for the follow-up visit after a repair",
+    }
     category = "follow_up"
     subject = "ticket"
     metric = "hours_without_follow_up"

@@ -4,7 +4,7 @@ Alarms in the trailing hour, evaluated every 15 minutes, against the 7-day
 baseline of hourly counts (168 trailing hours aligned to the evaluated end);
 yellow at z >= 3 (heuristic). The machinery is SurgeRule (complaints_surge).
 
-Decisions where RULES.md is silent:
+Decisions where the rule catalogue is silent:
 - Every alarm kind counts by default (`alarms`): a burst of communication
   losses points at a concentrator or feeder, a burst of voltage losses at the
   network; a deployment can narrow the list.
@@ -42,6 +42,11 @@ class Params(SurgeParams):
 
 class MeterAlarmSurge(SurgeRule):
     rule_id = "meter.alarm_surge"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "clear": "heuristic (no published figure)",
+        "min_samples": "heuristic (no published figure)",
+    }
     category = "equipment"
     subject = "district"
     metric = "meter_alarms_1h"

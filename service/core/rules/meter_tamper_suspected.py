@@ -33,6 +33,10 @@ class Params(RecentParams):
 
 class MeterTamperSuspected(RecentEventsRule):
     rule_id = "meter.tamper_suspected"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure): two distinct signs of tampering justify an inspection",
+        "kinds": "heuristic: the alarms revenue-protection practice treats as signs of tampering",
+    }
     category = "equipment"
     subject = "account"
     metric = "distinct_tamper_signs"

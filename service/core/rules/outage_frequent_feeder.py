@@ -15,6 +15,16 @@ from .base import WindowParams, WindowRule, scope_of
 
 class OutageFrequentFeeder(WindowRule):
     rule_id = "outage.frequent_feeder"
+    sources = {  # parameter -> where its default comes from
+        "raise": (
+            "SGCC provincial reporting buckets: 3-4 and 5 or more sustained outages (a sustained interruption lasts "
+            "more than 5 min: IEEE 1366)"
+        ),
+        "window_minutes": (
+            "60 days, as the SGCC provincial reporting counts frequent outages (utilities in the US use CEMI3 over "
+            "12 months)"
+        ),
+    }
     category = "equipment"
     subject = "feeder"
     metric = "sustained_outages"

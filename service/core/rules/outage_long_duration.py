@@ -19,6 +19,12 @@ class Params(RuleParams):
 
 class OutageLongDuration(DeadlineRule):
     rule_id = "outage.long_duration"
+    sources = {  # parameter -> where its default comes from
+        "hours": (
+            "Ofgem Guaranteed Standards of Performance, reg. 5: 12 h in normal weather; 24 h for one customer "
+            "(provincial practice)"
+        ),
+    }
     category = "follow_up"
     subject = "outage"
     metric = "hours_without_restoration"

@@ -20,6 +20,9 @@ class Params(RuleParams):
 
 class OutageNoticeLate(DeadlineRule):
     rule_id = "outage.notice_late"
+    sources = {  # parameter -> where its default comes from
+        "minutes": "heuristic: no published limit for publishing unplanned outage information was found",
+    }
     category = "coordination"
     subject = "outage"
     metric = "minutes_without_notice"

@@ -25,6 +25,13 @@ class Params(RuleParams):
 
 class OutageNoticeShort(Rule):
     rule_id = "outage.notice_short"
+    sources = {  # parameter -> where its default comes from
+        "planned_notice_hours": (
+            "Regulations on Electricity Supply and Use art. 28; Electricity Supply Supervision Measures art. 13: "
+            "planned outages announced at least 7 days ahead"
+        ),
+        "temporary_notice_hours": "same regulations: temporary (maintenance) outages announced at least 24 h ahead",
+    }
     category = "coordination"
     subject = "outage"
     metric = "notice_lead_hours"

@@ -44,6 +44,13 @@ class Params(SurgeParams):
 
 class ReliabilityStormMode(SurgeRule):
     rule_id = "reliability.storm_mode"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure)",
+        "clear": "heuristic (no published figure)",
+        "customer_share_raise": "heuristic (no published figure)",
+        "customer_share_clear": "heuristic (no published figure)",
+        "customer_share_min_outages": "heuristic (no published figure): one big feeder fault is not a storm",
+    }
     category = "coordination"
     subject = "district"
     metric = "outages_started_1h"

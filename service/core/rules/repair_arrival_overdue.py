@@ -22,6 +22,14 @@ class Params(RuleParams):
 
 class RepairArrivalOverdue(DeadlineRule):
     rule_id = "repair.arrival_overdue"
+    sources = {  # parameter -> where its default comes from
+        "limit_minutes": (
+            "SGCC ten service commitments: crew on site within 45 min urban, 90 min rural, 120 min remote (China "
+            "Southern Grid the same)"
+        ),
+        "levels": "heuristic (no published figure): yellow at 80 %, orange at 100 %, red at 200 % of the limit",
+        "urgent_levels": "heuristic (no published figure): urgent tickets go red at 100 % of the limit",
+    }
     category = "coordination"
     subject = "ticket"
     metric = "minutes_without_arrival"

@@ -22,6 +22,14 @@ class Params(WindowParams):
 
 class RepairArrivalP90(WindowRule):
     rule_id = "repair.arrival_p90"
+    sources = {  # parameter -> where its default comes from
+        "limit_minutes": (
+            "SGCC ten service commitments: crew on site within 45 min urban, 90 min rural, 120 min remote (China "
+            "Southern Grid the same)"
+        ),
+        "raise": "SGCC ten service commitments: the arrival limit itself (fraction 1.0 of it)",
+        "clear": "heuristic (no published figure): 90 % of the limit, so a p90 hovering at the limit does not flap",
+    }
     category = "coordination"
     subject = "district"
     metric = "p90_arrival_minutes"

@@ -22,6 +22,14 @@ class Params(RuleParams):
 
 class RepairRestoreOverdue(DeadlineRule):
     rule_id = "repair.restore_overdue"
+    sources = {  # parameter -> where its default comes from
+        "limit_hours": (
+            "SGCC service commitments: power restored within 3 h urban, 4 h rural after arrival (CSG: 4 h / 5 h); "
+            "remote 6 h is a heuristic"
+        ),
+        "levels": "heuristic (no published figure)",
+        "red_hours": "Ofgem Guaranteed Standards of Performance, reg. 5: supply restored within 12 h in normal weather",
+    }
     category = "coordination"
     subject = "ticket"
     metric = "minutes_on_site_without_restoration"

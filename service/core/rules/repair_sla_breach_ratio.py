@@ -15,6 +15,13 @@ class Params(WindowParams):
 
 class RepairSlaBreachRatio(WindowRule):
     rule_id = "repair.sla_breach_ratio"
+    sources = {  # parameter -> where its default comes from
+        "limit_minutes": (
+            "SGCC ten service commitments: crew on site within 45 min urban, 90 min rural, 120 min remote (China "
+            "Southern Grid the same)"
+        ),
+        "raise": "heuristic (no published figure)",
+    }
     category = "coordination"
     subject = "district"
     metric = "late_arrival_ratio"

@@ -6,7 +6,7 @@ warning clears only at 4.2 or more, so a mean hovering around 4.0 does not
 flap; orange de-escalates to yellow at 3.7 (the same 0.2 margin, our choice).
 Too few responses clears the warning rather than leaving it stale.
 
-RULES.md keys this rule by district or staff. A rule has one subject kind,
+The rule catalogue keys this rule by district or staff. A rule has one subject kind,
 so these are two rules with their own configuration entries:
 `satisfaction.low` (district) and `satisfaction.low_staff` (staff member,
 surveys that name them). They share everything but subject and wording.
@@ -35,6 +35,11 @@ class Params(WindowParams):
 
 class SatisfactionLow(WindowRule):
     rule_id = "satisfaction.low"
+    sources = {  # parameter -> where its default comes from
+        "raise": "heuristic (no published figure) (scores of 5)",
+        "clear": "heuristic (no published figure): 0.2 above the raise levels (hysteresis)",
+        "min_samples": "heuristic (no published figure)",
+    }
     category = "staff_conduct"
     subject = "district"
     metric = "mean_survey_score"
