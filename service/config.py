@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     event_clock_idle_seconds: float = Field(5.0, gt=0)
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     retention_days: float = Field(7.0, gt=0, le=400)
+    # How far an event's occurred_at may lie ahead of wall time (producers' clocks differ a little):
+    # beyond it the event is dead-lettered (future_event_time), and no clock runs further ahead.
+    max_clock_skew_seconds: float = Field(300.0, ge=0, le=86400)
     # How long the broker waits for a silent worker (killed, partitioned) before
     # giving its partitions to the others. Lower: faster failover, more false alarms.
     session_timeout_seconds: float = Field(60.0, ge=6, le=1800)
