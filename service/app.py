@@ -45,7 +45,7 @@ from prometheus_client import generate_latest
 
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
-from . import api, board, metrics
+from . import api, board, metrics, outputs
 from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.admission import check_event_time
@@ -181,6 +181,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def publish(key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
+            if not outputs.sendable("warning", w):  # logged and counted; consumers would fail on it
+                continue
             await send_to(
                 warnings_topic, key=w["fingerprint"].encode(),
                 value=json.dumps(w, ensure_ascii=False).encode(),
@@ -482,6 +484,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     async def send_notifications(group: str, partition: int, outcome) -> dict:
         for note in outcome.notifications:
+            if not outputs.sendable("notification", note):  # logged and counted
+                continue
             await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
             metrics.notifications.labels("sent").inc()
         for reason, n in outcome.skipped.items():
@@ -686,5 +690,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         return web.json({"status": "ok" if silence < 10 * settings.tick_seconds + 5 else "broker_unreachable",
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
-    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work}
+    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
+                "publish": publish, "send_notifications": send_notifications}
     return app
