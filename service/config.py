@@ -19,6 +19,8 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from schemas.common import ID_PATTERN
+
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
 from .core.rulebook import ConfigError, RuleBook
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # SMS notifications: rate limits, flapping, which transitions (service/core/notify.py NotifyConfig)
     notify_file: Path | None = None
-    notify_default_group: str = Field("ops-centre", min_length=1, max_length=64)
+    notify_default_group: str = Field("ops-centre", pattern=ID_PATTERN)  # an id: it is a notification's recipient_group
     # Bearer token for the HTTP API's writes (acknowledgements). From the
     # environment or a file (a mounted secret); never logged. Unset: writes refused.
     api_token: SecretStr | None = None

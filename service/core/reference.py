@@ -11,16 +11,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.common import Id
+
 from .rulebook import ConfigError
 
 
 class District(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    district_id: str = Field(min_length=1, max_length=64)
+    district_id: Id  # ids and groups reach texts, logs and labels: the contract's safe set
     name: str = Field(min_length=1, max_length=200)
     area_type: Literal["urban", "rural", "remote"]
     customers_served: int = Field(gt=0)
-    recipient_group: str = Field(min_length=1, max_length=64)
+    recipient_group: Id
 
 
 class _File(BaseModel):
