@@ -43,6 +43,7 @@ from .common import (
     Count,
     Currency,
     CustomerClass,
+    ID_MESSAGES,
     EventId,
     Id,
     IsoDate,
@@ -401,6 +402,8 @@ def _from_validation_error(raw: bytes | bytearray | memoryview | str, error: Val
     parts = []
     for err in errors:
         reason = _reason_of(err["type"])
+        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in ID_MESSAGES:
+            reason, err = "bad_id", {**err, "msg": ID_MESSAGES[err["ctx"]["pattern"]]}
         where = ".".join(str(p) for p in err["loc"]) or "(message)"
         if reason == "missing_field":
             parts.append((reason, f"missing_field: {where}"))

@@ -422,7 +422,9 @@ def test_outputs_refuse_unsafe_ids_too():
     from pydantic import ValidationError
 
     from schemas import Scope
+    from schemas.common import ID_PATTERN
 
     with pytest.raises(ValidationError) as caught:
         Scope.model_validate({"district_id": "north\r\nfake"})
-    assert caught.value.errors()[0]["type"] == "bad_id"
+    error = caught.value.errors()[0]  # parse_event reports this as bad_id
+    assert error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == ID_PATTERN
