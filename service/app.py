@@ -162,6 +162,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     tick_seq = itertools.count(1)
     coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
+    told = [float("-inf")]  # the highest clock this worker's ticks have carried (event clock: too_old)
 
     async def send_dead_letter(message, reason: str, detail: str, key: bytes | None = None,
                                value: bytes | None = None) -> None:
@@ -245,9 +246,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def ingest(stream):
         async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
             batch = Batch()
-            # the clock an event's age is measured against: it moves only when a batch finishes
-            wall = time.time()
-            clock = wall if settings.clock == "wall" else event_clock.now(wall)
+            # the clock an event's age is measured against: wall time, or as far as this worker's
+            # ticks have said its event clock is (risk_clock_seconds; -inf before the first)
+            clock = time.time() if settings.clock == "wall" else told[0]
             try:
                 for event in events:
                     batch.enter(event)
@@ -576,6 +577,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 "total": None if None in counts else sum(counts)}
         if now is not None:
             metrics.clock.set(now)
+            told[0] = max(told[0], now)
         if broker_acknowledged[0] is None:  # timers start once the first recovery is over
             broker_acknowledged[0] = wall
         for p in range(settings.partitions):

@@ -12,9 +12,11 @@ Decisions:
   differ from ours by seconds. So the event clock, which only follows
   admitted events, never runs more than the skew ahead of wall time.
 - `too_old`: more than `retention` seconds behind the service's clock. In
-  wall-clock mode that is wall time. With the event clock it is the event
-  clock (`clock` None while it cannot tell yet: nothing is too old then), so a
-  replay of 2015 history is judged against 2015, not against today. The
+  wall-clock mode that is wall time. With the event clock it is the highest
+  time the worker's clock ticks have carried (`risk_clock_seconds`: it never
+  goes back, and a partition that has not delivered yet does not hide it;
+  None or -inf before the first, when nothing is too old), so a replay of
+  2015 history is judged against 2015, not against today. The
   retention is how long a finished subject is kept; an event older than that
   could only recreate a subject the service has already forgotten.
 """
