@@ -186,8 +186,9 @@ class Window:
         it was decided): an empty window decides what the one before it did,
         and an old first event or a clock that jumped would otherwise walk
         every step between (decades of them, seconds of a blocked loop). So
-        the ends of one call number at most the steps of the windows that
-        hold data, plus two.
+        a call returns the ends whose window holds data, one empty end after
+        each run of them, the first and the last due end: for one old
+        observation, one window's steps plus two.
         """
         base = self._base(state)
         if base is None or math.isinf(now):  # no clock yet: nothing can be decided
