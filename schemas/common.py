@@ -28,11 +28,38 @@ from pydantic_core import PydanticCustomError
 
 # --- ids and text -----------------------------------------------------------
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-"""district_id, feeder_id, ticket_id, account_id ...: 1-64 characters."""
+# Ids reach SMS texts, log lines, metric labels and the board: only characters
+# that cannot forge a line, hide text (bidirectional overrides, look-alike
+# letters) or carry a sentence. The pattern is checked by pydantic-core after
+# the length (a 65-character id stays out_of_range); `schemas.events` reports
+# a mismatch as `bad_id` (ID_MESSAGES). A pattern, not a Python validator:
+# checking five ids of an event then costs about 0.25 us instead of 1.6 us.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# Event ids and producer names: printable ASCII (0x21-0x7E), no space or control character.
+EVENT_ID_PATTERN = r"^[!-~]{1,128}$"
+ID_MESSAGES = {
+    ID_PATTERN: "an id is ASCII letters, digits and . _ : - and starts with a letter or digit",
+    EVENT_ID_PATTERN: "must be printable ASCII without spaces or control characters",
+}
+"""The id patterns, and what a `bad_id` detail says about each."""
 
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-"""An event's `event_id`: 1-128 characters."""
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64, "pattern": ID_PATTERN,
+                    "description": "ASCII letters, digits and . _ : -, starting with a letter or digit."}),
+]
+"""district_id, feeder_id, ticket_id, account_id ...: 1-64 characters of
+`[A-Za-z0-9._:-]`, the first a letter or digit; others are `bad_id`."""
+
+EventId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=EVENT_ID_PATTERN),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 128, "pattern": EVENT_ID_PATTERN,
+                    "description": "Printable ASCII without spaces or control characters."}),
+]
+"""An event's `event_id` (and a producer's `source`): 1-128 printable ASCII
+characters, no space or control character; others are `bad_id`."""
 
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 """Ids the service mints (warning_id, fingerprint, notification_id, ack_id).

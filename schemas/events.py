@@ -18,6 +18,16 @@ Reason codes (stable; dashboards and other teams match on them):
 - `out_of_range`:  a number, date, length or count outside its bounds.
 - `invalid_value`: anything else: a value outside an enumeration, a
                    malformed or naive timestamp, 3-decimal money ...
+- `bad_id`:        an id with a character outside its safe set (`Id`:
+                   ASCII letters, digits and `._:-`; `event_id` and
+                   `source`: printable ASCII without spaces).
+
+Checked by the service against its clocks, after parsing (service/core/admission.py):
+
+- `future_event_time`: `occurred_at` further ahead of wall time than the
+                   allowed clock skew.
+- `too_old`:       `occurred_at` older than the service's clock minus the
+                   retention.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from .common import (
     Count,
     Currency,
     CustomerClass,
+    ID_MESSAGES,
     EventId,
     Id,
     IsoDate,
@@ -53,7 +64,7 @@ from .common import (
 )
 
 SchemaVersion = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
-Source = Annotated[str, Field(min_length=1, max_length=128)]
+Source = EventId  # a producing system's name: printable ASCII without spaces, 1-128
 
 
 class EventBase(BaseModel):
@@ -360,6 +371,9 @@ REASONS = (
     "wrong_type",
     "out_of_range",
     "invalid_value",
+    "bad_id",
+    "future_event_time",
+    "too_old",
 )
 
 MAX_DETAIL = 500  # characters in BadEvent.detail
@@ -396,7 +410,7 @@ _OUT_OF_RANGE = {
     "decimal_max_digits", "decimal_whole_digits",
 }
 # When one message has several problems, the most basic one names the message.
-_PRECEDENCE = {"missing_field": 0, "wrong_type": 1, "out_of_range": 2, "invalid_value": 3}
+_PRECEDENCE = {"missing_field": 0, "wrong_type": 1, "out_of_range": 2, "bad_id": 3, "invalid_value": 4}
 
 
 def _reason_of(error_type: str) -> str:
@@ -448,6 +462,8 @@ def _from_validation_error(raw: bytes | bytearray | memoryview | str, error: Val
     parts = []
     for err in errors:
         reason = _reason_of(err["type"])
+        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in ID_MESSAGES:
+            reason, err = "bad_id", {**err, "msg": ID_MESSAGES[err["ctx"]["pattern"]]}
         where = ".".join(str(p) for p in err["loc"]) or "(message)"
         if reason == "missing_field":
             parts.append((reason, f"missing_field: {where}"))

@@ -45,10 +45,11 @@ from prometheus_client import generate_latest
 
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
-from . import api, board, metrics
+from . import api, board, metrics, outputs
 from .auth import Authenticator
 from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
+from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, Result
 from .core.notify import STATE_BUDGET_BYTES, Notifier
@@ -162,17 +163,21 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                        schema=faust.Schema(key_serializer="json", value_serializer="json"))
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
-                    storm_districts=lambda: {d for d, on in storm.items() if on})
+                    storm_districts=lambda: {d for d, on in storm.items() if on},
+                    max_ahead_seconds=settings.max_clock_skew_seconds)
 
-    event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
+    skew = settings.max_clock_skew_seconds
+    event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds, skew)
     wakeups = Wakeups()
     firing = metrics.FiringWarnings()
     # a worker silent as long as it takes a partition to idle may be dead, with unread events:
     # its "idle" no longer lets the clock jump to the end of a replay (PartitionClocks.tick)
-    clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds)
+    clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds,
+                             max_ahead_seconds=skew)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     tick_seq = itertools.count(1)
     coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
+    told = [float("-inf")]  # the highest clock this worker's ticks have carried (event clock: too_old)
 
     async def send_dead_letter(message, reason: str, detail: str, key: bytes | None = None,
                                value: bytes | None = None) -> None:
@@ -192,6 +197,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def publish(key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
+            if not outputs.sendable("warning", w):  # logged and counted; consumers would fail on it
+                continue
             await send_to(
                 warnings_topic, key=w["fingerprint"].encode(),
                 value=json.dumps(w, ensure_ascii=False).encode(),
@@ -224,7 +231,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     async def on_event(key: str, partition: int, event: dict, ts: float, batch: Batch) -> None:
         now = clocks.now_for(key, partition)
-        result = engine.on_event(key, current(key), event, ts, now)
+        result = engine.on_event(key, current(key), event, ts, now, wall=time.time())
         if result.duplicate:
             metrics.duplicate_events.inc()
             return
@@ -254,25 +261,33 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     async def ingest(stream):
         async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
             batch = Batch()
+            # the clock an event's age is measured against: wall time, or as far as this worker's
+            # ticks have said its event clock is (risk_clock_seconds; -inf before the first)
+            clock = time.time() if settings.clock == "wall" else told[0]
             try:
                 for event in events:
                     batch.enter(event)
-                    await admit(event.message, batch)
+                    await admit(event.message, batch, clock)
                 await finish_or_exit("ingest", batch)
             finally:  # read only once processed: until then the partition holds the event clock
                 for event in events:
                     delivered[(event.message.topic, event.message.partition)] = event.message.offset + 1
 
-    async def admit(message, batch: Batch) -> None:
-        """Validate an input message, then apply it where its state lives or send it there."""
+    async def admit(message, batch: Batch, clock: float | None = None) -> None:
+        """Validate an input message and its time (against wall time and `clock`, the service's),
+        then apply it where its state lives or send it there."""
         try:
             parsed = parse_event(message.value or b"")
         except BadEvent as bad:
             await send_dead_letter(message, bad.reason, bad.detail)
             return
+        ts = parsed.occurred_at.timestamp()
+        refused = check_event_time(ts, time.time(), clock, max_skew=skew, retention=settings.retention_days * DAY)
+        if refused is not None:
+            await send_dead_letter(message, *refused)
+            return
         try:
             body = parsed.model_dump(mode="json", exclude_none=True)
-            ts = parsed.occurred_at.timestamp()
             consumed(message.topic, parsed.type).inc()
             lag(message.topic).observe(max(time.time() - ts, 0.0))
             # Input partition p is assigned with work partition p (and the state
@@ -424,7 +439,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             elif kind == "tick":
                 now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("gen", 0),
                                   value.get("owned", 0), value.get("total", 0), value.get("idle", False),
-                                  value.get("peak"), value.get("wall", 0.0), value.get("seq", 0))
+                                  value.get("peak"), value.get("wall", 0.0), value.get("seq", 0),
+                                  local_wall=time.time())
                 if now == float("-inf"):
                     return  # no worker can tell yet how far its input partitions are
                 await evaluate_due(partition, now, aggregates=False, batch=batch)
@@ -447,7 +463,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                         partition)
                 await apply(key, partition, result, batch)
             elif kind == "mark":
-                now = clocks.mark(partition, value["src"], value["now"])
+                now = clocks.mark(partition, value["src"], value["now"], local_wall=time.time())
                 await evaluate_due(partition, now, aggregates=True, batch=batch)
                 if now > float("-inf"):
                     metrics.aggregate_clock.labels(str(partition)).set(now)
@@ -489,6 +505,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     async def send_notifications(group: str, partition: int, outcome) -> dict:
         for note in outcome.notifications:
+            if not outputs.sendable("notification", note):  # logged and counted
+                continue
             await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
             metrics.notifications.labels("sent").inc()
         for reason, n in outcome.skipped.items():
@@ -579,6 +597,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 "total": None if None in counts else sum(counts)}
         if now is not None:
             metrics.clock.set(now)
+            told[0] = max(told[0], now)
         if broker_acknowledged[0] is None:  # timers start once the first recovery is over
             broker_acknowledged[0] = wall
         for p in range(settings.partitions):
@@ -696,5 +715,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         return web.json({"status": "ok" if silence < 10 * settings.tick_seconds + 5 else "broker_unreachable",
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
-    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work}
+    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
+                "publish": publish, "send_notifications": send_notifications}
     return app

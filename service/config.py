@@ -19,6 +19,8 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from schemas.common import ID_PATTERN
+
 from . import auth
 from .core.notify import NotifyConfig, load_notify_config
 from .core.reference import District, load_reference
@@ -103,6 +105,9 @@ class Settings(BaseSettings):
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     # A quiet subject whose warnings are resolved is deleted this long after its last event
     retention_days: float = Field(7.0, gt=0, le=400)
+    # How far an event's occurred_at may lie ahead of wall time (producers' clocks differ a little):
+    # beyond it the event is dead-lettered (future_event_time), and no clock runs further ahead.
+    max_clock_skew_seconds: float = Field(300.0, ge=0, le=86400)
     # How long the broker waits for a silent worker (killed, partitioned) before
     # giving its partitions to the others. Lower: faster failover, more false alarms.
     session_timeout_seconds: float = Field(60.0, ge=6, le=1800)
@@ -128,8 +133,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # SMS notifications: rate limits, flapping, which transitions (format in docs/configuration.md)
     notify_file: Path | None = None
-    # Recipient group of SMS notifications whose district has none in the reference data
-    notify_default_group: str = Field("ops-centre", min_length=1, max_length=64)
+    # Recipient group of SMS notifications whose district has none in the reference data (an id: the
+    # contract's safe character set)
+    notify_default_group: str = Field("ops-centre", pattern=ID_PATTERN)
     # Bearer token for the HTTP API's writes (acknowledgements) and reads. From the
     # environment or a file (a mounted secret); never logged. Unset: writes refused.
     api_token: SecretStr | None = None

@@ -26,6 +26,10 @@ processing_errors = Counter(
     "risk_processing_errors_total", "Valid events whose processing raised (a bug); dead-lettered, stream continues.",
     ["stage"], registry=REGISTRY,
 )
+invalid_outputs = Counter(
+    "risk_invalid_outputs_total", "Warnings and notifications not sent because they broke the contract (a bug).",
+    ["kind"], registry=REGISTRY,
+)
 duplicate_events = Counter(
     "risk_duplicate_events_total", "Events dropped because their event_id was already applied.",
     registry=REGISTRY,

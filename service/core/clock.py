@@ -8,6 +8,12 @@ otherwise a topic that ended early would freeze every deadline; `lateness`
 keeps the clock a little behind, for producers whose partitions are not
 perfectly in time order. Wall time comes in as an argument, as everywhere in
 the core.
+
+Neither clock ever runs more than `max_ahead_seconds` (the allowed clock skew)
+ahead of wall time: an event time beyond it, a tick or mark from a worker
+whose clock is ahead, or a time read back after a restart is taken as wall
+time plus the skew. Events that far ahead are dead-lettered before they get
+here (admission.py); this holds the line for what comes from elsewhere.
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
+INF = float("inf")
+
 
 class EventClock:
-    def __init__(self, idle_seconds: float = 5.0, lateness_seconds: float = 0.0):
+    def __init__(self, idle_seconds: float = 5.0, lateness_seconds: float = 0.0, max_ahead_seconds: float = INF):
         self.idle = idle_seconds
         self.lateness = lateness_seconds
+        self.max_ahead = max_ahead_seconds
         self._sources: dict[Hashable, list[float]] = {}  # source -> [max event time, wall time last seen]
         self._backlog: set[Hashable] = set()  # sources known to hold unread events: never idle
         self._peak = float("-inf")  # the highest event time read here, whatever partition it came from
@@ -44,6 +53,7 @@ class EventClock:
             self.expect(source, wall)
 
     def observe(self, source: Hashable, event_time: float, wall: float) -> None:
+        event_time = min(event_time, wall + self.max_ahead)
         self._peak = max(self._peak, event_time)
         seen = self._sources.get(source)
         if seen is None:
@@ -114,9 +124,10 @@ class PartitionClocks:
     however fast a replay runs.
     """
 
-    def __init__(self, partitions: int, liveness_seconds: float = 5.0):
+    def __init__(self, partitions: int, liveness_seconds: float = 5.0, max_ahead_seconds: float = INF):
         self.partitions = partitions
         self.liveness = liveness_seconds
+        self.max_ahead = max_ahead_seconds
         self._entity: dict[int, float] = {}
         self._marks: dict[int, dict[int, float]] = {}
         self._workers: dict[int, dict[str, _WorkerTick]] = {}  # partition -> worker -> its last tick
@@ -124,7 +135,7 @@ class PartitionClocks:
 
     def tick(self, partition: int, now: float | None, worker: str = "", generation: int = 0,
              owned: int = 0, total: int | None = 0, idle: bool = False, peak: float | None = None,
-             wall: float = 0.0, seq: int = 0) -> float:
+             wall: float = 0.0, seq: int = 0, local_wall: float | None = None) -> float:
         """A worker's tick, sent every tick interval: its event clock covers
         the `owned` input partitions (of `total`) it reads in consumer
         `generation`. `now` None: it cannot tell yet (partitions just
@@ -141,6 +152,9 @@ class PartitionClocks:
         ended and the clock is the highest any of them reached, as a single
         worker's would be: each has read only some of the last events.
 
+        `local_wall` is this process's wall time: `now` and `peak` are taken
+        as at most `max_ahead_seconds` beyond it, whatever the sender says.
+
         The clock moves only on the word of workers of one generation that
         read every input partition between them. A worker stopped or killed
         keeps holding it with its last tick until the group has given its
@@ -153,6 +167,9 @@ class PartitionClocks:
         """
         seen = self._workers.setdefault(partition, {})
         now = float("-inf") if now is None else now
+        if local_wall is not None:
+            now = min(now, local_wall + self.max_ahead)
+            peak = None if peak is None else min(peak, local_wall + self.max_ahead)
         before = seen.get(worker)
         if before is not None and seq <= before.seq and seq:
             return self.entity_now(partition)
@@ -179,7 +196,9 @@ class PartitionClocks:
         """
         return self._peak
 
-    def mark(self, partition: int, source: int, now: float) -> float:
+    def mark(self, partition: int, source: int, now: float, local_wall: float | None = None) -> float:
+        if local_wall is not None:
+            now = min(now, local_wall + self.max_ahead)
         marks = self._marks.setdefault(partition, {})
         marks[source] = max(now, marks.get(source, float("-inf")))
         return self.aggregate_now(partition)

@@ -58,7 +58,7 @@ def new_state(kind: str, ts: float) -> dict:
 class Engine:
     def __init__(self, rulebook: RuleBook, retention_seconds: float = 7 * DAY,
                  districts: dict[str, District] | None = None,
-                 storm_districts: Callable[[], set[str]] = set):
+                 storm_districts: Callable[[], set[str]] = set, max_ahead_seconds: float = math.inf):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -66,8 +66,13 @@ class Engine:
         self.retention = retention_seconds
         self.districts = districts or {}
         self.storm_districts = storm_districts  # districts currently in storm mode (live state)
+        # An event's own time moves its subject's deadlines at most this far past wall time (the
+        # allowed clock skew): a future-dated event must not fire every deadline at once.
+        self.max_ahead = max_ahead_seconds
 
-    def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float) -> Result:
+    def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
+                 wall: float | None = None) -> Result:
+        """Apply one event at event time `ts`, on the clock `now`; `wall` is wall time, if known."""
         kind = kind_of(key)
         state = state or new_state(kind, ts)
         digest = id_digest(event["event_id"])
@@ -90,7 +95,8 @@ class Engine:
                 before = rstate.get("w", {}).get("late", 0)
                 rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
                 late += rstate.get("w", {}).get("late", 0) - before
-        result = self._evaluate(state, now, own_event_ts=ts)
+        own = ts if wall is None else min(ts, wall + self.max_ahead)
+        result = self._evaluate(state, now, own_event_ts=own)
         result.derived = subjects.derive(kind, facts)
         result.late = late
         if kind == "outage" and facts.get("kind") == "unplanned" and event["type"] in (

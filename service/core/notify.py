@@ -57,6 +57,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.common import Id
 from schemas.warnings import GSM_BASIC
 
 from .fingerprint import DIGEST_CHARS, id_digest, remembers
@@ -103,7 +104,7 @@ class Summary(_Config):
 
 
 class NotifyConfig(_Config):
-    default_group: str = Field(min_length=1, max_length=64)  # warnings without a known district
+    default_group: Id  # warnings without a known district
     rate_limit: RateLimit = RateLimit()
     summary: Summary = Summary()
     flapping: Flapping = Flapping()

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.common import Id
+
 from .rulebook import ConfigError
 
 
@@ -18,16 +20,16 @@ class District(BaseModel):
     """One district of the reference data file (`RISK_DISTRICTS_FILE`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-    district_id: str = Field(min_length=1, max_length=64)
-    """The district id the events use."""
+    district_id: Id
+    """The district id the events use (the contract's safe character set: ids reach texts, logs and labels)."""
     name: str = Field(min_length=1, max_length=200)
     """Its name, for texts and the board."""
     area_type: Literal["urban", "rural", "remote"]
     """urban, rural or remote: the SLA limits of its window rules."""
     customers_served: int = Field(gt=0)
     """Customers supplied: the denominator of storm mode's customer share and of complaint rates."""
-    recipient_group: str = Field(min_length=1, max_length=64)
-    """Who receives its SMS notifications (the key on risk-notifications)."""
+    recipient_group: Id
+    """Who receives its SMS notifications (the key on risk-notifications; an id of the contract's safe set)."""
 
 
 class _File(BaseModel):

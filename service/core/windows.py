@@ -14,6 +14,7 @@ values so a Faust table can store them.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass
@@ -178,15 +179,47 @@ class Window:
         return True
 
     def due_ends(self, state: dict, now: float) -> list[float]:
-        """Window ends not yet evaluated whose lateness has passed, oldest first."""
+        """Window ends not yet evaluated whose lateness has passed, oldest first.
+
+        Ends whose window holds nothing, after the first such end in a row,
+        are left out (except the last due end, so the state records how far
+        it was decided): an empty window decides what the one before it did,
+        and an old first event or a clock that jumped would otherwise walk
+        every step between (decades of them, seconds of a blocked loop). So
+        a call returns the ends whose window holds data, one empty end after
+        each run of them, the first and the last due end: for one old
+        observation, one window's steps plus two.
+        """
         base = self._base(state)
         if base is None or math.isinf(now):  # no clock yet: nothing can be decided
             return []
         last_closed = self.bucket_of(now - self.lateness)
+        if last_closed - base > (math.ceil(self.size / self.step) + 1) * self.step:
+            return self._ends_skipping_empty(state, base, last_closed)
         ends = []
         e = base + self.step
         while e <= last_closed:
             ends.append(e)
+            e += self.step
+        return ends
+
+    def _ends_skipping_empty(self, state: dict, base: float, last_closed: float) -> list[float]:
+        starts = sorted(map(float, state["b"]))
+        ends: list[float] = []
+        e = base + self.step
+        previous_empty = False
+        while e <= last_closed:
+            i = bisect.bisect_left(starts, e - self.size)  # the first bucket not before the window's start
+            empty = i == len(starts) or starts[i] >= e
+            if empty and previous_empty:
+                # nothing before the window that holds the next bucket can change anything
+                following = self.bucket_of(starts[i]) + self.step if i < len(starts) else last_closed
+                following = min(following, last_closed)
+                if following > e:
+                    e = following
+                    continue
+            ends.append(e)
+            previous_empty = empty
             e += self.step
         return ends
 

@@ -1,4 +1,4 @@
-from service.core.clock import EventClock
+from service.core.clock import EventClock, PartitionClocks
 
 
 def test_no_events_no_time():
@@ -204,3 +204,25 @@ def test_after_a_rebalance_the_clock_waits_for_every_worker_of_the_new_generatio
     assert c.tick(0, 900, worker="a", generation=2, owned=3, total=6, idle=True) == 100
     assert c.tick(0, 950, worker="a", generation=2, owned=3, total=6, idle=True) == 100
     assert c.tick(0, 300, worker="b", generation=2, owned=3, total=6) == 300
+
+
+YEAR_2100 = 4102444800.0  # 2100-01-01T00:00:00Z
+WALL = 1_795_000_000.0  # 2026-11-18
+SKEW = 300.0
+
+
+def test_the_event_clock_never_runs_more_than_the_skew_ahead_of_wall_time():
+    c = EventClock(idle_seconds=5, max_ahead_seconds=SKEW)
+    c.observe("a", YEAR_2100, wall=WALL)  # e.g. the last committed event read back after a restart
+    assert c.now(wall=WALL) == WALL + SKEW
+    assert c.peak() == WALL + SKEW
+    c.observe("a", WALL + 10, wall=WALL + 60)
+    assert c.now(wall=WALL + 60) == WALL + SKEW  # it does not go back either
+
+
+def test_ticks_and_marks_from_a_worker_ahead_are_held_to_the_skew():
+    p = PartitionClocks(1, max_ahead_seconds=SKEW)
+    now = p.tick(0, YEAR_2100, "w", 1, 1, 1, peak=YEAR_2100, wall=YEAR_2100, seq=1, local_wall=WALL)
+    assert now == WALL + SKEW
+    assert p.peak() == WALL + SKEW
+    assert p.mark(0, 0, YEAR_2100, local_wall=WALL) == WALL + SKEW

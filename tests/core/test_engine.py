@@ -281,3 +281,23 @@ def test_a_state_that_remembers_ids_as_a_list_still_drops_them():
     assert d.engine.on_event("ticket:T1", d.state, old, T0, 0).duplicate
     r = d.engine.on_event("ticket:T1", d.state, {**old, "event_id": "new"}, T0, 0)
     assert not r.duplicate and r.state["recent"] == id_digest("old-1") + id_digest("old-2") + id_digest("new")
+
+
+def test_a_future_dated_event_in_wall_mode_fires_no_deadline_past_wall_time_plus_the_skew():
+    """Wall clock at minute 10: a ticket created at 0, then a dispatch dated a day ahead (e.g. a
+    producer with a wrong clock, or a record already in the work topic) must not take the
+    ticket's deadlines there: nothing may change after wall time plus the allowed skew."""
+    skew = 300.0
+    engine = Engine(rulebook(), max_ahead_seconds=skew)
+    wall = T0 + 10 * MIN
+    created, ts = ev("ticket.created", 0, area_type="urban", **TICKET)
+    r = engine.on_event("ticket:T1", None, created, ts, now=wall, wall=wall)
+    dispatched, _ = ev("ticket.dispatched", 0, ticket_id="T1", crew_id="C1")
+    r = engine.on_event("ticket:T1", r.state, dispatched, T0 + 24 * 60 * MIN, now=wall, wall=wall)
+    assert all(to_epoch(w["changed_at"]) <= wall + skew for w in r.warnings), [w["changed_at"] for w in r.warnings]
+    assert r.warnings == []  # the first deadline (45 min) is still ahead
+    # without wall time (event-clock replays, the benchmark digest) the event's own time still counts
+    r2 = Engine(rulebook(), max_ahead_seconds=skew).on_event(
+        "ticket:T1", Engine(rulebook()).on_event("ticket:T1", None, created, ts, now=wall).state,
+        {**dispatched, "event_id": "other"}, T0 + 24 * 60 * MIN, now=wall)
+    assert {w["severity"] for w in r2.warnings} >= {"yellow"}

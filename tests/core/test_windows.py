@@ -74,3 +74,71 @@ def test_ratio_quantile_and_samples():
 def test_bad_window_is_refused():
     with pytest.raises(ValueError):
         Window(size=5, step=10)
+
+
+YEAR = 365 * 86400.0
+
+
+def test_an_old_first_observation_walks_one_window_of_steps_not_every_step_since():
+    """A complaint dated 30 years back for a new district: hourly steps of a 24 h window."""
+    w = Window(size=24 * 60 * MIN, step=60 * MIN)
+    now = 1_795_000_000.0
+    s = feed(w, Count, [(now - 30 * YEAR, 1)])
+    ends = w.due_ends(s, now)
+    assert len(ends) <= 24 + 2  # the 24 windows holding it, the first empty one, the last due end
+    old = w.bucket_of(now - 30 * YEAR)
+    assert ends[:25] == [old + k * 60 * MIN for k in range(1, 26)]  # every window holding it is decided
+    assert ends[-1] == w.bucket_of(now)  # and the state is decided up to the clock
+    assert [Count.result(w.aggregate(s, Count, e)) for e in ends] == [1.0] * 24 + [0.0] * (len(ends) - 24)
+
+
+def test_skipping_empty_ends_keeps_every_end_whose_window_holds_data():
+    w = Window(size=3 * MIN, step=MIN)
+    points = [(0, 1), (100 * MIN, 1), (100.5 * MIN, 1), (500 * MIN, 1)]
+    s = feed(w, Count, points)
+    ends = w.due_ends(s, now=1000 * MIN)
+    every = [k * MIN for k in range(1, 1001)]
+    holding = [e for e in every if Count.result(w.aggregate(s, Count, e)) > 0]
+    assert set(holding) <= set(ends)
+    assert len(ends) <= len(holding) + 3 * 2 + 1  # plus the first empty end after each stretch, and the last
+    kept = set(ends)
+    for e in every:  # an end left out is empty, and so is the last end kept before it
+        if e not in kept:
+            before = max(k for k in ends if k < e)
+            assert Count.result(w.aggregate(s, Count, e)) == Count.result(w.aggregate(s, Count, before)) == 0
+    assert ends == sorted(ends) and ends[-1] == 1000 * MIN
+
+
+def test_an_old_dated_first_event_for_a_new_district_costs_a_bounded_number_of_window_steps(monkeypatch):
+    """Through the engine, every rule of a district: the steps each window walks are counted."""
+    import math
+
+    from service.config import DEFAULT_RULES, load_rulebook
+    from service.core.engine import Engine
+
+    walked = []
+    plain = Window.due_ends
+
+    def counting(self, state, now):
+        ends = plain(self, state, now)
+        walked.append((self, len(ends)))
+        return ends
+
+    monkeypatch.setattr(Window, "due_ends", counting)
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    now = 1_795_000_000.0
+    ts = now - 20 * YEAR
+    for kind, event in [
+        ("district:D-new", {"event_id": "k1", "type": "complaint.received", "complaint_id": "K1",
+                            "district_id": "D-new", "category": "repair_delay", "staff_id": "S-new"}),
+        ("district:D-new", {"event_id": "v1", "type": "survey.completed", "survey_id": "V1",
+                            "district_id": "D-new", "score": 1, "staff_id": "S-new"}),
+    ]:
+        result = engine.on_event(kind, None, event, ts, now)
+        for target, derived in result.derived:  # the staff member's and feeder's own windows too
+            engine.on_event(target, None, derived, derived["ts"], now)
+    assert walked, "the district's window rules were evaluated"
+    for w, n in walked:
+        assert n <= math.ceil(w.size / w.step) + 2, (w, n)
+    # walking every step since would have been 20 years of them for each window
+    assert sum(n for _, n in walked) < 20 * YEAR / (60 * MIN) / 10

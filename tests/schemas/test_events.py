@@ -196,6 +196,18 @@ BAD = [
     ("event_id of 129 chars", with_("ticket.arrived", event_id="e" * 129), "out_of_range",
      "ticket.arrived.event_id"),
     ("bad enum", with_("ticket.created", area_type="suburban"), "invalid_value", "ticket.created.area_type"),
+    ("id with spaces", with_("ticket.arrived", ticket_id="T1 CALL 555-0100 NOW"), "bad_id",
+     "ticket.arrived.ticket_id"),
+    ("id with a newline", with_("complaint.received", staff_id="S1\nINFO forged"), "bad_id",
+     "complaint.received.staff_id"),
+    ("id with a bidi override", with_("outage.started", feeder_id="F\u202e1"), "bad_id", "outage.started.feeder_id"),
+    ("id with NUL", with_("bill.issued", district_id="north\u0000"), "bad_id", "bill.issued.district_id"),
+    ("id with a slash", with_("meter.alarm", meter_id="M/1"), "bad_id", "meter.alarm.meter_id"),
+    ("non-ASCII id", with_("survey.completed", district_id="n\u043erth"), "bad_id", "survey.completed.district_id"),
+    ("id starting with a dash", with_("ticket.created", ticket_id="-T1"), "bad_id", "ticket.created.ticket_id"),
+    ("event_id with a space", with_("ticket.arrived", event_id="e 1"), "bad_id", "ticket.arrived.event_id"),
+    ("event_id with a tab", with_("ticket.arrived", event_id="e\t1"), "bad_id", "ticket.arrived.event_id"),
+    ("source with CR", with_("ticket.arrived", source="oms\r"), "bad_id", "ticket.arrived.source"),
     ("bad currency", with_("payment.received", currency="yuan"), "invalid_value", "payment.received.currency"),
     ("end before start", with_("outage.scheduled", scheduled_end="2026-12-05T08:00:00+08:00"), "out_of_range",
      "scheduled_end is before scheduled_start"),
@@ -392,3 +404,27 @@ def test_dead_letter_keeps_the_original_bytes():
     assert long_text.key is None and len(long_text.value_text) == 2000 and len(long_text.detail) == 500
     with pytest.raises(ValidationError):
         DeadLetter.model_validate({**letter.model_dump(mode="json"), "value_base64": "not base64!"})
+
+
+@pytest.mark.parametrize("value", ["T1", "bch-t-2485276-r3", "US-TX", "hope-kent:west-of-old-yale-rd",
+                                   "district.north_2", "0", "a" * 64])
+def test_ids_of_the_safe_set_are_accepted(value):
+    event = parse_event(with_("complaint.received", district_id=value, staff_id=value, ticket_id=value))
+    assert event.district_id == event.staff_id == event.ticket_id == value
+
+
+def test_event_ids_and_sources_may_use_any_printable_ascii():
+    event = parse_event(with_("ticket.arrived", event_id="oms/2026#17@x!~", source="oms:prod/eu-1"))
+    assert (event.event_id, event.source) == ("oms/2026#17@x!~", "oms:prod/eu-1")
+
+
+def test_outputs_refuse_unsafe_ids_too():
+    from pydantic import ValidationError
+
+    from schemas import Scope
+    from schemas.common import ID_PATTERN
+
+    with pytest.raises(ValidationError) as caught:
+        Scope.model_validate({"district_id": "north\r\nfake"})
+    error = caught.value.errors()[0]  # parse_event reports this as bad_id
+    assert error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == ID_PATTERN

@@ -25,6 +25,7 @@ def test_environment_overrides_nested_settings():
         ({"RISK_TOPICS__DEAD_LETTERS": "a b"}, r"setting topics.dead_letters \(from environment variable"),
         ({"RISK_RULES_FILE": "/no/such.yaml"}, r"setting rules_file .*file not found: /no/such.yaml"),
         ({"RISK_TYPO": "1"}, r"setting typo"),
+        ({"RISK_NOTIFY_DEFAULT_GROUP": "ops centre"}, r"setting notify_default_group \(from environment variable"),
     ],
 )
 def test_bad_setting_stops_start_up_naming_it(env, message):
@@ -68,6 +69,10 @@ def test_district_reference_data_loads_and_errors_name_the_file(tmp_path):
         load_districts(f)
     f.write_text("districts:\n" + "  - {district_id: a, name: A, area_type: urban, customers_served: 1, recipient_group: g}\n" * 2)
     with pytest.raises(ConfigError, match=r"districts.1.district_id: 'a' listed twice"):
+        load_districts(f)
+    f.write_text('districts:\n  - {district_id: "a b", name: A, area_type: urban, customers_served: 1, '
+                 'recipient_group: "g\\nforged"}\n')
+    with pytest.raises(ConfigError, match=rf"{f}: districts.0.district_id: String should match pattern"):
         load_districts(f)
 
 
