@@ -20,13 +20,30 @@ import orjson
 
 from . import subjects
 from .fingerprint import DIGEST_CHARS, fingerprint, id_digest, remembers, warning_id
+from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
 from .timefmt import to_rfc3339
 from .warning_state import Transition, WarningState, acknowledge, escalate_unacknowledged, step
 
 DAY = 86400.0
-RECENT_IDS = 256  # event ids remembered per subject, to drop a producer's resend
+HOUR = 3600.0
+# Event ids remembered per subject, to drop a producer's resend, grouped by the hour of the
+# event's time. Beyond this many the earliest-dated hours are forgotten first: those are the
+# ones every window has decided already, where a resend is counted late, not again (README).
+RECENT_IDS = 4096
+GROWTH_BYTES = 16 * 1024  # the most one event or tick adds to a subject other than an account
+MAX_ACCOUNT_ENTRIES = 500  # bills and payments an account keeps before dropping its oldest settled ones
+
+
+class StateTooLarge(Exception):
+    """Applying the event would make the subject's state larger than a state may be.
+
+    The state is left as it was before the event; the shell dead-letters the event
+    (reason `state_too_large`) instead of writing a record Kafka would refuse.
+    """
+
+
 @dataclass
 class Result:
     state: dict | None  # None: the subject is finished and its key can be deleted
@@ -52,13 +69,43 @@ def kind_of(key: str) -> str:
 
 
 def new_state(kind: str, ts: float) -> dict:
-    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "last_ts": ts}
+    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": {}, "last_ts": ts}
+
+
+def _recent(state: dict) -> dict[str, str]:
+    """The id memory, {hour of the event time: digests}; a state of an older version is converted."""
+    recent = state["recent"]
+    if isinstance(recent, dict):
+        return recent
+    if isinstance(recent, list):  # a state written when the memory was a list of ids
+        recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
+    hour = state["last_ts"] - state["last_ts"] % HOUR
+    state["recent"] = {repr(hour): recent} if recent else {}
+    return state["recent"]
+
+
+def _remember(recent: dict[str, str], digest: str, ts: float, keep: int) -> None:
+    hour = repr(ts - ts % HOUR)
+    recent[hour] = recent.get(hour, "") + digest
+    if sum(map(len, recent.values())) <= keep * DIGEST_CHARS:
+        return
+    over = sum(map(len, recent.values())) - keep * DIGEST_CHARS
+    for h in sorted(recent, key=float):  # the earliest-dated first
+        if over <= 0:
+            break
+        cut = min(over, len(recent[h]))
+        recent[h] = recent[h][cut:]
+        over -= cut
+        if not recent[h]:
+            del recent[h]
 
 
 class Engine:
     def __init__(self, rulebook: RuleBook, retention_seconds: float = 7 * DAY,
                  districts: dict[str, District] | None = None,
-                 storm_districts: Callable[[], set[str]] = set):
+                 storm_districts: Callable[[], set[str]] = set,
+                 state_budget: int = STATE_BUDGET_BYTES, max_account_entries: int = MAX_ACCOUNT_ENTRIES,
+                 recent_ids: int = RECENT_IDS):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -66,24 +113,65 @@ class Engine:
         self.retention = retention_seconds
         self.districts = districts or {}
         self.storm_districts = storm_districts  # districts currently in storm mode (live state)
+        # A state is one Kafka record (1 MiB at most by default): an event that would make it
+        # larger is refused (StateTooLarge), not written to fail the worker on every start.
+        self.state_budget = state_budget
+        self.max_account_entries = max_account_entries
+        self.recent_ids = recent_ids
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float) -> Result:
+        """Apply one event; raises StateTooLarge (the state left as it was) if it would outgrow a record.
+
+        A state remembers its encoded size when last measured (`size`) and how many changes
+        it has had since (`grown`). One event or tick adds at most GROWTH_BYTES to a subject
+        other than an account (a bucket, an entry, an id or two: every list is bounded), so
+        `size + grown * GROWTH_BYTES` bounds it, and it is measured only when that bound nears
+        half the budget. An account's payment can spread over every open bill, so an account
+        is measured after every event (its events are few). A state past half the budget is
+        copied before the event, to be put back if the event makes it too large.
+        """
         kind = kind_of(key)
         state = state or new_state(kind, ts)
+        half = self.state_budget // 2
+        before = None
+        if state.get("size", 0) + state.get("grown", 0) * GROWTH_BYTES > half - GROWTH_BYTES:
+            before = orjson.dumps(state)
+            state["size"], state["grown"] = len(before), 0
+            if len(before) <= half - GROWTH_BYTES:
+                before = None
+        result = self._on_event(key, state, event, ts, now)
+        if result.duplicate or result.state is None:
+            return result
+        state["grown"] = state.get("grown", 0) + 1
+        if before is None and kind != "account":
+            return result
+        size = len(orjson.dumps(state))
+        if size > self.state_budget:
+            if before is not None:
+                state.clear()
+                state.update(orjson.loads(before))
+            raise StateTooLarge(f"{key}: the event would make its state {size} bytes, over the "
+                                f"{self.state_budget}-byte budget; not applied")
+        state["size"], state["grown"] = size, 0
+        return result
+
+    def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float) -> Result:
+        kind = kind_of(key)
         digest = id_digest(event["event_id"])
-        recent = state["recent"]
-        if isinstance(recent, list):  # a state written before the memory was one string
-            recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
-        if remembers(recent, digest):
+        recent = _recent(state)
+        if any(remembers(ids, digest) for ids in recent.values()):
             return Result(state, duplicate=True)
-        state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
+        _remember(recent, digest, ts, self.recent_ids)
         facts = state["facts"]
+        too_old = facts.get("too_old", 0)
         subjects.FOLDS[kind](facts, event, ts)
+        if kind == "account":
+            subjects.account.prune(facts, self.retention, self.max_account_entries)
         if kind == "district" and facts.get("district_id") in self.districts:
             facts.update(reference_facts(self.districts[facts["district_id"]]))
         subjects.remember_evidence(facts, event)
         state["last_ts"] = max(state["last_ts"], ts)
-        late = 0
+        late = facts.get("too_old", 0) - too_old
         for rc in self.rulebook.by_subject.get(kind, ()):
             if event["type"] in rc.rule.observes:
                 rstate = state["rules"].setdefault(rc.rule.rule_id, {})
@@ -107,6 +195,8 @@ class Engine:
         result = self._evaluate(state, now)
         result.unchanged = (result.state is state and not result.warnings and not result.stats
                             and orjson.dumps(state) == before)
+        if result.state is not None and not result.unchanged:
+            state["grown"] = state.get("grown", 0) + 1  # for on_event's size bound
         return result
 
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None) -> Result:

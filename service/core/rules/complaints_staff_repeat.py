@@ -31,6 +31,12 @@ and at least the evidence kept:
 - for distinct labels, it is dropped when a newer decided event has the same
   label: that one keeps the label in the window longer. The value is exact.
 The newest `keep` events are kept one by one, so the evidence is the same.
+
+Events not yet decided are kept one by one, at most MAX_ENTRIES of them
+(only a flood or events dated far ahead of the clock come near): beyond, the
+earliest-dated are kept, and one dated later than all of them is counted as
+late; one dated earlier takes the place of the latest, counted as late. The
+count then reads MAX_ENTRIES or more, far above any threshold.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from .base import MIN, Evaluation, Levels, Rule, RuleParams, SeverityMap, scope_
 DAY = 86400.0
 HOUR = 3600.0
 EVIDENCE_KEPT = 20
+MAX_ENTRIES = 2000  # events kept one by one (module doc)
 
 
 class RecentParams(RuleParams):
@@ -89,7 +96,21 @@ class RecentEventsRule(Rule):
         if w["evaluated"] is not None and ts <= w["evaluated"]:
             w["late"] += 1
             return
+        if w.get("n", MAX_ENTRIES) >= MAX_ENTRIES:
+            w["n"] = sum(map(len, w["b"].values()))  # measured again only near the cap
+        if w["n"] >= MAX_ENTRIES:
+            latest = max(w["b"], key=float)
+            if ts >= float(latest):
+                w["late"] += 1
+                return
+            entries = w["b"][latest]
+            entries.pop()
+            if not entries:
+                del w["b"][latest]
+            w["late"] += 1
+            w["n"] -= 1
         w["b"].setdefault(repr(ts), []).append([label, event["event_id"]])
+        w["n"] = w.get("n", 0) + 1
 
     def value_at(self, w: dict, t: float, size: float) -> float:
         labels = [label for k, entries in w["b"].items() if t - size < float(k) <= t for label, _ in entries]
