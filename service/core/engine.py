@@ -87,9 +87,9 @@ def _recent(state: dict) -> dict[str, str]:
 def _remember(recent: dict[str, str], digest: str, ts: float, keep: int) -> None:
     hour = repr(ts - ts % HOUR)
     recent[hour] = recent.get(hour, "") + digest
-    if sum(map(len, recent.values())) <= keep * DIGEST_CHARS:
-        return
     over = sum(map(len, recent.values())) - keep * DIGEST_CHARS
+    if over <= 0:
+        return
     for h in sorted(recent, key=float):  # the earliest-dated first
         if over <= 0:
             break
@@ -159,7 +159,9 @@ class Engine:
         kind = kind_of(key)
         digest = id_digest(event["event_id"])
         recent = _recent(state)
-        if any(remembers(ids, digest) for ids in recent.values()):
+        # one search over every hour's digests (each a whole number of digests): a resend dated
+        # differently from the original is recognised too
+        if remembers(next(iter(recent.values())) if len(recent) == 1 else "".join(recent.values()), digest):
             return Result(state, duplicate=True)
         _remember(recent, digest, ts, self.recent_ids)
         facts = state["facts"]

@@ -53,7 +53,7 @@ from .base import MIN, Evaluation, Levels, Rule, RuleParams, SeverityMap, scope_
 DAY = 86400.0
 HOUR = 3600.0
 EVIDENCE_KEPT = 20
-MAX_ENTRIES = 2000  # events kept one by one (module doc)
+MAX_ENTRIES = 1000  # events kept one by one (module doc)
 
 
 class RecentParams(RuleParams):
@@ -125,23 +125,33 @@ class RecentEventsRule(Rule):
             return Evaluation()
         size, lateness = params.window_days * DAY, params.lateness_minutes * MIN
         horizon, decided = now - lateness, w["evaluated"]
+        if not (math.isfinite(horizon) and (decided is None or horizon > decided)):
+            # nothing to decide (an event between two ticks): only the next change point is needed
+            # (as _change_points: every kept event is after `decided - size`, so it leaves after `decided`)
+            after = float("-inf") if decided is None else decided
+            times = list(map(float, w["b"]))
+            candidates = [min(filter(after.__lt__, times), default=None),
+                          min(times) + size if times else None,
+                          min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
+            nxt = min((p for p in candidates if p is not None), default=None)
+            running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
+            return Evaluation([], nxt + lateness if nxt is not None else None, running)
         points = self._change_points(w, size, after=decided)
         out = []
-        if math.isfinite(horizon) and (decided is None or horizon > decided):
-            due = bisect.bisect_right(points, horizon)
-            for p in points[:due]:
-                value = self.value_at(w, p, size)
-                current = ws.severity if ws.status == "firing" else None
-                target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
-                t = step(ws, target, value=value, threshold=th, at=p)
-                if t is not None:
-                    out.append(t)
-            del points[:due]  # what is left is after the new horizon: the buckets dropped below are not in it
-            w["evaluated"] = horizon
-            w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
-            if "old" in w:
-                w["old"] = {k: v for k, v in w["old"].items() if v[1] > horizon - size}
-            self._compact(w, horizon, self.keep(params))
+        due = bisect.bisect_right(points, horizon)
+        for p in points[:due]:
+            value = self.value_at(w, p, size)
+            current = ws.severity if ws.status == "firing" else None
+            target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
+            t = step(ws, target, value=value, threshold=th, at=p)
+            if t is not None:
+                out.append(t)
+        del points[:due]  # what is left is after the new horizon: the buckets dropped below are not in it
+        w["evaluated"] = horizon
+        w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
+        if "old" in w:
+            w["old"] = {k: v for k, v in w["old"].items() if v[1] > horizon - size}
+        self._compact(w, horizon, self.keep(params))
         running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
         wake = points[0] + lateness if points else None
         return Evaluation(out, wake, running)
