@@ -87,8 +87,9 @@ class RiskWarning(_Message):
     silence, maintenance window or storm-mode inhibition holds back its
     notifications), `acknowledged` (the operations centre has acknowledged
     it) and `duration_seconds` (on resolved: how long it fired); also
-    `escalation_reason`, `flapping`, `suppressed_by` and `no_samples` (resolved
-    because its window emptied: no value to show).
+    `escalation_reason`, `flapping`, `suppressed_by`, `no_samples` (resolved
+    because its window emptied: no value to show) and `resolved_reason` (resolved
+    whatever its value: "max_open_days", its ticket or outage was open too long).
     """
 
     warning_id: MessageId  # unique per message
@@ -121,6 +122,8 @@ class RiskWarning(_Message):
     duration_seconds: Annotated[FiniteFloat, Field(ge=0)] | None = None
     # Resolved because the rule's window holds no samples any more: `metric.value` is 0 and means nothing.
     no_samples: StrictBool = False
+    # On resolved: why, when not its value: "max_open_days" (its ticket or outage had no closing event in time).
+    resolved_reason: str | None = Field(None, max_length=64)
 
     @model_validator(mode="after")
     def _consistent(self) -> RiskWarning:

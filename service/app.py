@@ -49,7 +49,7 @@ from . import api, board, metrics
 from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.clock import EventClock, PartitionClocks
-from .core.engine import Engine, Result
+from .core.engine import Engine, Result, StateTooLarge
 from .core.notify import STATE_BUDGET_BYTES, Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
@@ -147,7 +147,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                        schema=faust.Schema(key_serializer="json", value_serializer="json"))
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
-                    storm_districts=lambda: {d for d, on in storm.items() if on})
+                    storm_districts=lambda: {d for d, on in storm.items() if on},
+                    max_account_entries=settings.max_account_entries,
+                    max_open_seconds=settings.max_open_days * DAY)
 
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
@@ -272,6 +274,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     batch.derive(p, key, ts, body)
             # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
             batch.observed.append(((message.topic, message.partition), ts))
+        except StateTooLarge as e:  # its subject keeps the state it had; Kafka would refuse the new one
+            log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, e)
+            await send_dead_letter(message, "state_too_large", str(e))
         except Exception as e:  # a bug must not stop the stream nor lose the event
             log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
             metrics.processing_errors.labels("ingest").inc()
@@ -401,6 +406,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 for key, ts, body in value["items"]:
                     try:
                         await on_event(key, partition, body, ts, batch)
+                    except StateTooLarge as e:
+                        log.warning("dead-lettered an event of work[%s]@%s: %s", partition, message.offset, e)
+                        await send_dead_letter(message, "state_too_large", str(e),
+                                               key=key.encode(), value=json.dumps(body).encode())
                     except Exception as e:
                         log.exception("processing failed on work[%s]@%s for %s", partition, message.offset, key)
                         metrics.processing_errors.labels("process").inc()

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     event_clock_idle_seconds: float = Field(5.0, gt=0)
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     retention_days: float = Field(7.0, gt=0, le=400)
+    # bills and payments an account keeps; beyond, its oldest settled ones are dropped (never open ones)
+    max_account_entries: int = Field(500, ge=10, le=2000)
+    # an open ticket or outage is closed this long after it opened, its firing warnings resolved
+    max_open_days: float = Field(30.0, gt=0, le=400)
+    # districts without reference data that get their own metric labels; the rest share district="other"
+    max_district_labels: int = Field(500, ge=0, le=10_000)
     # How long the broker waits for a silent worker (killed, partitioned) before
     # giving its partitions to the others. Lower: faster failover, more false alarms.
     session_timeout_seconds: float = Field(60.0, ge=6, le=1800)

@@ -24,7 +24,7 @@ from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
 from .timefmt import to_rfc3339
-from .warning_state import Transition, WarningState, acknowledge, escalate_unacknowledged, step
+from .warning_state import Transition, WarningState, acknowledge, close, escalate_unacknowledged, step
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -34,6 +34,8 @@ HOUR = 3600.0
 RECENT_IDS = 4096
 GROWTH_BYTES = 16 * 1024  # the most one event or tick adds to a subject other than an account
 MAX_ACCOUNT_ENTRIES = 500  # bills and payments an account keeps before dropping its oldest settled ones
+MAX_OPEN_SECONDS = 30 * DAY  # an open ticket or outage is closed this long after it opened
+LAPSED = "max_open_days"  # the reason a warning of a closed entity gives for its resolve
 
 
 class StateTooLarge(Exception):
@@ -105,7 +107,7 @@ class Engine:
                  districts: dict[str, District] | None = None,
                  storm_districts: Callable[[], set[str]] = set,
                  state_budget: int = STATE_BUDGET_BYTES, max_account_entries: int = MAX_ACCOUNT_ENTRIES,
-                 recent_ids: int = RECENT_IDS):
+                 recent_ids: int = RECENT_IDS, max_open_seconds: float = MAX_OPEN_SECONDS):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -118,6 +120,9 @@ class Engine:
         self.state_budget = state_budget
         self.max_account_entries = max_account_entries
         self.recent_ids = recent_ids
+        # A ticket or outage whose closing event never comes (lost, or ids made up by a
+        # producer) would otherwise keep its clocks, and any warning firing, for ever.
+        self.max_open = max_open_seconds
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float) -> Result:
         """Apply one event; raises StateTooLarge (the state left as it was) if it would outgrow a record.
@@ -201,7 +206,45 @@ class Engine:
             state["grown"] = state.get("grown", 0) + 1  # for on_event's size bound
         return result
 
+    @staticmethod
+    def opened_at(kind: str, facts: dict) -> float | None:
+        """When an entity opened: a ticket when created, an outage when started (else scheduled)."""
+        if kind == "ticket":
+            return facts.get("created_at")
+        if kind == "outage":
+            return facts.get("started_at") if facts.get("started_at") is not None else facts.get("scheduled_at")
+        return None
+
+    def _lapse(self, state: dict, now: float) -> Result | None:
+        """Close an entity open longer than max_open: resolve what fires, stop its clocks."""
+        facts = state["facts"]
+        if "lapsed_at" not in facts:
+            opened = self.opened_at(state["kind"], facts)
+            if opened is None or now < opened + self.max_open:
+                return None
+            facts["lapsed_at"] = opened + self.max_open
+            state["last_ts"] = max(state["last_ts"], facts["lapsed_at"])  # kept a retention from now
+        out = []
+        for rc in self.rulebook.by_subject.get(state["kind"], ()):
+            stored = state["warnings"].get(rc.rule.rule_id)
+            if not stored:
+                continue
+            ws = WarningState.from_dict(stored)
+            t = close(ws, facts["lapsed_at"], LAPSED)
+            if t is not None:
+                out.append(self._render(rc, facts, state["rules"].get(rc.rule.rule_id, {}), t,
+                                        rc.params_for(facts.get("district_id"))))
+            state["warnings"][rc.rule.rule_id] = ws.to_dict()
+        expires = state["last_ts"] + self.retention
+        if now >= expires:
+            return Result(None, out)
+        return Result(state, out, wake_at=expires)
+
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None) -> Result:
+        if state["kind"] in ("ticket", "outage"):
+            lapsed = self._lapse(state, now)
+            if lapsed is not None:
+                return lapsed
         facts, stored = state["facts"], state["warnings"]
         district = facts.get("district_id")
         out: list[dict] = []
@@ -247,6 +290,8 @@ class Engine:
             if now >= expires:
                 return Result(None, out, stats=stats)
             wakes.append(expires)
+        elif (opened := self.opened_at(state["kind"], facts)) is not None:
+            wakes.append(opened + self.max_open)
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
 
     @staticmethod
@@ -315,7 +360,12 @@ class Engine:
         }
         if t.previous_severity is not None:
             message["previous_severity"] = t.previous_severity
-        if t.reason:
+        if t.reason and t.kind == "resolved":
+            message["resolved_reason"] = t.reason
+            days = f"{self.max_open / DAY:g}"
+            message["summary"] = f"[closed: open over {days} days, no closing event] {summary}"[:500]
+            message["summary_zh"] = f"【超过{days}天未关闭，已自动关闭】{summary_zh}"[:500]
+        elif t.reason:
             message["escalation_reason"] = t.reason
             message["summary"] = f"[not acknowledged] {summary}"
             message["summary_zh"] = f"【未确认，升级】{summary_zh}"

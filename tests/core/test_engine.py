@@ -73,7 +73,7 @@ def test_arrival_overdue_uses_the_area_limit(area, limit):
         ("escalated", "orange", at(limit)),
         ("escalated", "red", at(2 * limit)),
     ]
-    assert d.wake is None
+    assert d.wake == T0 + 30 * 1440 * MIN  # no deadline left: only the maximum age will close it
 
 
 def test_a_tick_says_whether_it_changed_the_state():
@@ -285,3 +285,36 @@ def test_a_state_that_remembers_ids_as_a_list_still_drops_them():
     r = d.engine.on_event("ticket:T1", d.state, {**old, "event_id": "new"}, T0, 0)
     assert not r.duplicate
     assert "".join(r.state["recent"].values()) == id_digest("old-1") + id_digest("old-2") + id_digest("new")
+
+
+def test_a_ticket_open_longer_than_the_maximum_age_is_closed_its_warning_resolved_and_then_deleted():
+    from datetime import UTC, datetime
+
+    from schemas import RiskWarning
+
+    d = Driver(Engine(rulebook(), retention_seconds=7 * 1440 * MIN, max_open_seconds=30 * 1440 * MIN))
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(3 * 45)
+    assert d.out[-1]["severity"] == "red" and d.out[-1]["status"] == "firing"
+    d.tick(30 * 1440 - 1)
+    assert len(d.out) == 3  # not yet
+    d.tick(30 * 1440 + 5)
+    closed = d.out[-1]
+    assert (closed["transition"], closed["resolved_reason"]) == ("resolved", "max_open_days")
+    assert closed["resolved_at"] == at(30 * 1440)
+    assert closed["summary"].startswith("[closed: open over 30 days")
+    RiskWarning.model_validate({**closed, "emitted_at": datetime.now(UTC).isoformat()})  # the contract holds
+    assert d.wake == T0 + 37 * 1440 * MIN  # kept a retention after it was closed, then deleted
+    d.event("ticket.arrived", 30 * 1440 + 10, **TICKET)  # a late event finds it closed: no new clock
+    assert len(d.out) == 4
+    d.tick(37 * 1440 + 11)
+    assert d.state is None
+
+
+def test_an_outage_open_longer_than_the_maximum_age_is_closed():
+    d = Driver(Engine(rulebook(), max_open_seconds=30 * 1440 * MIN))
+    d.event("outage.started", 0, kind="unplanned", **OUTAGE)
+    d.tick(60)
+    assert d.out and d.out[-1]["status"] == "firing"
+    d.tick(31 * 1440)
+    assert d.out[-1]["resolved_reason"] == "max_open_days"
