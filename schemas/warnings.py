@@ -211,8 +211,9 @@ Base64 = Annotated[str, AfterValidator(_base64)]
 class DeadLetter(_Message):
     """A bad input message, kept whole so it can be inspected and replayed.
 
-    `reason` is one of `schemas.events.REASONS`, or `processing_error` when
-    a valid event made the service itself fail.
+    `reason` is one of `schemas.events.REASONS`, `processing_error` when
+    a valid event made the service itself fail, or `state_too_large` when
+    applying it would make its subject's state too large to store.
     """
 
     reason: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]

@@ -153,7 +153,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)
     wakeups = Wakeups()
-    firing = metrics.FiringWarnings()
+    district_labels = metrics.DistrictLabels(set(districts), settings.max_district_labels)
+    firing = metrics.FiringWarnings(district_labels)
     # a worker silent as long as it takes a partition to idle may be dead, with unread events:
     # its "idle" no longer lets the clock jump to the end of a replay (PartitionClocks.tick)
     clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds)
@@ -299,11 +300,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
                        w["scope"].get("district_id"))
         for name, district, value in result.stats:
-            metrics.DISTRICT_STATISTICS[name].labels(district).set(value)
-            served = districts[district].customers_served if district in districts else None
-            if name == "complaints_24h" and served:
-                metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
-                    value * 10000 / served)
+            district_labels.statistic(name, district, value,
+                                      districts[district].customers_served if district in districts else None)
+        if result.state is None and key.startswith("district:"):
+            district_labels.forget(key.split(":", 1)[1])
         try:
             await publish(key, partition, result.warnings, batch)
         except BaseException:  # not applied: the table keeps the state before it
