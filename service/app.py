@@ -148,7 +148,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
                     storm_districts=lambda: {d for d, on in storm.items() if on},
-                    max_account_entries=settings.max_account_entries,
+                    max_account_entries=settings.max_account_entries, state_budget=settings.state_budget_kib * 1024,
                     max_open_seconds=settings.max_open_days * DAY)
 
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds)

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     event_clock_idle_seconds: float = Field(5.0, gt=0)
     event_clock_lateness_seconds: float = Field(0.0, ge=0)
     retention_days: float = Field(7.0, gt=0, le=400)
+    # a subject's stored state at most (KiB); an event that would exceed it is dead-lettered state_too_large.
+    # Below Kafka's 1 MiB record limit; lower it with the broker's or topic's max.message.bytes.
+    state_budget_kib: int = Field(768, ge=16, le=768)
     # bills and payments an account keeps; beyond, its oldest settled ones are dropped (never open ones)
     max_account_entries: int = Field(500, ge=10, le=2000)
     # an open ticket or outage is closed this long after it opened, its firing warnings resolved
