@@ -447,6 +447,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     metrics.aggregate_clock.labels(str(partition)).set(now)
             else:  # one event (written by versions before batching)
                 await on_event(event.key, partition, value["event"], value["ts"], batch)
+        except StateTooLarge as e:  # one event of a record written before batching
+            log.warning("dead-lettered work[%s]@%s: %s", partition, message.offset, e)
+            await send_dead_letter(message, "state_too_large", str(e))
         except Exception as e:
             log.exception("processing failed on work[%s]@%s", partition, message.offset)
             metrics.processing_errors.labels("process").inc()

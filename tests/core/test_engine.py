@@ -318,3 +318,18 @@ def test_an_outage_open_longer_than_the_maximum_age_is_closed():
     assert d.out and d.out[-1]["status"] == "firing"
     d.tick(31 * 1440)
     assert d.out[-1]["resolved_reason"] == "max_open_days"
+
+
+def test_context_is_first_wins_a_later_event_cannot_move_a_subject_to_another_district():
+    from .world import World
+
+    w = World()
+    w.send("ticket.created", 0, event_id="t1", district_id="D1", area_type="urban", category="no_power",
+           priority="normal", ticket_id="T9")
+    w.send("ticket.created", 1, event_id="t1-forged", district_id="D2", area_type="remote", category="no_power",
+           priority="normal", ticket_id="T9")
+    assert w.states["ticket:T9"]["facts"]["district_id"] == "D1"
+    assert w.states["ticket:T9"]["facts"]["area_type"] == "urban"
+    w.send("complaint.received", 2, complaint_id="c1", district_id="D1", category="other", staff_id="S9")
+    w.send("complaint.received", 3, complaint_id="c2", district_id="D2", category="other", staff_id="S9")
+    assert w.states["staff:S9"]["facts"]["district_id"] == "D1"
