@@ -192,7 +192,8 @@ class Window:
             if float(key) > float(latest):
                 state["late"] += 1
                 return False
-            state["late"] += samples(agg, buckets.pop(latest))
+            dropped = buckets.pop(latest)
+            state["late"] += 1 if isinstance(dropped, float) else samples(agg, dropped)  # a Sum keeps no count
         buckets[key] = agg.add(buckets[key] if key in buckets else agg.zero(), value)
         return True
 

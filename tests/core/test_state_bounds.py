@@ -116,15 +116,28 @@ def test_a_resend_after_300_other_events_in_a_district_is_not_counted_twice():
 
 
 @pytest.mark.parametrize("ts", [T0, T0 + HOUR])
-def test_a_window_at_its_bucket_cap_keeps_the_buckets_nearest_the_clock(ts):
-    from service.core.windows import Count, Window
+@pytest.mark.parametrize("agg", ["count", "sum", "mean", "p90"])
+def test_a_window_at_its_bucket_cap_keeps_the_buckets_nearest_the_clock(ts, agg):
+    from service.core.windows import Count, Mean, Quantile, Sum, Window
 
+    agg = {"count": Count, "sum": Sum, "mean": Mean, "p90": Quantile(0.9)}[agg]
     win = Window(3600.0, 60.0)
     state = win.new_state()
     for i in range(win.max_buckets):
-        win.add(state, Count, T0 + 10 * HOUR + i * 60.0, 1)
-    later = win.add(state, Count, T0 + 100 * HOUR, 1)
-    earlier = win.add(state, Count, ts, 1)
+        win.add(state, agg, T0 + 10 * HOUR + i * 60.0, 1.0)
+    later = win.add(state, agg, T0 + 100 * HOUR, 1.0)
+    earlier = win.add(state, agg, ts, 1.0)
     assert not later and earlier and len(state["b"]) == win.max_buckets
     assert state["late"] == 2  # the later one, and the latest bucket's one it displaced
     assert min(map(float, state["b"])) == win.bucket_of(ts)
+
+
+def test_a_state_written_when_derived_names_were_a_list_still_derives_each_event_once():
+    w = World()
+    w.send("bill.issued", 0, event_id="b1", account_id="A1", district_id="D1", customer_class="residential",
+           period="2026-11", bill_id="B1", amount="10.00", due_date="2026-12-31")
+    facts = w.states["account:A1"]["facts"]
+    facts["derived"] = list(facts["derived"])  # as an older version stored it
+    w.send("payment.received", 1, event_id="p1", account_id="A1", amount="10.00", bill_id="B1")
+    rate = w.states["district:D1"]["rules"]["billing.collection_rate"]["periods"]["2026-11"]
+    assert rate["billed"] == 1000 and sum(rate["paid"].values()) == 1000
