@@ -276,7 +276,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
             batch.observed.append(((message.topic, message.partition), ts))
         except StateTooLarge as e:  # its subject keeps the state it had; Kafka would refuse the new one
-            log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, e)
+            # the subject's id is in the dead letter's detail, not in the log
+            log.warning("dead-lettered %s[%s]@%s: state_too_large", message.topic, message.partition, message.offset)
             await send_dead_letter(message, "state_too_large", str(e))
         except Exception as e:  # a bug must not stop the stream nor lose the event
             log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
@@ -407,7 +408,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     try:
                         await on_event(key, partition, body, ts, batch)
                     except StateTooLarge as e:
-                        log.warning("dead-lettered an event of work[%s]@%s: %s", partition, message.offset, e)
+                        log.warning("dead-lettered an event of work[%s]@%s: state_too_large", partition, message.offset)
                         await send_dead_letter(message, "state_too_large", str(e),
                                                key=key.encode(), value=json.dumps(body).encode())
                     except Exception as e:
@@ -448,7 +449,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             else:  # one event (written by versions before batching)
                 await on_event(event.key, partition, value["event"], value["ts"], batch)
         except StateTooLarge as e:  # one event of a record written before batching
-            log.warning("dead-lettered work[%s]@%s: %s", partition, message.offset, e)
+            log.warning("dead-lettered work[%s]@%s: state_too_large", partition, message.offset)
             await send_dead_letter(message, "state_too_large", str(e))
         except Exception as e:
             log.exception("processing failed on work[%s]@%s", partition, message.offset)
