@@ -28,10 +28,12 @@ from .warning_state import Transition, WarningState, acknowledge, close, escalat
 
 DAY = 86400.0
 HOUR = 3600.0
-# Event ids remembered per subject, to drop a producer's resend, grouped by the hour of the
-# event's time. Beyond this many the earliest-dated hours are forgotten first: those are the
-# ones every window has decided already, where a resend is counted late, not again (README).
-RECENT_IDS = 4096
+# What a subject remembers of the events it applied, to drop a producer's resend (README):
+# the ids of its last RECENT_IDS arrivals, whatever their dates (a batch read again after a
+# crash), and of up to DATED_IDS events dated within `dated_seconds` of its newest event (a
+# window can still count those), by hour, the earliest-dated forgotten first.
+RECENT_IDS = 256
+DATED_IDS = 2048
 GROWTH_BYTES = 16 * 1024  # the most one event or tick adds to a subject other than an account
 MAX_ACCOUNT_ENTRIES = 500  # bills and payments an account keeps before dropping its oldest settled ones
 MAX_OPEN_SECONDS = 30 * DAY  # an open ticket or outage is closed this long after it opened
@@ -71,35 +73,25 @@ def kind_of(key: str) -> str:
 
 
 def new_state(kind: str, ts: float) -> dict:
-    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": {}, "last_ts": ts}
+    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "dated": {}, "last_ts": ts}
 
 
-def _recent(state: dict) -> dict[str, str]:
-    """The id memory, {hour of the event time: digests}; a state of an older version is converted."""
-    recent = state["recent"]
-    if isinstance(recent, dict):
-        return recent
-    if isinstance(recent, list):  # a state written when the memory was a list of ids
-        recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
-    hour = state["last_ts"] - state["last_ts"] % HOUR
-    state["recent"] = {repr(hour): recent} if recent else {}
-    return state["recent"]
-
-
-def _remember(recent: dict[str, str], digest: str, ts: float, keep: int) -> None:
-    hour = repr(ts - ts % HOUR)
-    recent[hour] = recent.get(hour, "") + digest
-    over = sum(map(len, recent.values())) - keep * DIGEST_CHARS
-    if over <= 0:
-        return
-    for h in sorted(recent, key=float):  # the earliest-dated first
+def _remember_dated(dated: dict[str, str], digest: str, ts: float, since: float, keep: int) -> None:
+    """Add a digest under its event's hour; drop hours before `since`, then the earliest beyond `keep`."""
+    if ts >= since:
+        hour = repr(ts - ts % HOUR)
+        dated[hour] = dated.get(hour, "") + digest
+    for h in [h for h in dated if float(h) + HOUR <= since]:
+        del dated[h]
+    over = sum(map(len, dated.values())) - keep * DIGEST_CHARS
+    for h in sorted(dated, key=float) if over > 0 else ():  # the earliest-dated first
+        cut = min(over, len(dated[h]))
+        dated[h] = dated[h][cut:]
+        over -= cut
+        if not dated[h]:
+            del dated[h]
         if over <= 0:
             break
-        cut = min(over, len(recent[h]))
-        recent[h] = recent[h][cut:]
-        over -= cut
-        if not recent[h]:
-            del recent[h]
 
 
 class Engine:
@@ -107,7 +99,7 @@ class Engine:
                  districts: dict[str, District] | None = None,
                  storm_districts: Callable[[], set[str]] = set,
                  state_budget: int = STATE_BUDGET_BYTES, max_account_entries: int = MAX_ACCOUNT_ENTRIES,
-                 recent_ids: int = RECENT_IDS, max_open_seconds: float = MAX_OPEN_SECONDS):
+                 dated_ids: int = DATED_IDS, max_open_seconds: float = MAX_OPEN_SECONDS):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -119,7 +111,11 @@ class Engine:
         # larger is refused (StateTooLarge), not written to fail the worker on every start.
         self.state_budget = state_budget
         self.max_account_entries = max_account_entries
-        self.recent_ids = recent_ids
+        self.dated_ids = dated_ids
+        # how long after its time an event can still be counted: a window's step and lateness
+        self.dated_seconds = max([2 * HOUR] + [
+            (getattr(p, "step_minutes", 0.0) + getattr(p, "lateness_minutes", 0.0)) * 60
+            for rc in rulebook.rules.values() for p in (rc.params, *rc.district_params.values())])
         # A ticket or outage whose closing event never comes (lost, or ids made up by a
         # producer) would otherwise keep its clocks, and any warning firing, for ever.
         self.max_open = max_open_seconds
@@ -163,12 +159,14 @@ class Engine:
     def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float) -> Result:
         kind = kind_of(key)
         digest = id_digest(event["event_id"])
-        recent = _recent(state)
-        # one search over every hour's digests (each a whole number of digests): a resend dated
-        # differently from the original is recognised too
-        if remembers(next(iter(recent.values())) if len(recent) == 1 else "".join(recent.values()), digest):
+        recent = state["recent"]
+        if isinstance(recent, list):  # a state written before the memory was one string
+            recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
+        dated = state.setdefault("dated", {})
+        if remembers(recent, digest) or remembers("".join(dated.values()), digest):
             return Result(state, duplicate=True)
-        _remember(recent, digest, ts, self.recent_ids)
+        state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
+        _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
         facts = state["facts"]
         too_old = facts.get("too_old", 0)
         subjects.FOLDS[kind](facts, event, ts)

@@ -248,21 +248,18 @@ def test_bad_rule_configuration_names_file_rule_and_field():
         RuleBook.from_mapping(data, "x.yaml")
 
 
-def test_a_subject_remembers_its_ids_up_to_the_bound_forgetting_the_earliest_dated_first():
-    d = Driver(Engine(rulebook(), recent_ids=256))
+def test_a_subject_remembers_its_last_256_event_ids_and_no_more():
+    d = Driver(Engine(rulebook(), dated_ids=0))  # the memory of arrivals alone (the dated one: test_state_bounds)
     d.event("ticket.created", 0, area_type="urban", **TICKET)
-    # 300 ids, the first 100 dated a day later than the rest: of the 301 with ticket.created, the 45
-    # forgotten are the earliest-dated hour's first arrivals
-    ids = [(f"n{i}", T0 + (86400 if i < 100 else 0)) for i in range(300)]
-    for i, ts in ids:
-        d.engine.on_event("ticket:T1", d.state, {"type": "ticket.dispatched", "event_id": i, "ticket_id": "T1"}, ts, 0)
+    ids = [f"n{i}" for i in range(300)]
+    for i in ids:
+        d.engine.on_event("ticket:T1", d.state, {"type": "ticket.dispatched", "event_id": i, "ticket_id": "T1"}, T0, 0)
 
-    def again(i, ts):
+    def again(i):
         return d.engine.on_event("ticket:T1", d.state, {"type": "ticket.dispatched", "event_id": i, "ticket_id": "T1"},
-                                 ts, 0).duplicate
-    assert sum(map(len, d.state["recent"].values())) == 256 * 8
-    assert all(again(i, ts) for i, ts in ids[:100] + ids[-156:])  # the day-later ones, arrived first, are kept
-    assert not again(*ids[143])  # forgotten: dated earliest, arrived before the 256 kept (now remembered again)
+                                 T0, 0).duplicate
+    assert all(again(i) for i in ids[-256:])
+    assert not again(ids[0])  # forgotten: the 257th id back (now remembered again, as the newest)
 
 
 def test_a_digest_straddling_two_remembered_ones_is_not_taken_for_one():
@@ -283,8 +280,7 @@ def test_a_state_that_remembers_ids_as_a_list_still_drops_them():
     old = {"type": "ticket.dispatched", "event_id": "old-2", "ticket_id": "T1"}
     assert d.engine.on_event("ticket:T1", d.state, old, T0, 0).duplicate
     r = d.engine.on_event("ticket:T1", d.state, {**old, "event_id": "new"}, T0, 0)
-    assert not r.duplicate
-    assert "".join(r.state["recent"].values()) == id_digest("old-1") + id_digest("old-2") + id_digest("new")
+    assert not r.duplicate and r.state["recent"] == id_digest("old-1") + id_digest("old-2") + id_digest("new")
 
 
 def test_a_ticket_open_longer_than_the_maximum_age_is_closed_its_warning_resolved_and_then_deleted():

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from service.core.engine import MAX_ACCOUNT_ENTRIES, Engine, StateTooLarge
-from service.core.engine import RECENT_IDS
+from service.core.engine import DATED_IDS, RECENT_IDS
 from service.core.notify import STATE_BUDGET_BYTES
 from service.core.rules.complaints_staff_repeat import MAX_ENTRIES
 
@@ -102,7 +102,8 @@ def test_a_district_flooded_with_complaints_at_any_time_keeps_every_state_bounde
                       ("district:D1", "complaints.billing_errors")):
         entries = w.states[key]["rules"][rule]["w"]["b"].values()
         assert sum(map(len, entries)) <= MAX_ENTRIES, key
-    assert sum(map(len, w.states["district:D1"]["recent"].values())) <= RECENT_IDS * 8
+    assert len(w.states["district:D1"]["recent"]) <= RECENT_IDS * 8
+    assert sum(map(len, w.states["district:D1"]["dated"].values())) <= DATED_IDS * 8
 
 
 def test_a_resend_after_300_other_events_in_a_district_is_not_counted_twice():
@@ -113,6 +114,29 @@ def test_a_resend_after_300_other_events_in_a_district_is_not_counted_twice():
     w.send("complaint.received", 0, event_id="first", complaint_id="c0", district_id="D1", category="other")
     counts = w.states["district:D1"]["rules"]["complaints.surge"]["w"]["b"]
     assert sum(counts.values()) == 301
+
+
+def test_a_late_resend_in_a_busy_district_is_recognised_while_a_window_can_count_it():
+    # 2 000 complaints within the hour between the original and its resend: beyond the
+    # last-256 memory, within the memory of what is dated recently (DATED_IDS)
+    w = World(rulebook(only=["complaints.surge"]))
+    w.send("complaint.received", 30, event_id="first", complaint_id="c0", district_id="D1", category="other")
+    for i in range(2000):
+        w.send("complaint.received", 30 + i / 100, complaint_id=f"c{i + 1}", district_id="D1", category="other")
+    w.send("complaint.received", 30, event_id="first", complaint_id="c0", district_id="D1", category="other")
+    counts = w.states["district:D1"]["rules"]["complaints.surge"]["w"]["b"]
+    assert sum(counts.values()) == 2001
+
+
+def test_the_dated_memory_keeps_what_a_window_can_still_count_and_forgets_the_earliest_first():
+    from service.core.engine import _remember_dated
+
+    dated: dict = {}
+    for i in range(10):
+        _remember_dated(dated, f"{i:08d}", T0 + i * HOUR, since=T0 + 9 * HOUR - 2 * HOUR, keep=3)
+    assert "".join(dated.values()) == "000000070000000800000009"  # 0-6 dated before `since`
+    _remember_dated(dated, "0000000a", T0 + 9 * HOUR, since=T0 + 7 * HOUR, keep=3)
+    assert "".join(dated.values()) == "00000008000000090000000a"  # over the count: the earliest-dated goes
 
 
 @pytest.mark.parametrize("ts", [T0, T0 + HOUR])
