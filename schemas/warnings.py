@@ -100,8 +100,9 @@ class RiskWarning(_Message):
     silence, maintenance window or storm-mode inhibition holds back its
     notifications), `acknowledged` (the operations centre has acknowledged
     it) and `duration_seconds` (on resolved: how long it fired); also
-    `escalation_reason`, `flapping`, `suppressed_by` and `no_samples` (resolved
-    because its window emptied: no value to show).
+    `escalation_reason`, `flapping`, `suppressed_by`, `no_samples` (resolved
+    because its window emptied: no value to show) and `resolved_reason` (resolved
+    whatever its value: "max_open_days", its ticket or outage was open too long).
     """
 
     warning_id: MessageId  # unique per message
@@ -159,6 +160,8 @@ class RiskWarning(_Message):
     # Resolved because the rule's window holds no samples any more: `metric.value` is 0 and means nothing.
     no_samples: StrictBool = False
     """Resolved because the rule's window holds no samples any more: metric.value is 0 and means nothing."""
+    resolved_reason: str | None = Field(None, max_length=64)
+    """On resolved, when not its value says why: max_open_days (its ticket or outage had no closing event in time)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RiskWarning:
@@ -265,8 +268,9 @@ Base64 = Annotated[str, AfterValidator(_base64)]
 class DeadLetter(_Message):
     """A bad input message, kept whole so it can be inspected and replayed.
 
-    `reason` is one of `schemas.events.REASONS`, or `processing_error` when
-    a valid event made the service itself fail.
+    `reason` is one of `schemas.events.REASONS`, `processing_error` when
+    a valid event made the service itself fail, or `state_too_large` when
+    applying it would make its subject's state too large to store.
     """
 
     reason: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]

@@ -51,7 +51,7 @@ from .batch import Batch, PendingStates, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
-from .core.engine import Engine, Result
+from .core.engine import Engine, Result, StateTooLarge
 from .core.notify import STATE_BUDGET_BYTES, Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
@@ -164,12 +164,15 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
                     storm_districts=lambda: {d for d, on in storm.items() if on},
-                    max_ahead_seconds=settings.max_clock_skew_seconds)
+                    max_ahead_seconds=settings.max_clock_skew_seconds,
+                    max_account_entries=settings.max_account_entries, state_budget=settings.state_budget_kib * 1024,
+                    max_open_seconds=settings.max_open_days * DAY)
 
     skew = settings.max_clock_skew_seconds
     event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds, skew)
     wakeups = Wakeups()
-    firing = metrics.FiringWarnings()
+    district_labels = metrics.DistrictLabels(set(districts), settings.max_district_labels)
+    firing = metrics.FiringWarnings(district_labels)
     # a worker silent as long as it takes a partition to idle may be dead, with unread events:
     # its "idle" no longer lets the clock jump to the end of a replay (PartitionClocks.tick)
     clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds,
@@ -302,6 +305,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     batch.derive(p, key, ts, body)
             # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
             batch.observed.append(((message.topic, message.partition), ts))
+        except StateTooLarge as e:  # its subject keeps the state it had; Kafka would refuse the new one
+            # the subject's id is in the dead letter's detail, not in the log
+            log.warning("dead-lettered %s[%s]@%s: state_too_large", message.topic, message.partition, message.offset)
+            await send_dead_letter(message, "state_too_large", str(e))
         except Exception as e:  # a bug must not stop the stream nor lose the event
             log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
             metrics.processing_errors.labels("ingest").inc()
@@ -324,11 +331,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
                        w["scope"].get("district_id"))
         for name, district, value in result.stats:
-            metrics.DISTRICT_STATISTICS[name].labels(district).set(value)
-            served = districts[district].customers_served if district in districts else None
-            if name == "complaints_24h" and served:
-                metrics.DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
-                    value * 10000 / served)
+            district_labels.statistic(name, district, value,
+                                      districts[district].customers_served if district in districts else None)
+        if result.state is None and key.startswith("district:"):
+            district_labels.forget(key.split(":", 1)[1])
         try:
             await publish(key, partition, result.warnings, batch)
         except BaseException:  # not applied: the table keeps the state before it
@@ -431,6 +437,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 for key, ts, body in value["items"]:
                     try:
                         await on_event(key, partition, body, ts, batch)
+                    except StateTooLarge as e:
+                        log.warning("dead-lettered an event of work[%s]@%s: state_too_large", partition, message.offset)
+                        await send_dead_letter(message, "state_too_large", str(e),
+                                               key=key.encode(), value=json.dumps(body).encode())
                     except Exception as e:
                         log.exception("processing failed on work[%s]@%s for %s", partition, message.offset, key)
                         metrics.processing_errors.labels("process").inc()
@@ -469,6 +479,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                     metrics.aggregate_clock.labels(str(partition)).set(now)
             else:  # one event (written by versions before batching)
                 await on_event(event.key, partition, value["event"], value["ts"], batch)
+        except StateTooLarge as e:  # one event of a record written before batching
+            log.warning("dead-lettered work[%s]@%s: state_too_large", partition, message.offset)
+            await send_dead_letter(message, "state_too_large", str(e))
         except Exception as e:
             log.exception("processing failed on work[%s]@%s", partition, message.offset)
             metrics.processing_errors.labels("process").inc()

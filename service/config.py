@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     # How far an event's occurred_at may lie ahead of wall time (producers' clocks differ a little):
     # beyond it the event is dead-lettered (future_event_time), and no clock runs further ahead.
     max_clock_skew_seconds: float = Field(300.0, ge=0, le=86400)
+    # a subject's stored state at most (KiB); an event that would exceed it is dead-lettered state_too_large.
+    # Below Kafka's 1 MiB record limit; lower it with the broker's or topic's max.message.bytes.
+    state_budget_kib: int = Field(768, ge=16, le=768)
+    # bills and payments an account keeps; beyond, its oldest settled ones are dropped (never open ones)
+    max_account_entries: int = Field(500, ge=10, le=2000)
+    # an open ticket or outage is closed this long after it opened, its firing warnings resolved
+    max_open_days: float = Field(30.0, gt=0, le=400)
+    # districts without reference data that get their own metric labels; the rest share district="other"
+    max_district_labels: int = Field(500, ge=0, le=10_000)
     # How long the broker waits for a silent worker (killed, partitioned) before
     # giving its partitions to the others. Lower: faster failover, more false alarms.
     session_timeout_seconds: float = Field(60.0, ge=6, le=1800)

@@ -1,7 +1,14 @@
 """The service's own Prometheus metrics, in one registry served at /metrics.
 
 Labels are low-cardinality only (topic, event type, reason, rule, severity):
-never a ticket, outage or account id.
+never a ticket, outage or account id. District ids come from events, so a
+district gets a label of its own only if it is in the reference data
+(`RISK_DISTRICTS_FILE`); without reference data, the first
+`RISK_MAX_DISTRICT_LABELS` districts seen do (a slot is freed when its
+district's state is deleted). Every other district is counted under
+`district="other"` in risk_warnings_firing, and has no statistics gauges (a
+p90 or a rate of "other" would mix districts). A label set is removed when
+nothing is left to say under it: a firing count back to 0, a district deleted.
 """
 
 from __future__ import annotations
@@ -84,24 +91,83 @@ DISTRICT_STATISTICS = {
 }
 
 
+OTHER = "other"  # the district label of every district without one of its own
+
+
+class DistrictLabels:
+    """The district label a district id is exported under (module doc)."""
+
+    def __init__(self, reference: set[str] | frozenset[str] = frozenset(), cap: int = 500) -> None:
+        self.reference = frozenset(reference)
+        self.cap = 0 if self.reference else cap  # with reference data, only its districts
+        self._seen: set[str] = set()
+
+    def __call__(self, district: str | None) -> str:
+        if district is None:
+            return "unknown"
+        if district in self.reference or district in self._seen:
+            return district
+        if len(self._seen) < self.cap:
+            self._seen.add(district)
+            return district
+        return OTHER
+
+    def own(self, district: str | None) -> bool:
+        """Has the district a label of its own (or gets one now)?"""
+        return district is not None and self(district) == district
+
+    def forget(self, district: str) -> None:
+        """The district's state was deleted: remove its statistics and free its slot."""
+        if district in self.reference or district in self._seen:
+            for gauge in DISTRICT_STATISTICS.values():
+                try:
+                    gauge.remove(district)
+                except KeyError:
+                    pass
+        self._seen.discard(district)
+
+    def statistic(self, name: str, district: str, value: float, customers_served: int | None) -> None:
+        """Set a district's statistic gauge (and the per-10 000-customers one of its complaints)."""
+        if not self.own(district):
+            return
+        DISTRICT_STATISTICS[name].labels(district).set(value)
+        if name == "complaints_24h" and customers_served:
+            DISTRICT_STATISTICS["complaints_per_10k_customers_24h"].labels(district).set(
+                value * 10000 / customers_served)
+
+
 class FiringWarnings:
     """Keeps risk_warnings_firing equal to the warnings firing on this worker's partitions."""
 
-    def __init__(self) -> None:
+    def __init__(self, districts: DistrictLabels | None = None) -> None:
         self._labels: dict[tuple[str, str], tuple[str, str, str]] = {}  # (state key, rule) -> labels
+        self._count: dict[tuple[str, str, str], int] = {}  # labels -> warnings under them
+        self.districts = districts or DistrictLabels()
 
     def set(self, key: str, rule: str, severity: str | None, district: str | None) -> None:
         old = self._labels.pop((key, rule), None)
         if old is not None:
-            warnings_firing.labels(*old).dec()
+            self._add(old, -1)
         if severity is not None:
-            labels = (rule, severity, district or "unknown")
+            labels = (rule, severity, self.districts(district))
             self._labels[(key, rule)] = labels
-            warnings_firing.labels(*labels).inc()
+            self._add(labels, 1)
+
+    def _add(self, labels: tuple[str, str, str], n: int) -> None:
+        count = self._count.get(labels, 0) + n
+        if count > 0:
+            self._count[labels] = count
+            warnings_firing.labels(*labels).set(count)
+        else:
+            self._count.pop(labels, None)
+            try:
+                warnings_firing.remove(*labels)
+            except KeyError:
+                pass
 
     def clear(self) -> None:
-        for labels in self._labels.values():
-            warnings_firing.labels(*labels).dec()
+        for labels in list(self._count):
+            self._add(labels, -self._count[labels])
         self._labels.clear()
 api_refused = Counter(
     "risk_api_requests_refused_total", "HTTP API and board requests refused, by reason (unauthorized, invalid, too_large, feed_full ...).", ["reason"], registry=REGISTRY,

@@ -20,13 +20,34 @@ import orjson
 
 from . import subjects
 from .fingerprint import DIGEST_CHARS, fingerprint, id_digest, remembers, warning_id
+from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
 from .timefmt import to_rfc3339
-from .warning_state import Transition, WarningState, acknowledge, escalate_unacknowledged, step
+from .warning_state import Transition, WarningState, acknowledge, close, escalate_unacknowledged, step
 
 DAY = 86400.0
-RECENT_IDS = 256  # event ids remembered per subject, to drop a producer's resend
+HOUR = 3600.0
+# What a subject remembers of the events it applied, to drop a producer's resend (README):
+# the ids of its last RECENT_IDS arrivals, whatever their dates (a batch read again after a
+# crash), and of up to DATED_IDS events dated within `dated_seconds` of its newest event (a
+# window can still count those), by hour, the earliest-dated forgotten first.
+RECENT_IDS = 256
+DATED_IDS = 2048
+GROWTH_BYTES = 16 * 1024  # the most one event or tick adds to a subject other than an account
+MAX_ACCOUNT_ENTRIES = 500  # bills and payments an account keeps before dropping its oldest settled ones
+MAX_OPEN_SECONDS = 30 * DAY  # an open ticket or outage is closed this long after it opened
+LAPSED = "max_open_days"  # the reason a warning of a closed entity gives for its resolve
+
+
+class StateTooLarge(Exception):
+    """Applying the event would make the subject's state larger than a state may be.
+
+    The state is left as it was before the event; the shell dead-letters the event
+    (reason `state_too_large`) instead of writing a record Kafka would refuse.
+    """
+
+
 @dataclass
 class Result:
     state: dict | None  # None: the subject is finished and its key can be deleted
@@ -52,13 +73,33 @@ def kind_of(key: str) -> str:
 
 
 def new_state(kind: str, ts: float) -> dict:
-    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "last_ts": ts}
+    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "dated": {}, "last_ts": ts}
+
+
+def _remember_dated(dated: dict[str, str], digest: str, ts: float, since: float, keep: int) -> None:
+    """Add a digest under its event's hour; drop hours before `since`, then the earliest beyond `keep`."""
+    if ts >= since:
+        hour = repr(ts - ts % HOUR)
+        dated[hour] = dated.get(hour, "") + digest
+    for h in [h for h in dated if float(h) + HOUR <= since]:
+        del dated[h]
+    over = sum(map(len, dated.values())) - keep * DIGEST_CHARS
+    for h in sorted(dated, key=float) if over > 0 else ():  # the earliest-dated first
+        cut = min(over, len(dated[h]))
+        dated[h] = dated[h][cut:]
+        over -= cut
+        if not dated[h]:
+            del dated[h]
+        if over <= 0:
+            break
 
 
 class Engine:
     def __init__(self, rulebook: RuleBook, retention_seconds: float = 7 * DAY,
                  districts: dict[str, District] | None = None,
-                 storm_districts: Callable[[], set[str]] = set, max_ahead_seconds: float = math.inf):
+                 storm_districts: Callable[[], set[str]] = set, max_ahead_seconds: float = math.inf,
+                 state_budget: int = STATE_BUDGET_BYTES, max_account_entries: int = MAX_ACCOUNT_ENTRIES,
+                 dated_ids: int = DATED_IDS, max_open_seconds: float = MAX_OPEN_SECONDS):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -70,25 +111,79 @@ class Engine:
         # allowed clock skew): a future-dated event must not fire every deadline at once.
         self.max_ahead = max_ahead_seconds
 
+        # A state is one Kafka record (1 MiB at most by default): an event that would make it
+        # larger is refused (StateTooLarge), not written to fail the worker on every start.
+        self.state_budget = state_budget
+        self.max_account_entries = max_account_entries
+        self.dated_ids = dated_ids
+        # how long after its time an event can still be counted: a window's step and lateness
+        self.dated_seconds = max([2 * HOUR] + [
+            (getattr(p, "step_minutes", 0.0) + getattr(p, "lateness_minutes", 0.0)) * 60
+            for rc in rulebook.rules.values() for p in (rc.params, *rc.district_params.values())])
+        # A ticket or outage whose closing event never comes (lost, or ids made up by a
+        # producer) would otherwise keep its clocks, and any warning firing, for ever.
+        self.max_open = max_open_seconds
+
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
                  wall: float | None = None) -> Result:
-        """Apply one event at event time `ts`, on the clock `now`; `wall` is wall time, if known."""
+        """Apply one event at event time `ts`, on the clock `now` (`wall`: wall time, if known).
+
+        Raises StateTooLarge (the state left as it was) if the event would outgrow a record.
+
+        A state remembers its encoded size when last measured (`size`) and how many changes
+        it has had since (`grown`). One event or tick adds at most GROWTH_BYTES to a subject
+        other than an account (a bucket, an entry, an id or two: every list is bounded), so
+        `size + grown * GROWTH_BYTES` bounds it, and it is measured only when that bound nears
+        half the budget. An account's payment can spread over every open bill, so an account
+        is measured after every event (its events are few). A state past half the budget is
+        copied before the event, to be put back if the event makes it too large.
+        """
         kind = kind_of(key)
         state = state or new_state(kind, ts)
+        half = self.state_budget // 2
+        before = None
+        if state.get("size", 0) + state.get("grown", 0) * GROWTH_BYTES > half - GROWTH_BYTES:
+            before = orjson.dumps(state)
+            state["size"], state["grown"] = len(before), 0
+            if len(before) <= half - GROWTH_BYTES:
+                before = None
+        result = self._on_event(key, state, event, ts, now, wall)
+        if result.duplicate or result.state is None:
+            return result
+        state["grown"] = state.get("grown", 0) + 1
+        if before is None and kind != "account":
+            return result
+        size = len(orjson.dumps(state))
+        if size > self.state_budget:
+            if before is not None:
+                state.clear()
+                state.update(orjson.loads(before))
+            raise StateTooLarge(f"{key}: the event would make its state {size} bytes, over the "
+                                f"{self.state_budget}-byte budget; not applied")
+        state["size"], state["grown"] = size, 0
+        return result
+
+    def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
+        kind = kind_of(key)
         digest = id_digest(event["event_id"])
         recent = state["recent"]
         if isinstance(recent, list):  # a state written before the memory was one string
             recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
-        if remembers(recent, digest):
+        dated = state.setdefault("dated", {})
+        if remembers(recent, digest) or remembers("".join(dated.values()), digest):
             return Result(state, duplicate=True)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
+        _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
         facts = state["facts"]
+        too_old = facts.get("too_old", 0)
         subjects.FOLDS[kind](facts, event, ts)
+        if kind == "account":
+            subjects.account.prune(facts, self.retention, self.max_account_entries)
         if kind == "district" and facts.get("district_id") in self.districts:
             facts.update(reference_facts(self.districts[facts["district_id"]]))
         subjects.remember_evidence(facts, event)
         state["last_ts"] = max(state["last_ts"], ts)
-        late = 0
+        late = facts.get("too_old", 0) - too_old
         for rc in self.rulebook.by_subject.get(kind, ()):
             if event["type"] in rc.rule.observes:
                 rstate = state["rules"].setdefault(rc.rule.rule_id, {})
@@ -113,9 +208,49 @@ class Engine:
         result = self._evaluate(state, now)
         result.unchanged = (result.state is state and not result.warnings and not result.stats
                             and orjson.dumps(state) == before)
+        if result.state is not None and not result.unchanged:
+            state["grown"] = state.get("grown", 0) + 1  # for on_event's size bound
         return result
 
+    @staticmethod
+    def opened_at(kind: str, facts: dict) -> float | None:
+        """When an entity opened: a ticket when created, an outage when started (else scheduled)."""
+        if kind == "ticket":
+            return facts.get("created_at")
+        if kind == "outage":
+            return facts.get("started_at") if facts.get("started_at") is not None else facts.get("scheduled_at")
+        return None
+
+    def _lapse(self, state: dict, now: float) -> Result | None:
+        """Close an entity open longer than max_open: resolve what fires, stop its clocks."""
+        facts = state["facts"]
+        if "lapsed_at" not in facts:
+            opened = self.opened_at(state["kind"], facts)
+            if opened is None or now < opened + self.max_open:
+                return None
+            facts["lapsed_at"] = opened + self.max_open
+            state["last_ts"] = max(state["last_ts"], facts["lapsed_at"])  # kept a retention from now
+        out = []
+        for rc in self.rulebook.by_subject.get(state["kind"], ()):
+            stored = state["warnings"].get(rc.rule.rule_id)
+            if not stored:
+                continue
+            ws = WarningState.from_dict(stored)
+            t = close(ws, facts["lapsed_at"], LAPSED)
+            if t is not None:
+                out.append(self._render(rc, facts, state["rules"].get(rc.rule.rule_id, {}), t,
+                                        rc.params_for(facts.get("district_id"))))
+            state["warnings"][rc.rule.rule_id] = ws.to_dict()
+        expires = state["last_ts"] + self.retention
+        if now >= expires:
+            return Result(None, out)
+        return Result(state, out, wake_at=expires)
+
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None) -> Result:
+        if state["kind"] in ("ticket", "outage"):
+            lapsed = self._lapse(state, now)
+            if lapsed is not None:
+                return lapsed
         facts, stored = state["facts"], state["warnings"]
         district = facts.get("district_id")
         out: list[dict] = []
@@ -161,6 +296,8 @@ class Engine:
             if now >= expires:
                 return Result(None, out, stats=stats)
             wakes.append(expires)
+        elif (opened := self.opened_at(state["kind"], facts)) is not None:
+            wakes.append(opened + self.max_open)
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
 
     @staticmethod
@@ -229,7 +366,12 @@ class Engine:
         }
         if t.previous_severity is not None:
             message["previous_severity"] = t.previous_severity
-        if t.reason:
+        if t.reason and t.kind == "resolved":
+            message["resolved_reason"] = t.reason
+            days = f"{self.max_open / DAY:g}"
+            message["summary"] = f"[closed: open over {days} days, no closing event] {summary}"[:500]
+            message["summary_zh"] = f"【超过{days}天未关闭，已自动关闭】{summary_zh}"[:500]
+        elif t.reason:
             message["escalation_reason"] = t.reason
             message["summary"] = f"[not acknowledged] {summary}"
             message["summary_zh"] = f"【未确认，升级】{summary_zh}"

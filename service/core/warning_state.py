@@ -66,7 +66,9 @@ class Transition:
     threshold: float
     first_fired_at: float
     seq: int
-    reason: str | None = None  # "unacknowledged" for an escalation by the acknowledgement clock
+    # "unacknowledged" for an escalation by the acknowledgement clock; on a resolve, why it
+    # was closed whatever its value ("max_open_days")
+    reason: str | None = None
     no_samples: bool = False  # resolved because its window emptied: `value` (0) stands for nothing
 
     @property
@@ -150,6 +152,15 @@ def escalate_unacknowledged(state: WarningState, at: float) -> Transition | None
     state.bump += 1
     return _change(state, "escalated", SEVERITIES[RANK[state.severity] + 1], state.value or 0.0,
                    state.value or 0.0, at, reason="unacknowledged")
+
+
+def close(state: WarningState, at: float, reason: str) -> Transition | None:
+    """Resolve a firing warning whatever its value says (its subject was closed); None if not firing."""
+    if state.status != "firing":
+        state.status, state.severity, state.pending_since = "inactive", None, None
+        return None
+    return _change(state, "resolved", state.severity, state.value or 0.0, state.value or 0.0,
+                   max(at, state.changed_at or at), clear=True, reason=reason)
 
 
 def acknowledge(state: WarningState, by: str, at: float) -> bool:

@@ -7,6 +7,13 @@ sliding). A window end is evaluated once, when the clock has passed
 than the last evaluated end can no longer change anything that was decided:
 it is counted in `late` (and exported as a metric), never silently dropped.
 
+The buckets a window keeps are bounded whatever the event times: at most
+`max_buckets` (two windows' worth of steps and the lateness, at least
+MIN_BUCKETS). Beyond, the buckets dated nearest the clock are kept (they are
+decided first): an observation for a later bucket is counted as late, and one
+for an earlier bucket takes the place of the latest, whose observations are
+counted as late. Only events dated far ahead of the clock reach this.
+
 Aggregations follow a tiny protocol, as in Quix Streams: `zero()`,
 `add(state, value)`, `merge(a, b)`, `result(state)`; their states are JSON
 values so a Faust table can store them.
@@ -21,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from . import sketch
+
+MIN_BUCKETS = 256  # buckets a window may always keep (about a day of 5-minute steps)
 
 
 class Count:
@@ -168,13 +177,24 @@ class Window:
     def new_state() -> dict:
         return {"b": {}, "evaluated": None, "late": 0}
 
+    @property
+    def max_buckets(self) -> int:
+        return max(2 * math.ceil(self.size / self.step) + math.ceil(self.lateness / self.step) + 2, MIN_BUCKETS)
+
     def add(self, state: dict, agg, ts: float, value: Any) -> bool:
-        """Put an observation in its bucket; False (and counted) when too late."""
+        """Put an observation in its bucket; False (and counted) when too late or beyond the bucket cap."""
         if state["evaluated"] is not None and ts < state["evaluated"]:
             state["late"] += 1
             return False
         key = repr(self.bucket_of(ts))
         buckets = state["b"]
+        if key not in buckets and len(buckets) >= self.max_buckets:
+            latest = max(buckets, key=float)
+            if float(key) > float(latest):
+                state["late"] += 1
+                return False
+            dropped = buckets.pop(latest)
+            state["late"] += 1 if isinstance(dropped, float) else samples(agg, dropped)  # a Sum keeps no count
         buckets[key] = agg.add(buckets[key] if key in buckets else agg.zero(), value)
         return True
 

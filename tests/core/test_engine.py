@@ -73,7 +73,7 @@ def test_arrival_overdue_uses_the_area_limit(area, limit):
         ("escalated", "orange", at(limit)),
         ("escalated", "red", at(2 * limit)),
     ]
-    assert d.wake is None
+    assert d.wake == T0 + 30 * 1440 * MIN  # no deadline left: only the maximum age will close it
 
 
 def test_a_tick_says_whether_it_changed_the_state():
@@ -249,7 +249,7 @@ def test_bad_rule_configuration_names_file_rule_and_field():
 
 
 def test_a_subject_remembers_its_last_256_event_ids_and_no_more():
-    d = Driver()
+    d = Driver(Engine(rulebook(), dated_ids=0))  # the memory of arrivals alone (the dated one: test_state_bounds)
     d.event("ticket.created", 0, area_type="urban", **TICKET)
     ids = [f"n{i}" for i in range(300)]
     for i in ids:
@@ -301,3 +301,51 @@ def test_a_future_dated_event_in_wall_mode_fires_no_deadline_past_wall_time_plus
         "ticket:T1", Engine(rulebook()).on_event("ticket:T1", None, created, ts, now=wall).state,
         {**dispatched, "event_id": "other"}, T0 + 24 * 60 * MIN, now=wall)
     assert {w["severity"] for w in r2.warnings} >= {"yellow"}
+
+
+def test_a_ticket_open_longer_than_the_maximum_age_is_closed_its_warning_resolved_and_then_deleted():
+    from datetime import UTC, datetime
+
+    from schemas import RiskWarning
+
+    d = Driver(Engine(rulebook(), retention_seconds=7 * 1440 * MIN, max_open_seconds=30 * 1440 * MIN))
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(3 * 45)
+    assert d.out[-1]["severity"] == "red" and d.out[-1]["status"] == "firing"
+    d.tick(30 * 1440 - 1)
+    assert len(d.out) == 3  # not yet
+    d.tick(30 * 1440 + 5)
+    closed = d.out[-1]
+    assert (closed["transition"], closed["resolved_reason"]) == ("resolved", "max_open_days")
+    assert closed["resolved_at"] == at(30 * 1440)
+    assert closed["summary"].startswith("[closed: open over 30 days")
+    RiskWarning.model_validate({**closed, "emitted_at": datetime.now(UTC).isoformat()})  # the contract holds
+    assert d.wake == T0 + 37 * 1440 * MIN  # kept a retention after it was closed, then deleted
+    d.event("ticket.arrived", 30 * 1440 + 10, **TICKET)  # a late event finds it closed: no new clock
+    assert len(d.out) == 4
+    d.tick(37 * 1440 + 11)
+    assert d.state is None
+
+
+def test_an_outage_open_longer_than_the_maximum_age_is_closed():
+    d = Driver(Engine(rulebook(), max_open_seconds=30 * 1440 * MIN))
+    d.event("outage.started", 0, kind="unplanned", **OUTAGE)
+    d.tick(60)
+    assert d.out and d.out[-1]["status"] == "firing"
+    d.tick(31 * 1440)
+    assert d.out[-1]["resolved_reason"] == "max_open_days"
+
+
+def test_context_is_first_wins_a_later_event_cannot_move_a_subject_to_another_district():
+    from .world import World
+
+    w = World()
+    w.send("ticket.created", 0, event_id="t1", district_id="D1", area_type="urban", category="no_power",
+           priority="normal", ticket_id="T9")
+    w.send("ticket.created", 1, event_id="t1-forged", district_id="D2", area_type="remote", category="no_power",
+           priority="normal", ticket_id="T9")
+    assert w.states["ticket:T9"]["facts"]["district_id"] == "D1"
+    assert w.states["ticket:T9"]["facts"]["area_type"] == "urban"
+    w.send("complaint.received", 2, complaint_id="c1", district_id="D1", category="other", staff_id="S9")
+    w.send("complaint.received", 3, complaint_id="c2", district_id="D2", category="other", staff_id="S9")
+    assert w.states["staff:S9"]["facts"]["district_id"] == "D1"

@@ -118,6 +118,8 @@ def bind_mounts(service: dict) -> dict[str, str]:
     """container path -> host path (resolved against deploy/) of a compose service's bind mounts."""
     out = {}
     for volume in service.get("volumes", []):
+        if not isinstance(volume, str):  # long syntax: a volume, not a bind mount
+            continue
         source, target = volume.split(":")[:2]
         if source.startswith((".", "/")):
             out[target] = (DEPLOY / source).resolve()
@@ -200,6 +202,18 @@ def test_deployment(manifests, generated_env, kustomization):
         assert filename in generated[configmap], (setting, env[setting], configmap)
     data_dir = env.get("RISK_DATA_DIR", "/data")
     assert "emptyDir" in volumes[mounts[data_dir]], "the read-only root filesystem needs a writable data dir"
+    assert env["RISK_STORE"] == "rocksdb://"  # tables on the data volume, not in memory
+
+
+def test_compose_worker_keeps_its_tables_in_rocksdb_on_a_volume_of_its_own(compose):
+    worker = compose["services"]["worker"]
+    env = worker["environment"]
+    assert env["RISK_STORE"] == "rocksdb://"
+    data_dir = env.get("RISK_DATA_DIR", "/data")  # the image's default
+    own = [v for v in worker["volumes"] if isinstance(v, dict) and v.get("target") == data_dir]
+    # anonymous: one per container, also with --scale (a named volume would be shared)
+    assert own and own[0]["type"] == "volume" and "source" not in own[0]
+    assert '".[rocksdb]"' in dockerfile()  # the image has the store's package
 
 
 def test_ports_and_probes_agree_on_6066(manifests, generated_env):

@@ -10,6 +10,10 @@ the period was decided does not change the decision either, and is counted as
 late. Every
 decision moves the district's one warning: a bad period raises or escalates
 it, a good later period resolves it. Thresholds are heuristic.
+
+A period keeps at most PAID_DAYS_KEPT payment days: beyond, the earliest day's
+amount moves to the next day (a payment can then only seem later than it
+was: the period may read as less collected, never as more).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ DAY = 86400.0
 DECIDED_KEPT = 12  # decided period names remembered, to recognise their late events
 PENDING_KEPT = 6  # open periods kept; older ones (payments whose bills never came) are dropped
 EVIDENCE = 20
+PAID_DAYS_KEPT = 400
 
 
 class Params(RuleParams):
@@ -84,6 +89,9 @@ class CollectionRate(Rule):
         else:
             day = _day(ts)
             p["paid"][day] = p["paid"].get(day, 0) + cents(event["amount"])
+            if len(p["paid"]) > PAID_DAYS_KEPT:
+                first, second = sorted(p["paid"])[:2]
+                p["paid"][second] += p["paid"].pop(first)
         for old in sorted(rstate["periods"])[:-PENDING_KEPT]:
             del rstate["periods"][old]
             rstate["w"]["late"] += 1

@@ -31,6 +31,12 @@ and at least the evidence kept:
 - for distinct labels, it is dropped when a newer decided event has the same
   label: that one keeps the label in the window longer. The value is exact.
 The newest `keep` events are kept one by one, so the evidence is the same.
+
+Events not yet decided are kept one by one, at most MAX_ENTRIES of them
+(only a flood or events dated far ahead of the clock come near): beyond, the
+earliest-dated are kept, and one dated later than all of them is counted as
+late; one dated earlier takes the place of the latest, counted as late. The
+count then reads MAX_ENTRIES or more, far above any threshold.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from .base import MIN, Evaluation, Levels, Rule, RuleParams, SeverityMap, scope_
 DAY = 86400.0
 HOUR = 3600.0
 EVIDENCE_KEPT = 20
+MAX_ENTRIES = 1000  # events kept one by one (module doc)
 
 
 class RecentParams(RuleParams):
@@ -89,7 +96,21 @@ class RecentEventsRule(Rule):
         if w["evaluated"] is not None and ts <= w["evaluated"]:
             w["late"] += 1
             return
+        if w.get("n", MAX_ENTRIES) >= MAX_ENTRIES:
+            w["n"] = sum(map(len, w["b"].values()))  # measured again only near the cap
+        if w["n"] >= MAX_ENTRIES:
+            latest = max(w["b"], key=float)
+            if ts >= float(latest):
+                w["late"] += 1
+                return
+            entries = w["b"][latest]
+            entries.pop()
+            if not entries:
+                del w["b"][latest]
+            w["late"] += 1
+            w["n"] -= 1
         w["b"].setdefault(repr(ts), []).append([label, event["event_id"]])
+        w["n"] = w.get("n", 0) + 1
 
     def value_at(self, w: dict, t: float, size: float) -> float:
         labels = [label for k, entries in w["b"].items() if t - size < float(k) <= t for label, _ in entries]
@@ -104,23 +125,33 @@ class RecentEventsRule(Rule):
             return Evaluation()
         size, lateness = params.window_days * DAY, params.lateness_minutes * MIN
         horizon, decided = now - lateness, w["evaluated"]
+        if not (math.isfinite(horizon) and (decided is None or horizon > decided)):
+            # nothing to decide (an event between two ticks): only the next change point is needed
+            # (as _change_points: every kept event is after `decided - size`, so it leaves after `decided`)
+            after = float("-inf") if decided is None else decided
+            times = list(map(float, w["b"]))
+            candidates = [min(filter(after.__lt__, times), default=None),
+                          min(times) + size if times else None,
+                          min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
+            nxt = min((p for p in candidates if p is not None), default=None)
+            running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
+            return Evaluation([], nxt + lateness if nxt is not None else None, running)
         points = self._change_points(w, size, after=decided)
         out = []
-        if math.isfinite(horizon) and (decided is None or horizon > decided):
-            due = bisect.bisect_right(points, horizon)
-            for p in points[:due]:
-                value = self.value_at(w, p, size)
-                current = ws.severity if ws.status == "firing" else None
-                target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
-                t = step(ws, target, value=value, threshold=th, at=p)
-                if t is not None:
-                    out.append(t)
-            del points[:due]  # what is left is after the new horizon: the buckets dropped below are not in it
-            w["evaluated"] = horizon
-            w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
-            if "old" in w:
-                w["old"] = {k: v for k, v in w["old"].items() if v[1] > horizon - size}
-            self._compact(w, horizon, self.keep(params))
+        due = bisect.bisect_right(points, horizon)
+        for p in points[:due]:
+            value = self.value_at(w, p, size)
+            current = ws.severity if ws.status == "firing" else None
+            target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
+            t = step(ws, target, value=value, threshold=th, at=p)
+            if t is not None:
+                out.append(t)
+        del points[:due]  # what is left is after the new horizon: the buckets dropped below are not in it
+        w["evaluated"] = horizon
+        w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
+        if "old" in w:
+            w["old"] = {k: v for k, v in w["old"].items() if v[1] > horizon - size}
+        self._compact(w, horizon, self.keep(params))
         running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
         wake = points[0] + lateness if points else None
         return Evaluation(out, wake, running)

@@ -16,16 +16,28 @@ transition at the moment a condition became true, not when it was noticed.
 
 Events of other kinds that reach an account (meter alarms naming it) leave
 the money facts alone; rules that need them keep their own state.
+
+The state is bounded (`prune`): a bill paid in full is dropped, with the
+payments' parts that went to it, once it was settled `retention` before the
+account's newest billing event, and earlier, oldest settled first, when the
+account holds more than `max_entries` bills and payments. Totals stay exact
+(a dropped bill takes exactly what was paid to it). Open bills and payments
+with credit left are never dropped: an account with more of them than a
+state can hold has its next events dead-lettered (`state_too_large`, by the
+engine), so no money is lost silently. A billing event dated at or before the
+newest dropped settlement (`pruned_to`) is ignored and counted (`too_old`):
+it is a resend of what was dropped, or older than what the account keeps.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from .common import once
+from .common import forget, once
 
 BILLING = ("bill.issued", "payment.received", "account.risk_flagged")
 CURRENCY = "CNY"  # thresholds are in CNY; other currencies are recorded, never mixed in
+OTHER_CURRENCY_KEPT = 20  # ids of other-currency events kept (their count is kept whole)
 
 
 def cents(text: str) -> int:
@@ -47,11 +59,16 @@ def fold(facts: dict, event: dict, ts: float) -> None:
         if event.get("district_id") and not facts.get("district_id"):
             facts["district_id"] = event["district_id"]
         return
+    if kind != "account.risk_flagged" and ts <= facts.get("pruned_to", float("-inf")):
+        facts["too_old"] = facts.get("too_old", 0) + 1
+        return
     facts["latest_ts"] = max(facts.get("latest_ts", ts), ts)
     if event.get("currency", CURRENCY) != CURRENCY:
         other = facts.setdefault("other_currency", [])
         if event["event_id"] not in other:
             other.append(event["event_id"])
+            facts["other_currency_n"] = facts.get("other_currency_n", 0) + 1
+            del other[:-OTHER_CURRENCY_KEPT]
         return
     if kind == "bill.issued":
         _bill(facts, event, ts)
@@ -124,8 +141,38 @@ def _totals(facts: dict) -> None:
         latest = max(bills.values(), key=lambda b: (b["period"], b["due_date"], b["event_id"]))
         facts["district_id"] = latest["district_id"]
         facts["customer_class"] = latest["customer_class"]
-    elif facts.get("flag_district_id"):
+    elif facts.get("flag_district_id") and "pruned_to" not in facts:
         facts["district_id"] = facts["flag_district_id"]
+
+
+def prune(facts: dict, retention: float, max_entries: int) -> None:
+    """Drop settled bills (module doc): settled `retention` ago, or the oldest beyond `max_entries`."""
+    bills, payments = facts.get("bills"), facts.get("payments", {})
+    if not bills or ("latest_ts" not in facts):
+        return
+    horizon = facts["latest_ts"] - retention
+    if len(bills) + len(payments) <= max_entries and min(b["ts"] for b in bills.values()) >= horizon:
+        return  # nothing can be due: most events
+    last_paid: dict[str, float] = {}
+    for p in payments.values():
+        for b, c in p["alloc"].items():
+            if c > 0:
+                last_paid[b] = max(last_paid.get(b, p["ts"]), p["ts"])
+    settled = sorted((max(bill["ts"], last_paid.get(b, bill["ts"])), b) for b, bill in bills.items()
+                     if bill["paid_cents"] >= bill["amount_cents"])
+    for at, bill_id in settled:
+        if at >= horizon and len(bills) + len(payments) <= max_entries:
+            break
+        names = [f"bill:{bill_id}:billed"]
+        for pid in [pid for pid, p in payments.items() if bill_id in p["alloc"]]:
+            p = payments[pid]
+            p["amount_cents"] -= p["alloc"].pop(bill_id)
+            names.append(f"payment:{pid}:bill:{bill_id}:paid")
+            if p["amount_cents"] <= 0 and not p["alloc"]:
+                del payments[pid]
+        del bills[bill_id]
+        forget(facts, names)
+        facts["pruned_to"] = max(facts.get("pruned_to", at), at)
 
 
 # --- the account as of a moment (for rules that stamp exact times) ---------------------

@@ -15,15 +15,26 @@ def earliest(facts: dict, field: str, ts: float) -> None:
 
 
 def context(facts: dict, event: dict, fields: tuple[str, ...]) -> None:
+    """First-wins, like every fact: a later event (a resend, a producer's mistake or a hostile one)
+    cannot move a subject to another district, feeder or crew, and arrival order does not matter."""
     for f in fields:
-        if event.get(f) is not None:
-            facts[f] = event[f]
+        first(facts, f, event.get(f))
 
 
 def once(facts: dict, name: str) -> bool:
     """True the first time `name` is asked for on this subject: derive each event once."""
-    sent = facts.setdefault("derived", [])
+    sent = facts.setdefault("derived", {})
+    if isinstance(sent, list):  # a state written when this was a list
+        sent = facts["derived"] = dict.fromkeys(sent, 1)
     if name in sent:
         return False
-    sent.append(name)
+    sent[name] = 1
     return True
+
+
+def forget(facts: dict, names) -> None:
+    """Drop the names of derivations whose source was pruned: they cannot come back."""
+    sent = facts.get("derived")
+    if isinstance(sent, dict):
+        for name in names:
+            sent.pop(name, None)
