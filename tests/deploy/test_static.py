@@ -448,3 +448,17 @@ def test_the_no_docker_prometheus_scrapes_the_given_worker_with_the_service_aler
     # the same job name as the compose configuration: the alerts match on it
     assert job["job_name"] == load_yaml(PROMETHEUS_DIR / "prometheus.yml")["scrape_configs"][0]["job_name"]
     assert (ROOT / "var" / "prometheus" / "alerts.yml").read_text() == (PROMETHEUS_DIR / "alerts.yml").read_text()
+
+
+def test_compose_publishes_the_board_on_loopback_and_runs_the_demo_on_the_event_clock(compose):
+    services = compose["services"]
+    ports = services["worker"]["ports"]
+    assert ports and all(p.startswith("127.0.0.1:") and p.endswith(f":{PORT}") for p in ports)
+    demo_worker, demo = services["demo-worker"], services["demo"]
+    assert demo_worker["environment"]["RISK_CLOCK"] == "event" and demo_worker["profiles"] == ["demo"]
+    assert demo["environment"] == demo_worker["environment"]  # the stream goes where the demo worker reads
+    assert demo_worker["environment"]["RISK_APP_ID"] != services["worker"]["environment"].get("RISK_APP_ID")
+    demo_topics = {v for k, v in demo_worker["environment"].items() if k.startswith("RISK_TOPICS__")}
+    assert len(demo_topics) == 8 and all(t.startswith("demo-") for t in demo_topics)
+    assert any(p.startswith("127.0.0.1:") for p in demo_worker["ports"])
+    known_settings(demo_worker["environment"])
