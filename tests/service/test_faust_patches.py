@@ -32,6 +32,16 @@ def test_the_pinned_versions_installed_start():
     check_pinned_versions(False, REQUIRES, installed(**{"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}))
 
 
+def test_a_checkout_never_installed_reads_the_pins_from_pyproject(monkeypatch):
+    def not_installed(name):
+        raise versions.importlib.metadata.PackageNotFoundError(name)
+
+    installed_pins = versions.pinned_versions(versions.service_requirements())
+    monkeypatch.setattr(versions.importlib.metadata, "requires", not_installed)
+    assert versions.pinned_versions(versions.service_requirements()) == installed_pins
+    assert {"faust-streaming", "aiokafka"} <= installed_pins.keys()
+
+
 def test_this_environment_has_the_pinned_versions():
     # the service's own metadata (or pyproject.toml) against what is installed here
     assert versions.mismatches(versions.service_requirements()) == []
