@@ -57,6 +57,7 @@ from aiohttp import web as aioweb
 
 from . import metrics
 from .auth import COOKIE, Authenticator
+from .faust_fixes import force_metadata_update
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
 from .webcache import CachedBody
@@ -366,7 +367,7 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
                 parts = consumer.partitions_for_topic(warnings_topic_name)
                 if parts:
                     break
-                await consumer._client.force_metadata_update()  # topic just created
+                await force_metadata_update(consumer)  # topic just created
                 await asyncio.sleep(1.0)
             if not parts:
                 log.warning("board: topic %s has no partitions; the board gets no live feed", warnings_topic_name)

@@ -38,6 +38,9 @@ GC_THRESHOLDS = (50_000, 20, 10)
 def cmd_worker(args) -> int:
     gc.set_threshold(*GC_THRESHOLDS)
     settings = _settings()
+    from .faust_fixes import check_pinned_versions
+
+    check_pinned_versions(settings.allow_unpinned_faust)  # the patches know only the pinned Faust and aiokafka
     from .app import create_app
     from .logfilter import quieten_kafka_clients
     from .topics import ensure_topics, warn_if_unreplicated

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     )
     # TLS and SASL for every Kafka client (RISK_KAFKA_SECURITY__PROTOCOL, ...)
     kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    # Start the worker although faust-streaming or aiokafka is not the pinned version (logged as a warning)
+    allow_unpinned_faust: bool = False
     # Faust application id: the consumer group and the prefix of internal topics; a new id is a fresh state
     app_id: str = Field("risk-warnings", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     # Topic names (RISK_TOPICS__OUTAGE_EVENTS, ...): the contract's by default

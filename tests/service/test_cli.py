@@ -73,7 +73,8 @@ def test_the_worker_collects_garbage_rarely(monkeypatch):
     from service.config import DEFAULT_RULES
 
     monkeypatch.setattr(cli, "_settings", lambda: type("S", (), {"create_topics": False, "log_level": "info",
-                                                                  "rules_file": DEFAULT_RULES})())
+                                                                  "rules_file": DEFAULT_RULES,
+                                                                  "allow_unpinned_faust": False})())
     monkeypatch.setattr(topics, "warn_if_unreplicated", lambda settings: None)
     monkeypatch.setattr(app_module, "create_app", lambda settings: None)
     monkeypatch.setattr(cli, "worker_for", start)

@@ -80,7 +80,7 @@ async def test_a_delivery_that_fails_raises_in_the_drain_loop(consumer):
 
 
 def test_our_drain_loop_is_a_copy_of_the_faust_version_we_pin():
-    # service/faust_fixes.py copies faust-streaming 0.15.3's Consumer._drain_messages and changes one
+    # service/faust_patches/speed.py copies faust-streaming 0.15.3's Consumer._drain_messages and changes one
     # line. A new Faust may change that method: then compare the two, update the copy, and this hash.
     source = inspect.getsource(faust_consumer.Consumer._drain_messages)
     assert hashlib.sha256(source.encode()).hexdigest()[:16] == DRAIN_MESSAGES_0_15_3
