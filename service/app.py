@@ -56,7 +56,8 @@ from .core.notify import STATE_BUDGET_BYTES, Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
-from .faust_fixes import FlowControl, Transport, VisibleTopic, send_to, set_current_event, write_direct
+from .faust_fixes import (FlowControl, Transport, VisibleTopic, committed_offset, send_to, set_current_event,
+                          write_direct)
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
 from .webcache import CachedBody
@@ -589,7 +590,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 pass
         for tp in assigned:
             source, end = (tp.topic, tp.partition), ends.get(tp)
-            read = delivered.get(source, app.consumer._committed_offset.get(tp) or 0)
+            read = delivered.get(source, committed_offset(app.consumer, tp) or 0)
             event_clock.backlog(source, end is None or end > read)
 
     @app.timer(settings.tick_seconds)
@@ -707,7 +708,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         ends = await app.consumer.highwaters(*assigned) if assigned else {}
         for tp in assigned:
             # faust keeps no public accessor for the committed offset; this is read-only
-            committed = app.consumer._committed_offset.get(tp) or 0
+            committed = committed_offset(app.consumer, tp) or 0
             lag[tp.topic] += max(ends.get(tp, 0) - committed, 0)
         for topic, n in lag.items():
             metrics.consumer_lag.labels(topic).set(n)
