@@ -54,7 +54,7 @@
       staff_id: "员工", crew_id: "班组", esc_unack: "未确认而升级",
       held: "暂缓通知", held_storm_mode: "风暴模式", held_silence: "静默", held_maintenance: "检修",
       held_note: "暂缓期间不发送通知，预警仍在看板上显示",
-      storm_for: "已持续", storm_held: "条预警暂缓通知", clock_event: "事件时间",
+      storm_for: "已持续", storm_held: "暂缓通知的预警", clock_event: "事件时间",
     },
   };
   let lang = (localStorage.getItem("board.lang") === "zh") ? "zh" : "en";
@@ -193,7 +193,7 @@
       const i = String(r).indexOf(":"), kind = i < 0 ? String(r) : String(r).slice(0, i), note = i < 0 ? "" : String(r).slice(i + 1);
       return t("held_" + kind) + (note ? " (" + note + ")" : "");
     });
-    return t("held") + (parts.length ? ": " + parts.join(", ") : "");
+    return t("held") + (parts.length ? (lang === "zh" ? "：" : ": ") + parts.join(lang === "zh" ? "、" : ", ") : "");
   }
   function renderAge(c, now) {
     setText(c.r.age, fmtDur((now - c.first) / 1000));
@@ -324,7 +324,7 @@
       const d = w.scope.district_id || "?";
       return [d, "⚠ " + t("storm_in") + " " + d + " · " + t("since") + " " + fmtTime(w.first_fired_at)
         + " (" + t("storm_for") + " " + fmtDur((now - ms(w.first_fired_at)) / 1000) + ")"
-        + " · " + (held.get(d) || 0) + " " + t("storm_held")
+        + " · " + t("storm_held") + ": " + (held.get(d) || 0)
         + " · " + ((lang === "zh" ? w.summary_zh : w.summary) || "")];
     });
     if (box.children.length !== lines.length) {
