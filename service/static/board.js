@@ -435,7 +435,7 @@
     es.addEventListener("clock", (ev) => {
       let c;
       try { c = JSON.parse(ev.data); } catch (e) { return; }
-      if (noteClock(c, true) && ready) { tickAges(); clockMoved(); }
+      if (noteClock(c, true) && ready) { tickAges(); clockMoved(); drawTimeline(); }
     });
     es.addEventListener("warning", (ev) => { try { enqueue("warning", JSON.parse(ev.data)); } catch (e) { /* skip */ } });
     es.addEventListener("ack", (ev) => { try { enqueue("ack", JSON.parse(ev.data)); } catch (e) { /* skip */ } });
