@@ -106,17 +106,23 @@
   // ---- the service's clock: ages and the timeline are measured on it, not on this browser's -----------
   // Wall time on a live worker (let it run between updates: it ticks every second), the event-time
   // watermark on a replay (shown as the server last said: it moves only as the stream's events do).
-  const clock = { server: null, at: 0, mode: "wall" };
+  const clock = { server: null, at: 0, mode: "wall", newest: 0 };
   function noteClock(c, authoritative) {
-    if (!c || typeof c.clock !== "number" || !Number.isFinite(c.clock)) return false;
-    const v = c.clock * 1000, mode = c.mode === "event" ? "event" : (c.mode === "wall" ? "wall" : clock.mode);
+    if (!c) return false;
+    const mode = c.mode === "event" ? "event" : (c.mode === "wall" ? "wall" : clock.mode);
+    if (typeof c.clock !== "number" || !Number.isFinite(c.clock)) {
+      if (authoritative && c.mode) clock.mode = mode;   // the mode is known before the clock is
+      return false;
+    }
+    const v = c.clock * 1000;
     // a snapshot or history body may be older than the live feed's last clock event: never step back for it
     if (!authoritative && clock.server !== null && mode === clock.mode && v <= serviceNow()) return false;
     clock.server = v; clock.at = Date.now(); clock.mode = mode;
     return true;
   }
   function serviceNow() {
-    if (clock.server === null) return Date.now();
+    // not known yet: on the event clock, the newest change seen is the best guess (not this browser's time)
+    if (clock.server === null) return clock.mode === "event" && clock.newest ? clock.newest : Date.now();
     return clock.mode === "wall" ? clock.server + (Date.now() - clock.at) : clock.server;
   }
   window.__board.serviceNow = serviceNow;
@@ -226,7 +232,8 @@
   let stormDirty = false, countsDirty = false;
 
   function upsert(w, ack, fromSnapshot) {
-    const fp = w.fingerprint, seq = seqOf(w);
+    const fp = w.fingerprint, seq = seqOf(w), at = ms(w.changed_at);
+    if (at > clock.newest) clock.newest = at;
     const g = gone.get(fp);
     if (g && g.seq >= seq) return;
     let c = cards.get(fp);
@@ -511,7 +518,9 @@
   function addHistory(w) {
     const id = w.warning_id;
     if (id) { if (historyIds.has(id)) return; historyIds.add(id); }
-    history.push({ id, t: ms(w.changed_at), severity: w.severity, status: w.status, transition: w.transition,
+    const at = ms(w.changed_at);
+    if (at > clock.newest) clock.newest = at;
+    history.push({ id, t: at, severity: w.severity, status: w.status, transition: w.transition,
       rule_id: w.rule_id, district_id: w.district_id || (w.scope && w.scope.district_id), summary: w.summary,
       summary_zh: w.summary_zh, fingerprint: w.fingerprint });
     if (history.length > HISTORY_MAX + HISTORY_MAX / 10) trimHistory(serviceNow() - 24 * 3600 * 1000);

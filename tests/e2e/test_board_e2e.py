@@ -118,6 +118,9 @@ def test_board_shows_a_warning_live_from_raise_to_resolve(deployment, browser, t
     text = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{fp}\"]').innerText")
     assert "repair.arrival_overdue" in text and "T-board" in text and "north" in text and "not acknowledged" in text
     assert "firing for" in text and "threshold" in text
+    # on the wall clock the page runs the server's clock on between updates (ages tick every second)
+    assert browser.execute_script("return window.__board.clock.mode") == "wall"
+    assert browser.execute_script("return window.__board.clock.server") is not None
 
     wait_for(browser, f"return (function(){{{card_class(fp)}}})()?.includes('sev-orange')", timeout=30,
              what="escalation to orange")
