@@ -272,6 +272,13 @@ def test_a_replayed_stream_is_measured_on_event_time(replay, browser):
                       f"window.__board.serviceNow() >= {(REPLAY_T0 + 200 * m) * 1000}",
              timeout=30, what="the page to hear the event clock at the last event")
     browser.execute_script("window.__board.tickAges()")
+    # the worker's clock is in the list and the history body too (the history cached a few seconds)
+    last = REPLAY_T0 + 200 * m
+    for url in ("/api/warnings", "/board/history"):
+        body = wait_for(browser, f"return fetch('{url}').then(r => r.json()).then(j => j.clock === {last} ? j : null)",
+                        timeout=15, what=f"the event clock in {url}")
+        assert body["clock"] == last
+    assert body["since"] == last - 24 * 3600
 
     # "firing for": minutes of event time (10:42 -> 11:20), not the months since March on the wall clock
     age = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{east}\"] .dur').textContent")
