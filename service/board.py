@@ -60,8 +60,8 @@ import json
 import logging
 import time
 from collections import deque
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import faust

@@ -520,6 +520,7 @@
     if (id) { if (historyIds.has(id)) return; historyIds.add(id); }
     const at = ms(w.changed_at);
     if (at > clock.newest) clock.newest = at;
+    historyVersion++;
     history.push({ id, t: at, severity: w.severity, status: w.status, transition: w.transition,
       rule_id: w.rule_id, district_id: w.district_id || (w.scope && w.scope.district_id), summary: w.summary,
       summary_zh: w.summary_zh, fingerprint: w.fingerprint });
@@ -534,10 +535,11 @@
     if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
     historyIds.clear();
     for (const e of history) if (e.id) historyIds.add(e.id);
+    historyVersion++;
   }
   const COLORS = { red: "#c62828", orange: "#ef6c00", yellow: "#f9a825", blue: "#1565c0", resolved: "#2e7d32" };
   // The strip is redrawn when changes arrive, and as the service clock moves (every 30 s of it at most)
-  let drawnAt = 0;
+  let drawnAt = 0, historyVersion = 0, listDrawn = -1;
   function clockMoved() { if (Math.abs(serviceNow() - drawnAt) >= 30000) tlDirty = true; }
   function drawTimeline() {
     if (!tlDirty) return;
@@ -572,6 +574,9 @@
     cv.dataset.drawn = String(drawn);
     $("tl-clock").textContent = fmtTime(new Date(now).toISOString()) + (clock.mode === "event" ? " (" + t("clock_event") + ")" : "");
     // the latest changes, newest first
+    // the list changes with the changes, not with the clock: rebuilt only when they (or the language) did
+    if (listDrawn === historyVersion) return;
+    listDrawn = historyVersion;
     const list = $("tl-list");
     const latest = history.slice().sort((a, b) => b.t - a.t).slice(0, TL_LIST_MAX);
     const frag = document.createDocumentFragment();
@@ -648,7 +653,7 @@
     setConn(connected);
     for (const c of cards.values()) renderCard(c);
     renderStorm(); renderCounts();
-    tlDirty = true; drawTimeline();
+    tlDirty = true; listDrawn = -1; drawTimeline();
   }
 
   function tickAges() {
