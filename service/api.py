@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import faust
@@ -45,8 +47,10 @@ SEVERITY_FILTER = {"blue", "yellow", "orange", "red"}
 LIST_CACHE_SECONDS = 1.0  # the firing list is rebuilt at most this often
 
 
-def firing_list(entries: list, pseudonyms: Pseudonyms) -> tuple[list[dict], bytes]:
-    """(warnings, their JSON body) from (fingerprint, entry) pairs of the firing table; newest first."""
+def firing_list(entries: list, pseudonyms: Pseudonyms, clock: float | None = None) -> tuple[list[dict], bytes]:
+    """(warnings, their JSON body) from (fingerprint, entry) pairs of the firing table; newest first.
+
+    `clock` is the service clock the list was read at (the board measures ages on it)."""
     out = []
     for _fp, entry in entries:
         if not entry:
@@ -54,14 +58,15 @@ def firing_list(entries: list, pseudonyms: Pseudonyms) -> tuple[list[dict], byte
         w = pseudonyms.warning(entry["warning"])
         out.append({**w, "acknowledged": entry.get("ack") is not None, "ack": entry.get("ack")})
     out.sort(key=lambda w: w["changed_at"], reverse=True)
-    return out, json.dumps({"count": len(out), "warnings": out}, ensure_ascii=False).encode()
+    return out, json.dumps({"count": len(out), "clock": clock, "warnings": out}, ensure_ascii=False).encode()
 
 
-def filtered(warnings: list[dict], district: str | None, severity: str | None, rule: str | None) -> bytes:
+def filtered(warnings: list[dict], district: str | None, severity: str | None, rule: str | None,
+             clock: float | None = None) -> bytes:
     out = [w for w in warnings
            if (not district or w["scope"].get("district_id") == district)
            and (not severity or w["severity"] == severity) and (not rule or w["rule_id"] == rule)]
-    return json.dumps({"count": len(out), "warnings": out}, ensure_ascii=False).encode()
+    return json.dumps({"count": len(out), "clock": clock, "warnings": out}, ensure_ascii=False).encode()
 
 
 def refuse(status: int, reason: str) -> Response:
@@ -71,9 +76,15 @@ def refuse(status: int, reason: str) -> Response:
     return aioweb.json_response({"error": reason}, status=status, headers=headers)
 
 
-def install(app: faust.App, firing, acks_topic, authenticator: Authenticator, pseudonyms: Pseudonyms) -> CachedBody:
-    listing = CachedBody(lambda: list(firing.items()), lambda entries: firing_list(entries, pseudonyms),
-                         LIST_CACHE_SECONDS)
+def install(app: faust.App, firing, acks_topic, authenticator: Authenticator, pseudonyms: Pseudonyms,
+            clock: Callable[[], float | None] | None = None) -> CachedBody:
+    """The API's pages; `clock` reads the service clock for the list's `clock` field (None or 0: unknown)."""
+    def service_clock() -> float | None:
+        value = clock() if clock is not None else time.time()
+        return float(value) if value else None
+
+    listing = CachedBody(lambda: (list(firing.items()), service_clock()),
+                         lambda snap: firing_list(snap[0], pseudonyms, snap[1]), LIST_CACHE_SECONDS)
 
     @app.page("/api/warnings")
     class Warnings(View):
@@ -88,7 +99,7 @@ def install(app: faust.App, firing, acks_topic, authenticator: Authenticator, ps
                 return self.error(400, f"severity must be one of {sorted(SEVERITY_FILTER)}")
             warnings, body = await listing.get()
             if district or severity or rule:
-                body = await asyncio.to_thread(filtered, warnings, district, severity, rule)
+                body = await asyncio.to_thread(filtered, warnings, district, severity, rule, service_clock())
             return self.bytes(body, content_type="application/json", headers={"Cache-Control": "no-store"})
 
     @app.page("/api/warnings/{fingerprint}/ack")

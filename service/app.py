@@ -512,8 +512,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 "kind": "ack", "fingerprint": ack.fingerprint, "rule_id": entry["warning"]["rule_id"],
                 "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
 
-    api.install(app, firing_table, acks_in, authenticator, pseudonyms)
-    board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms)
+    service_clock = board.gauge_reader(metrics.clock)  # the worker's clock as of its last tick (0: none yet)
+    api.install(app, firing_table, acks_in, authenticator, pseudonyms, clock=service_clock)
+    board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms, clock=service_clock)
 
     group_ticks: dict[int, float] = {}
 

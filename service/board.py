@@ -5,8 +5,9 @@
   POST /board/login             a token (Authorization: Bearer) -> the board's session cookie
   POST /board/logout            ends it (with the session cookie)
   GET  /board/whoami            the credential's role and person (behind a proxy adding the token)
-  GET  /board/events            server-sent events: every warning state change, acknowledgement changes
-  GET  /board/history           the last 24 hours of state changes, for the page's timeline
+  GET  /board/events            server-sent events: every warning state change, acknowledgement changes,
+                                the service clock
+  GET  /board/history           the last 24 hours (of the service clock) of state changes, for the timeline
 
 Access. The page and its script and style sheet are open: they are code,
 carry no data, and must load to show the login form. Everything with data
@@ -40,6 +41,16 @@ buffers full) is disconnected instead of holding its handler for ever. The
 history body is built in a thread from a snapshot and reused for
 `HISTORY_CACHE_SECONDS`, at most `HISTORY_BODY_MAX` changes (the newest
 `HISTORY_FULL` with their summaries).
+
+The clock. Ages ("firing for") and the timeline's 24 hours are measured on
+the service's clock, not the browser's: wall time on a live worker, the
+event-time watermark on a replay (a stream dated months ago is hours old on
+its own clock). app.py passes a getter for the worker's clock (what it
+exports as risk_clock_seconds on each tick); the history body and the
+`hello` event carry it, and a `clock` event follows it every `CLOCK_SECONDS`
+when it moved. "Last 24 hours" of the history is selected on it too. The
+feed's start-up seek stays on wall time: Kafka record timestamps are when a
+record was published, so it selects records, and the clock filters them.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +87,7 @@ FEED_RETRY_SECONDS = 5  # the feed failed (e.g. the broker was away when it star
 HISTORY_CACHE_SECONDS = 5.0  # the history body is rebuilt at most this often
 HISTORY_BODY_MAX = 10_000  # state changes in the history body, newest first kept
 HISTORY_FULL = 200  # of which the newest carry their summaries (the page lists 60; the strip needs none)
+CLOCK_SECONDS = 1.0  # the service clock goes to the pages this often, when it moved
 BUSY_RETRY_SECONDS = 30  # Retry-After of a 503 when the live feed is full
 # Same-origin only: every script and style comes from this server, nothing inline.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -103,8 +116,12 @@ class Board:
     """Connected SSE clients, and the recent state changes (ids pseudonymised as the settings say)."""
 
     def __init__(self, pseudonyms: Pseudonyms | None = None, max_clients: int = 100,
-                 write_timeout: float = 10.0) -> None:
+                 write_timeout: float = 10.0, clock: Callable[[], float | None] | None = None,
+                 clock_mode: str = "wall") -> None:
         self.pseudonyms = pseudonyms or Pseudonyms(b"", enabled=False)
+        self.clock = clock if clock is not None else time.time
+        self.clock_mode = clock_mode  # "wall" or "event": whether the page may let the clock run between updates
+        self._clock_sent: float | None = None
         self.max_clients = max_clients
         self.write_timeout = write_timeout
         self.clients: set[Client] = set()
@@ -147,8 +164,31 @@ class Board:
         self._send("event: ack\ndata: "
                    + json.dumps({"fingerprint": fingerprint, "ack": ack}, ensure_ascii=False) + "\n\n")
 
-    def recent(self, now: float) -> list[dict]:
-        return recent(list(self.history), now)
+    def recent(self, now: float | None = None) -> list[dict]:
+        """The changes of the last 24 hours of `now` (default: the service clock)."""
+        history = list(self.history)
+        return recent(history, clock_or_newest(self.now() if now is None else now, history))
+
+    def now(self) -> float | None:
+        """The service clock (Unix seconds), or None while it is not known (an event clock that saw nothing)."""
+        try:
+            value = self.clock()
+        except Exception:  # a getter that fails must not take the feed down
+            return None
+        # the worker's clock gauge reads 0 until its first tick
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+    def clock_body(self) -> dict:
+        return {"clock": self.now(), "mode": self.clock_mode}
+
+    def send_clock(self) -> bool:
+        """A `clock` event to every client, when the service clock moved since the last one."""
+        now = self.now()
+        if now is None or now == self._clock_sent:
+            return False
+        self._clock_sent = now
+        self._send(f"event: clock\ndata: {json.dumps({'clock': now, 'mode': self.clock_mode})}\n\n")
+        return True
 
     def close(self) -> None:
         self.closed = True
@@ -174,17 +214,43 @@ def recent(history: list[dict], now: float) -> list[dict]:
     return out
 
 
+def gauge_reader(gauge) -> Callable[[], float | None]:
+    """A getter of a prometheus Gauge's value (the worker's clock gauge, set on each tick)."""
+    def read() -> float | None:
+        for family in gauge.collect():
+            for sample in family.samples:
+                return sample.value
+        return None
+    return read
+
+
+def clock_or_newest(now: float | None, history: list[dict]) -> float:
+    """The service clock; while it is unknown, the newest change's time (or wall time without any)."""
+    if now is not None:
+        return now
+    newest = None
+    for e in reversed(history):
+        try:
+            newest = _parse_ts(e["changed_at"])
+            break
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
+    return newest if newest is not None else time.time()
+
+
 COMPACT = ("warning_id", "fingerprint", "rule_id", "severity", "status", "transition", "changed_at", "district_id")
 
 
-def history_body(history: list[dict], now: float) -> bytes:
-    """The /board/history body: the last 24 hours, at most HISTORY_BODY_MAX changes (the newest)."""
+def history_body(history: list[dict], clock: float | None) -> bytes:
+    """The /board/history body: the last 24 hours of the service clock, at most HISTORY_BODY_MAX changes
+    (the newest), and the clock itself (null while unknown)."""
+    now = clock_or_newest(clock, history)
     changes = recent(history, now)
     truncated = len(changes) > HISTORY_BODY_MAX
     changes = changes[-HISTORY_BODY_MAX:]
     cut = len(changes) - HISTORY_FULL
     out = [{k: e.get(k) for k in COMPACT} if i < cut else e for i, e in enumerate(changes)]
-    return json.dumps({"since": now - HISTORY_SECONDS, "truncated": truncated, "changes": out},
+    return json.dumps({"since": now - HISTORY_SECONDS, "clock": clock, "truncated": truncated, "changes": out},
                       ensure_ascii=False).encode()
 
 
@@ -224,7 +290,7 @@ async def events_response(board: Board, request) -> aioweb.StreamResponse:
 
     try:
         await asyncio.wait_for(resp.prepare(request), board.write_timeout)
-        await write(b"retry: 1000\nevent: hello\ndata: {}\n\n")
+        await write(f"retry: 1000\nevent: hello\ndata: {json.dumps(board.clock_body())}\n\n".encode())
         while not board.closed:
             try:
                 frame = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
@@ -257,8 +323,12 @@ async def events_response(board: Board, request) -> aioweb.StreamResponse:
 
 
 def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
-            authenticator: Authenticator | None = None, pseudonyms: Pseudonyms | None = None) -> Board:
+            authenticator: Authenticator | None = None, pseudonyms: Pseudonyms | None = None,
+            clock: Callable[[], float | None] | None = None) -> Board:
     """Add the board's pages and its feed to the app; returns the Board (also `app.board`).
+
+    `clock` reads the service clock (Unix seconds, None or 0 while unknown);
+    without it, wall time.
 
     Installing twice on one app is a no-op returning the first Board.
     """
@@ -267,9 +337,10 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
         return existing
     authenticator = authenticator or Authenticator(settings)
     board = Board(pseudonyms or Pseudonyms.from_settings(settings), settings.board_max_clients,
-                  settings.board_write_timeout_seconds)
+                  settings.board_write_timeout_seconds, clock=clock,
+                  clock_mode="event" if getattr(settings, "clock", "wall") == "event" else "wall")
     app.board = board
-    history = CachedBody(lambda: list(board.history), lambda h: history_body(h, time.time()),
+    history = CachedBody(lambda: (list(board.history), board.now()), lambda s: history_body(*s),
                          HISTORY_CACHE_SECONDS)
 
     def static_response(name: str) -> aioweb.Response:
@@ -399,6 +470,13 @@ def install(app: faust.App, firing_table, warnings_topic_name: str, settings,
             log.exception("board: the warnings feed stopped; starting it again in %d s", FEED_RETRY_SECONDS)
         finally:
             await consumer.stop()
+
+    @app.task
+    async def board_clock() -> None:
+        """The service clock to the pages: ages and the timeline are measured on it."""
+        while not board.closed:
+            board.send_clock()
+            await asyncio.sleep(CLOCK_SECONDS)
 
     @app.task
     async def board_ack_diff() -> None:

@@ -31,6 +31,9 @@
       tr_raised: "raised", "tr_escalated": "escalated", "tr_de-escalated": "de-escalated", tr_resolved: "resolved",
       district_id: "district", ticket_id: "ticket", outage_id: "outage", feeder_id: "feeder", account_id: "account",
       staff_id: "staff", crew_id: "crew", esc_unack: "escalated: not acknowledged",
+      held: "held back", held_storm_mode: "storm mode", held_silence: "silenced", held_maintenance: "maintenance",
+      held_note: "no notification is sent while it is held back; it stays on the board",
+      storm_for: "for", storm_held: "warnings held back", clock_event: "event time",
     },
     zh: {
       title: "风险预警看板", connecting: "连接中…", live: "实时", reconnecting: "重新连接中…",
@@ -49,6 +52,9 @@
       tr_raised: "触发", "tr_escalated": "升级", "tr_de-escalated": "降级", tr_resolved: "解除",
       district_id: "区域", ticket_id: "工单", outage_id: "停电", feeder_id: "线路", account_id: "户号",
       staff_id: "员工", crew_id: "班组", esc_unack: "未确认而升级",
+      held: "暂缓通知", held_storm_mode: "风暴模式", held_silence: "静默", held_maintenance: "检修",
+      held_note: "暂缓期间不发送通知，预警仍在看板上显示",
+      storm_for: "已持续", storm_held: "暂缓通知的预警", clock_event: "事件时间",
     },
   };
   let lang = (localStorage.getItem("board.lang") === "zh") ? "zh" : "en";
@@ -97,6 +103,31 @@
     if (lang === "zh") return (d ? d + "天" : "") + (d || h ? h + "小时" : "") + m + "分" + (d ? "" : s + "秒");
     return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m" + (d ? "" : " " + s + "s");
   }
+  // ---- the service's clock: ages and the timeline are measured on it, not on this browser's -----------
+  // Wall time on a live worker (let it run between updates: it ticks every second), the event-time
+  // watermark on a replay (shown as the server last said: it moves only as the stream's events do).
+  const clock = { server: null, at: 0, mode: "wall", newest: 0 };
+  function noteClock(c, authoritative) {
+    if (!c) return false;
+    const mode = c.mode === "event" ? "event" : (c.mode === "wall" ? "wall" : clock.mode);
+    if (typeof c.clock !== "number" || !Number.isFinite(c.clock)) {
+      if (authoritative && c.mode) clock.mode = mode;   // the mode is known before the clock is
+      return false;
+    }
+    const v = c.clock * 1000;
+    // a snapshot or history body may be older than the live feed's last clock event: never step back for it
+    if (!authoritative && clock.server !== null && mode === clock.mode && v <= serviceNow()) return false;
+    clock.server = v; clock.at = Date.now(); clock.mode = mode;
+    return true;
+  }
+  function serviceNow() {
+    // not known yet: on the event clock, the newest change seen is the best guess (not this browser's time)
+    if (clock.server === null) return clock.mode === "event" && clock.newest ? clock.newest : Date.now();
+    return clock.mode === "wall" ? clock.server + (Date.now() - clock.at) : clock.server;
+  }
+  window.__board.serviceNow = serviceNow;
+  window.__board.clock = clock;
+
   function num(v) { return (typeof v === "number") ? (Math.round(v * 100) / 100).toString() : String(v); }
 
   // ---- cards ---------------------------------------------------------------------------------
@@ -135,7 +166,7 @@
     setText(r.sev, t("sev_" + w.severity));
     setText(r.rule, w.rule_id);
     setText(r.cat, t("cat_" + w.risk_category));
-    setText(r.supp, w.suppressed ? t("suppressed") : "");
+    setText(r.supp, w.suppressed ? heldText(w.suppressed_by) : "");
     r.supp.hidden = !w.suppressed;
     setText(r.flap, w.flapping ? t("flapping") : "");
     r.flap.hidden = !w.flapping;
@@ -145,9 +176,8 @@
     const m = w.metric || {};
     setText(r.metric, t("value") + " " + num(m.value) + " / " + t("threshold") + " " + num(m.threshold) + " " + (m.unit || "")
       + (w.escalation_reason === "unacknowledged" ? " · " + t("esc_unack") : ""));
-    const sb = (w.suppressed_by || []).join(", ");
-    setText(r.suppBy, sb ? t("suppressed") + ": " + sb : "");
-    r.suppBy.hidden = !sb;
+    setText(r.suppBy, w.suppressed ? t("held_note") : "");
+    r.suppBy.hidden = !w.suppressed;
     setText(r.planLabel, t("plan"));
     setText(r.plan, w.response_plan || "");
     let ai;
@@ -160,9 +190,17 @@
     setText(r.ageLabel, t("firing_for") + " ");
     setText(r.since, " (" + t("since") + " " + fmtTime(w.first_fired_at) + ")");
     c.first = ms(w.first_fired_at);
-    renderAge(c, Date.now());
+    renderAge(c, serviceNow());
   }
 
+  // "held back: storm mode" (suppressed_by: storm_mode, silence:<comment>, maintenance:<comment>)
+  function heldText(reasons) {
+    const parts = (reasons || []).map((r) => {
+      const i = String(r).indexOf(":"), kind = i < 0 ? String(r) : String(r).slice(0, i), note = i < 0 ? "" : String(r).slice(i + 1);
+      return t("held_" + kind) + (note ? " (" + note + ")" : "");
+    });
+    return t("held") + (parts.length ? (lang === "zh" ? "：" : ": ") + parts.join(lang === "zh" ? "、" : ", ") : "");
+  }
   function renderAge(c, now) {
     setText(c.r.age, fmtDur((now - c.first) / 1000));
   }
@@ -194,7 +232,8 @@
   let stormDirty = false, countsDirty = false;
 
   function upsert(w, ack, fromSnapshot) {
-    const fp = w.fingerprint, seq = seqOf(w);
+    const fp = w.fingerprint, seq = seqOf(w), at = ms(w.changed_at);
+    if (at > clock.newest) clock.newest = at;
     const g = gone.get(fp);
     if (g && g.seq >= seq) return;
     let c = cards.get(fp);
@@ -276,17 +315,30 @@
     $("empty").hidden = cards.size > 0;
   }
 
+  // One line per district in storm mode: since when and for how long (service clock), how many of its
+  // warnings are held back (suppressed: on the board, not notified).
   function renderStorm() {
     const box = $("storm");
-    const storms = [];
-    for (const c of cards.values()) if (c.w.rule_id === STORM_RULE) storms.push(c.w);
-    storms.sort((a, b) => String(a.scope.district_id).localeCompare(String(b.scope.district_id)));
-    box.replaceChildren();
-    for (const w of storms) {
-      const d = el("div", "", box);
-      d.textContent = "⚠ " + t("storm_in") + " " + (w.scope.district_id || "?") + " · " + t("since") + " "
-        + fmtTime(w.first_fired_at) + " · " + ((lang === "zh" ? w.summary_zh : w.summary) || "");
+    const storms = [], held = new Map();
+    for (const c of cards.values()) {
+      const w = c.w, d = w.scope && w.scope.district_id;
+      if (w.rule_id === STORM_RULE) storms.push(w);
+      else if (w.suppressed && (w.suppressed_by || []).includes("storm_mode")) held.set(d, (held.get(d) || 0) + 1);
     }
+    storms.sort((a, b) => String(a.scope.district_id).localeCompare(String(b.scope.district_id)));
+    const now = serviceNow();
+    const lines = storms.map((w) => {
+      const d = w.scope.district_id || "?";
+      return [d, "⚠ " + t("storm_in") + " " + d + " · " + t("since") + " " + fmtTime(w.first_fired_at)
+        + " (" + t("storm_for") + " " + fmtDur((now - ms(w.first_fired_at)) / 1000) + ")"
+        + " · " + t("storm_held") + ": " + (held.get(d) || 0)
+        + " · " + ((lang === "zh" ? w.summary_zh : w.summary) || "")];
+    });
+    if (box.children.length !== lines.length) {
+      box.replaceChildren();
+      for (let i = 0; i < lines.length; i++) el("div", "", box);
+    }
+    lines.forEach(([d, text], i) => { const e = box.children[i]; e.dataset.district = d; setText(e, text); });
     box.hidden = storms.length === 0;
   }
 
@@ -342,6 +394,8 @@
       ]);
       lastSync = Date.now();
       const t0 = performance.now();
+      if (hist) noteClock(hist, false);
+      noteClock(snap, false);
       if (hist && hist.changes) for (const e of hist.changes) addHistory(e);
       const present = new Set();
       for (const w of snap.warnings || []) {
@@ -381,7 +435,15 @@
   function connect() {
     if (source) source.close();
     const es = source = new EventSource("/board/events");
-    es.addEventListener("hello", () => { setConn(true); retryMs = RETRY_MIN_MS; resyncSoon(); });
+    es.addEventListener("hello", (ev) => {
+      try { noteClock(JSON.parse(ev.data), true); } catch (e) { /* an older server: no clock */ }
+      setConn(true); retryMs = RETRY_MIN_MS; resyncSoon();
+    });
+    es.addEventListener("clock", (ev) => {
+      let c;
+      try { c = JSON.parse(ev.data); } catch (e) { return; }
+      if (noteClock(c, true) && ready) { tickAges(); clockMoved(); drawTimeline(); }
+    });
     es.addEventListener("warning", (ev) => { try { enqueue("warning", JSON.parse(ev.data)); } catch (e) { /* skip */ } });
     es.addEventListener("ack", (ev) => { try { enqueue("ack", JSON.parse(ev.data)); } catch (e) { /* skip */ } });
     es.onerror = () => {
@@ -456,10 +518,13 @@
   function addHistory(w) {
     const id = w.warning_id;
     if (id) { if (historyIds.has(id)) return; historyIds.add(id); }
-    history.push({ id, t: ms(w.changed_at), severity: w.severity, status: w.status, transition: w.transition,
+    const at = ms(w.changed_at);
+    if (at > clock.newest) clock.newest = at;
+    historyVersion++;
+    history.push({ id, t: at, severity: w.severity, status: w.status, transition: w.transition,
       rule_id: w.rule_id, district_id: w.district_id || (w.scope && w.scope.district_id), summary: w.summary,
       summary_zh: w.summary_zh, fingerprint: w.fingerprint });
-    if (history.length > HISTORY_MAX + HISTORY_MAX / 10) trimHistory(Date.now() - 24 * 3600 * 1000);
+    if (history.length > HISTORY_MAX + HISTORY_MAX / 10) trimHistory(serviceNow() - 24 * 3600 * 1000);
     tlDirty = true;
   }
   // Keep 24 h only, and at most HISTORY_MAX entries; the ids set follows what is kept.
@@ -470,12 +535,17 @@
     if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
     historyIds.clear();
     for (const e of history) if (e.id) historyIds.add(e.id);
+    historyVersion++;
   }
   const COLORS = { red: "#c62828", orange: "#ef6c00", yellow: "#f9a825", blue: "#1565c0", resolved: "#2e7d32" };
+  // The strip is redrawn when changes arrive, and as the service clock moves (every 30 s of it at most)
+  let drawnAt = 0, historyVersion = 0, listDrawn = -1;
+  function clockMoved() { if (Math.abs(serviceNow() - drawnAt) >= 30000) tlDirty = true; }
   function drawTimeline() {
     if (!tlDirty) return;
     tlDirty = false;
-    const now = Date.now(), from = now - 24 * 3600 * 1000;
+    const now = serviceNow(), from = now - 24 * 3600 * 1000;
+    drawnAt = now;
     if (history.length && history[0].t < from) trimHistory(from);
     const cv = $("tl"), dpr = window.devicePixelRatio || 1;
     const W = cv.clientWidth || 1200, H = cv.clientHeight || 90;
@@ -491,14 +561,22 @@
       const d = new Date(from + h * 3600 * 1000);
       g.fillText(String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0"), Math.min(x + 2, W - 30), H - 3);
     }
+    let drawn = 0;
     for (const e of history) {
       if (e.t < from) continue;
+      drawn++;
       const row = e.status === "resolved" ? "resolved" : e.severity;
-      const x = ((e.t - from) / (now - from)) * (W - 4) + 2, y = rows.indexOf(row) * rowH + rowH / 2;
+      // a change may be a tick ahead of the clock the page last heard: at the right edge
+      const x = (Math.min(e.t - from, now - from) / (now - from)) * (W - 4) + 2, y = rows.indexOf(row) * rowH + rowH / 2;
       g.fillStyle = COLORS[row] || "#999";
       g.fillRect(x - 1.5, y - rowH / 2 + 2, 3, rowH - 4);
     }
+    cv.dataset.drawn = String(drawn);
+    $("tl-clock").textContent = fmtTime(new Date(now).toISOString()) + (clock.mode === "event" ? " (" + t("clock_event") + ")" : "");
     // the latest changes, newest first
+    // the list changes with the changes, not with the clock: rebuilt only when they (or the language) did
+    if (listDrawn === historyVersion) return;
+    listDrawn = historyVersion;
     const list = $("tl-list");
     const latest = history.slice().sort((a, b) => b.t - a.t).slice(0, TL_LIST_MAX);
     const frag = document.createDocumentFragment();
@@ -575,12 +653,13 @@
     setConn(connected);
     for (const c of cards.values()) renderCard(c);
     renderStorm(); renderCounts();
-    tlDirty = true; drawTimeline();
+    tlDirty = true; listDrawn = -1; drawTimeline();
   }
 
   function tickAges() {
-    const now = Date.now();
+    const now = serviceNow();
     for (const c of cards.values()) if (!c.el.hidden) renderAge(c, now);
+    if (!$("storm").hidden) renderStorm();
   }
   window.__board.tickAges = tickAges;
 
@@ -600,7 +679,7 @@
     setInterval(() => pruneGone(Date.now()), 60000);
     $("ack-cancel").addEventListener("click", () => $("ack-dialog").close());
     setInterval(tickAges, 1000);     // live "firing for", visible cards only
-    setInterval(() => { tlDirty = true; }, 30000);
+    setInterval(clockMoved, 1000);
     setInterval(drawTimeline, 1000);
     setInterval(resync, RESYNC_MS);
     window.addEventListener("resize", () => { tlDirty = true; });

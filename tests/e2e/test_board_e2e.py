@@ -13,15 +13,18 @@ Set BOARD_SCREENSHOT=docs/board.png to keep a screenshot.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
+from datetime import UTC, datetime
 
 import pytest
+import yaml
 
 from service.core.fingerprint import fingerprint
 
 from .board_worker import BoardDeployment
-from .test_worker_e2e import MIN, ticket
+from .test_worker_e2e import MIN, outage, ticket
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 TOKEN = "board-test-token-5f2c"  # the shared acknowledging token
@@ -115,6 +118,9 @@ def test_board_shows_a_warning_live_from_raise_to_resolve(deployment, browser, t
     text = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{fp}\"]').innerText")
     assert "repair.arrival_overdue" in text and "T-board" in text and "north" in text and "not acknowledged" in text
     assert "firing for" in text and "threshold" in text
+    # on the wall clock the page runs the server's clock on between updates (ages tick every second)
+    assert browser.execute_script("return window.__board.clock.mode") == "wall"
+    assert browser.execute_script("return window.__board.clock.server") is not None
 
     wait_for(browser, f"return (function(){{{card_class(fp)}}})()?.includes('sev-orange')", timeout=30,
              what="escalation to orange")
@@ -210,3 +216,103 @@ def test_board_escapes_text_and_sends_security_headers(deployment):
     with urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/board/static/board.js", timeout=5) as r:
         js = r.read().decode()
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "eval(" not in js
+
+
+# A replay: a storm in district east, dated months before the wall clock, on the event clock.
+REPLAY_T0 = datetime(2026, 3, 10, 8, 0, tzinfo=UTC).timestamp()
+REPLAY_DISTRICTS = {"districts": [
+    {"district_id": "east", "name": "East Plain", "area_type": "rural", "customers_served": 10000,
+     "recipient_group": "ops-east"},
+    {"district_id": "west", "name": "West Valley", "area_type": "rural", "customers_served": 50000,
+     "recipient_group": "ops-west"}]}
+
+
+@pytest.fixture
+def replay(kafka_bootstrap, tmp_path):
+    districts = tmp_path / "districts.yaml"
+    districts.write_text(yaml.safe_dump(REPLAY_DISTRICTS))
+    d = BoardDeployment(kafka_bootstrap, tmp_path, {"RISK_CLOCK": "event", "RISK_EVENT_CLOCK_IDLE_SECONDS": "1",
+                                                    "RISK_API_READ_TOKEN": READ, "RISK_TICK_SECONDS": "0.2",
+                                                    "RISK_DISTRICTS_FILE": str(districts)})
+    d.start_worker()
+    d.wait_ready()
+    yield d
+    d.close()
+
+
+def test_a_replayed_stream_is_measured_on_event_time(replay, browser):
+    """Ages, the timeline, the storm banner and held-back cards of a stream dated 2026-03, on the event clock.
+
+    Three outages take 12 % of east's customers off supply (storm mode from 09:00); two rural tickets
+    created at 09:30 go overdue at 10:42 (east's held back by the storm, west's not); the last event is
+    at 11:20, so east's card has been firing for 38 minutes of event time, not for months of wall time.
+    """
+    d = replay
+    sign_in(browser, d.port, READ)
+    wait_for(browser, "return window.__board.metrics.firstRenderMs !== null", what="first render")
+    m = 60.0
+    for i, at in enumerate((5, 10, 15)):
+        d.send("outage_events", f"O-{i}", outage(f"o{i}", "outage.started", REPLAY_T0 + at * m, f"O-{i}",
+                                                 kind="unplanned", district_id="east", feeder_id=f"F-{i}",
+                                                 area_type="rural", customers_affected=400))
+    for tid, district in (("T-east", "east"), ("T-west", "west")):
+        d.send("repair_tickets", tid, ticket(f"c-{tid}", "ticket.created", REPLAY_T0 + 90 * m, tid,
+                                             district_id=district, area_type="rural", category="no_power",
+                                             priority="normal"))
+    storm_fp = fingerprint("reliability.storm_mode", {"district_id": "east"})
+    d.read("risk_warnings", lambda rs: any(r.key == storm_fp.encode() for r in rs), timeout=90)
+    d.send("repair_tickets", "T-last", ticket("c-last", "ticket.created", REPLAY_T0 + 200 * m, "T-last",
+                                              district_id="west", area_type="rural", category="no_power",
+                                              priority="normal"))
+    east = fingerprint("repair.arrival_overdue", {"ticket_id": "T-east"})
+    west = fingerprint("repair.arrival_overdue", {"ticket_id": "T-west"})
+    wait_for(browser, card_class(east), timeout=90, what="the east ticket's card")
+    wait_for(browser, card_class(west), timeout=30, what="the west ticket's card")
+    wait_for(browser, "return window.__board.clock.mode === 'event' && "
+                      f"window.__board.serviceNow() >= {(REPLAY_T0 + 200 * m) * 1000}",
+             timeout=30, what="the page to hear the event clock at the last event")
+    browser.execute_script("window.__board.tickAges()")
+    # the worker's clock is in the list and the history body too (the history cached a few seconds)
+    last = REPLAY_T0 + 200 * m
+    for url in ("/api/warnings", "/board/history"):
+        body = wait_for(browser, f"return fetch('{url}').then(r => r.json()).then(j => j.clock === {last} ? j : null)",
+                        timeout=15, what=f"the event clock in {url}")
+        assert body["clock"] == last
+    assert body["since"] == last - 24 * 3600
+
+    # "firing for": minutes of event time (10:42 -> 11:20), not the months since March on the wall clock
+    age = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{east}\"] .dur').textContent")
+    assert re.fullmatch(r"(\d+h )?\d+m \d+s", age), age
+    assert age == "38m 0s", age
+    storm_age = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{storm_fp}\"] .dur')"
+                                       ".textContent")
+    assert storm_age == "2h 20m 0s", storm_age  # firing since 09:00
+
+    # the timeline: the last 24 hours of the event clock hold every change of the replay
+    # (the strip is redrawn once a second: wait for the draw after the last change arrived)
+    drawn = wait_for(browser, "const n = +document.getElementById('tl').dataset.drawn;"
+                              "return n === window.__board.history.length ? n : null", timeout=10,
+                     what="the timeline drawn with every change received")
+    listed = browser.execute_script("return document.querySelectorAll('#tl-list li').length")
+    assert drawn >= 12 and listed == drawn, (drawn, listed)
+    assert browser.execute_script("return Math.min(...window.__board.history.map(e => e.t))") < (
+        REPLAY_T0 + 60 * m) * 1000  # the storm's first changes, hours before the clock, are on it
+
+    # the storm banner names the district, since when, and how many of its warnings are held back
+    banner = browser.execute_script("const b = document.querySelector('#storm div[data-district=\"east\"]');"
+                                    "return b && !document.getElementById('storm').hidden ? b.textContent : null")
+    assert banner and "storm mode in district east" in banner and "(for 2h 20m 0s)" in banner, banner
+    assert "warnings held back: 1" in banner
+
+    # east's overdue ticket is held back (notifications) and says so; west's is not
+    def badge(fp):
+        return browser.execute_script(f"const c = document.querySelector('.card[data-fp=\"{fp}\"]');"
+                                      "const b = c.querySelector('.flag.supp');"
+                                      "return [c.className, b.hidden ? null : b.textContent]")
+
+    cls, text = badge(east)
+    assert "suppressed" in cls and text == "held back: storm mode"
+    cls, text = badge(west)
+    assert "suppressed" not in cls and text is None
+    browser.find_element("id", "lang").click()
+    assert badge(east)[1] == "暂缓通知：风暴模式"

@@ -66,7 +66,7 @@ async def test_a_client_that_never_reads_is_dropped_and_the_others_keep_their_fe
         stalled_reader, stalled = await open_stream(port, rcvbuf=4096)  # reads nothing, ever
         reader, healthy = await open_stream(port)
         await until(lambda: len(b.clients) == 2)
-        assert (await reader.readuntil(b"event: hello\ndata: {}\n\n")).startswith(b"HTTP/1.1 200")
+        assert (await reader.readuntil(b"event: hello\ndata: ")).startswith(b"HTTP/1.1 200")
         got = []
 
         async def read_healthy():
@@ -176,3 +176,70 @@ def test_broadcast_serialises_once_per_change_not_per_client(n):
     b.broadcast(warning(n))
     frames = [c.queue.get_nowait() for c in clients]
     assert frames[0] is frames[1] is frames[2]
+
+
+MARCH = 1773130800.0  # 2026-03-10T08:20:00Z: a replay's event time, months before the wall clock
+
+
+def change_at(i: int, ts: float) -> dict:
+    return {**warning(i), "changed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))}
+
+
+def test_the_history_is_the_last_24_hours_of_the_service_clock_not_of_wall_time():
+    b = Board(clock=lambda: MARCH, clock_mode="event")
+    b.broadcast(change_at(1, MARCH - 30 * 3600))  # a day and more before the replay's now
+    b.broadcast(change_at(2, MARCH - 3600))
+    b.broadcast(change_at(3, MARCH))
+    assert b.now() == MARCH
+    assert [e["warning_id"] for e in b.recent()] == [f"{2:032x}-1", f"{3:032x}-1"]
+    body = json.loads(history_body(list(b.history), b.now()))
+    assert body["clock"] == MARCH and body["since"] == MARCH - 24 * 3600
+    assert [e["warning_id"] for e in body["changes"]] == [f"{2:032x}-1", f"{3:032x}-1"]
+
+
+def test_an_unknown_clock_is_none_and_the_history_then_ends_at_the_newest_change():
+    b = Board(clock=lambda: 0.0, clock_mode="event")  # the worker's clock gauge before its first tick
+    assert b.now() is None and b.clock_body() == {"clock": None, "mode": "event"}
+    b.broadcast(change_at(1, MARCH - 3600))
+    body = json.loads(history_body(list(b.history), b.now()))
+    assert body["clock"] is None and len(body["changes"]) == 1
+    assert Board().now() == pytest.approx(time.time(), abs=60)  # no getter: wall time
+
+
+def test_the_clock_goes_to_every_client_only_when_it_moved():
+    now = [MARCH]
+    b = Board(clock=lambda: now[0], clock_mode="event")
+    client = board_module.Client()
+    b.clients.add(client)
+    assert b.send_clock() is True
+    frame = client.queue.get_nowait()
+    assert frame.startswith("event: clock\n") and json.loads(frame.split("data: ", 1)[1]) == {
+        "clock": MARCH, "mode": "event"}
+    assert b.send_clock() is False and client.queue.empty()  # a replay that paused: nothing to say
+    now[0] += 7200
+    assert b.send_clock() is True
+    assert json.loads(client.queue.get_nowait().split("data: ", 1)[1])["clock"] == MARCH + 7200
+
+
+async def test_the_feed_says_the_service_clock_on_connecting():
+    b = Board(clock=lambda: MARCH, clock_mode="event")
+    runner, port = await serve(b)
+    try:
+        reader, writer = await open_stream(port)
+        await reader.readuntil(b"\r\n\r\n")
+        hello = (await reader.readuntil(b"\n\n")).decode()
+        assert "event: hello" in hello
+        assert json.loads(hello.split("data: ", 1)[1]) == {"clock": MARCH, "mode": "event"}
+        writer.close()
+    finally:
+        b.close()
+        await runner.cleanup()
+
+
+def test_the_firing_list_carries_the_clock_it_was_read_at():
+    from service.api import filtered, firing_list
+
+    entry = {"warning": {**change_at(1, MARCH), "scope": {"district_id": "east"}}, "ack": None}
+    warnings, body = firing_list([("fp", entry)], Pseudonyms(b"", enabled=False), MARCH)
+    assert json.loads(body)["clock"] == MARCH
+    assert json.loads(filtered(warnings, "east", None, None, MARCH)) == json.loads(body)
