@@ -15,7 +15,7 @@ from .test_replay import EVENT_CLOCK, timeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-T0 = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+T0 = datetime(2026, 10, 1, tzinfo=UTC).timestamp()  # the whole stream in the past: no event may be dated ahead of wall time
 H, D = 3600.0, 86400.0
 
 
@@ -43,7 +43,7 @@ def events():
         ev("repair_tickets", "T1", "ticket.followed_up", T0 + 31 * H, ticket_id="T1", satisfied=True),
         # fee_recovery: a bankrupt customer with large arrears, paid off two days later
         ev("billing_events", "A1", "bill.issued", T0, account_id="A1", bill_id="B1", district_id="east",
-           customer_class="industrial", amount="200000.00", due_date="2026-11-20", period="2026-10"),
+           customer_class="industrial", amount="200000.00", due_date="2026-10-20", period="2026-09"),
         ev("billing_events", "A1", "account.risk_flagged", T0 + H, account_id="A1", flag="bankruptcy"),
         ev("billing_events", "A1", "payment.received", T0 + 2 * D, account_id="A1", bill_id="B1", amount="200000.00"),
     ]
