@@ -38,6 +38,9 @@ GROWTH_BYTES = 16 * 1024  # the most one event or tick adds to a subject other t
 MAX_ACCOUNT_ENTRIES = 500  # bills and payments an account keeps before dropping its oldest settled ones
 MAX_OPEN_SECONDS = 30 * DAY  # an open ticket or outage is closed this long after it opened
 LAPSED = "max_open_days"  # the reason a warning of a closed entity gives for its resolve
+# A rule is skipped only this far (seconds) before its quiet time ends: a float rounding at the
+# boundary then costs an evaluation that changes nothing, never a decision missed.
+QUIET_MARGIN = 1e-3
 
 
 class StateTooLarge(Exception):
@@ -123,6 +126,13 @@ class Engine:
         # A ticket or outage whose closing event never comes (lost, or ids made up by a
         # producer) would otherwise keep its clocks, and any warning firing, for ever.
         self.max_open = max_open_seconds
+        self._changed = False  # during a watched evaluation: a rule's or warning's state moved
+        self._observers: dict[tuple[str, str], frozenset[str]] = {}  # (kind, event type) -> rule ids
+        for kind, rcs in rulebook.by_subject.items():
+            for rc in rcs:
+                for event_type in rc.rule.observes:
+                    ids = self._observers.get((kind, event_type), frozenset())
+                    self._observers[kind, event_type] = ids | {rc.rule.rule_id}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
                  wall: float | None = None) -> Result:
@@ -176,6 +186,7 @@ class Engine:
         _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
         facts = state["facts"]
         too_old = facts.get("too_old", 0)
+        context = (facts.get("district_id"), facts.get("area_type"))
         subjects.FOLDS[kind](facts, event, ts)
         if kind == "account":
             subjects.account.prune(facts, self.retention, self.max_account_entries)
@@ -191,7 +202,13 @@ class Engine:
                 rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
                 late += rstate.get("w", {}).get("late", 0) - before
         own = ts if wall is None else min(ts, wall + self.max_ahead)
-        result = self._evaluate(state, now, own_event_ts=own)
+        # The rules this event reaches: those observing its type; every rule while the subject's
+        # district or area type is new (they choose a rule's parameters and levels).
+        if context == (facts.get("district_id"), facts.get("area_type")):
+            reached = self._observers.get((kind, event["type"]), frozenset())
+        else:
+            reached = None
+        result = self._evaluate(state, now, own_event_ts=own, reached=reached)
         result.derived = subjects.derive(kind, facts)
         result.late = late
         if kind == "outage" and facts.get("kind") == "unplanned" and event["type"] in (
@@ -204,10 +221,18 @@ class Engine:
     def on_tick(self, state: dict, now: float) -> Result:
         # Most ticks change nothing (5 902 of 7 126 entity ticks in a 20 000-event replay); the
         # shell then only re-times the key instead of writing the same state to the changelog.
-        before = orjson.dumps(state)
-        result = self._evaluate(state, now)
-        result.unchanged = (result.state is state and not result.warnings and not result.stats
-                            and orjson.dumps(state) == before)
+        facts = state["facts"]
+        opened = self.opened_at(state["kind"], facts)
+        if "lapsed_at" in facts or (opened is not None and now >= opened + self.max_open):
+            before = orjson.dumps(state)  # a lapse: rare, compared whole
+            result = self._evaluate(state, now)
+            changed = orjson.dumps(state) != before
+        else:
+            # only the rules whose time has come are evaluated, and each notes whether it moved
+            self._changed = False
+            result = self._evaluate(state, now, reached=frozenset(), watch=True)
+            changed = self._changed
+        result.unchanged = result.state is state and not result.warnings and not result.stats and not changed
         if result.state is not None and not result.unchanged:
             state["grown"] = state.get("grown", 0) + 1  # for on_event's size bound
         return result
@@ -246,7 +271,16 @@ class Engine:
             return Result(None, out)
         return Result(state, out, wake_at=expires)
 
-    def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None) -> Result:
+    def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None,
+                  reached: frozenset[str] | set[str] | None = None, watch: bool = False) -> Result:
+        """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
+
+        reached None: every rule (an acknowledgement, a subject whose context just changed).
+        A rule that says until when it is quiet (Rule.quiet_until) is skipped before then
+        unless the event reached it; its last wake time and running flag stand for it, kept
+        in state["next"]. watch: note in self._changed whether a rule's or warning's state
+        moved (a tick that changed nothing is not written again).
+        """
         if state["kind"] in ("ticket", "outage"):
             lapsed = self._lapse(state, now)
             if lapsed is not None:
@@ -258,10 +292,25 @@ class Engine:
         stats: list[tuple[str, str, float]] = []
         running = False
         rstates = state["rules"]
+        nexts = state.get("next")
+        if nexts is None:
+            nexts = state["next"] = {}
         flaps = self.rulebook.flapping.is_flapping
         for rc in self.rulebook.by_subject.get(state["kind"], ()):
             rule = rc.rule
             rule_id = rule.rule_id
+            until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
+            cached = nexts.get(rule_id)
+            if (cached is not None and reached is not None and rule_id not in reached
+                    and (cached[0] is None or until < cached[0] - QUIET_MARGIN) and rc.enabled_for(district)
+                    and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
+                # the event does not reach it and its time has not come: evaluating it would change nothing
+                if cached[1] is not None:
+                    wakes.append(cached[1])
+                running = running or cached[2]
+                continue
+            if cached is not None:
+                del nexts[rule_id]
             ws = WarningState.from_dict(stored.get(rule_id))
             params = rc.params_for(district)
             if not rc.enabled_for(district):
@@ -269,9 +318,10 @@ class Engine:
                     out.append(self._render(rc, facts, {}, step(ws, None, value=ws.value or 0.0,
                                                                 threshold=0.0, at=now), params))
                     stored[rule_id] = ws.to_dict()
+                    self._changed = True
                 continue
-            until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
             rstate = rstates.get(rule_id, {})
+            before = orjson.dumps(rstate) if watch and not self._changed else None
             value_before = ws.value
             ev = rule.evaluate(facts, rstate, ws, until, params)
             if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
@@ -290,7 +340,15 @@ class Engine:
                 wakes.append(ev.wake_at)
             running = running or ev.running
             if ws.seq or ws.status != "inactive":
-                stored[rule_id] = ws.to_dict()
+                new = ws.to_dict()
+                if before is not None and new != stored.get(rule_id):
+                    self._changed = True
+                stored[rule_id] = new
+            if before is not None and not self._changed and orjson.dumps(rstate) != before:
+                self._changed = True
+            quiet = rule.quiet_until(rstate, ws, params)
+            if quiet is not None:
+                nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running]
         if not running:
             expires = state["last_ts"] + self.retention
             if now >= expires:

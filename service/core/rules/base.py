@@ -15,6 +15,7 @@ engine owns the warning state machine, persistence order and rendering.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar
 
@@ -96,6 +97,15 @@ class Rule:
 
     def evaluate(self, facts: dict, rstate: dict, ws: WarningState, now: float, params: Any) -> Evaluation:
         raise NotImplementedError
+
+    def quiet_until(self, rstate: dict, ws: WarningState, params: Any) -> float | None:
+        """The clock time before which `evaluate`, on facts and state as they are, changes nothing and
+        returns what it returned last time (only a new observation or warning change can alter it).
+
+        None: not known, evaluate on every event and tick. The engine skips a rule whose
+        time has not come and that the event does not reach (incremental evaluation).
+        """
+        return None
 
     def identity(self, facts: dict) -> dict[str, str]:
         raise NotImplementedError
@@ -233,6 +243,15 @@ class WindowRule(Rule):
     def evidence(self, facts: dict, rstate: dict) -> list[str]:
         """The most recent events that went into the window."""
         return list(rstate.get("ev", []))
+
+    def quiet_until(self, rstate, ws, params) -> float | None:
+        # evaluate decides only the ends `due_ends` returns, and there are none before `next_due`
+        if "w" not in rstate:
+            return math.inf
+        if not rstate["w"]["b"] and ws.status == "inactive" and ws.value is not None:
+            return None  # evaluate forgets the last value at once
+        due = params.window().next_due(rstate["w"])
+        return math.inf if due is None else due
 
     def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
         if "w" not in rstate:

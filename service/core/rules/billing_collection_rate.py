@@ -18,6 +18,7 @@ was: the period may read as less collected, never as more).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from pydantic import ConfigDict, Field, model_validator
@@ -98,6 +99,11 @@ class CollectionRate(Rule):
 
     def decide_at(self, p: dict, params: Params) -> float | None:
         return date_to_epoch(p["due"]) + params.days_after_due * DAY if p["due"] else None
+
+    def quiet_until(self, rstate, ws, params) -> float | None:
+        # evaluate decides a period at its decision time, nothing before
+        return min((self.decide_at(p, params) for p in rstate.get("periods", {}).values() if p["due"]),
+                   default=math.inf)
 
     def evaluate(self, facts, rstate, ws, now, params: Params) -> Evaluation:
         periods = rstate.get("periods", {})

@@ -119,6 +119,15 @@ class RecentEventsRule(Rule):
         # a tally counts until its newest event leaves (module doc)
         return float(len(labels) + sum(n for n, newest in w.get("old", {}).values() if t - size < newest <= t))
 
+    def quiet_until(self, rstate, ws, params) -> float | None:
+        # evaluate decides nothing until its horizon (now - lateness) passes the decided one
+        w = rstate.get("w")
+        if w is None:
+            return math.inf
+        if w["evaluated"] is None:
+            return None
+        return w["evaluated"] + params.lateness_minutes * MIN
+
     def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Evaluation:
         w = rstate.get("w")
         if w is None:

@@ -101,6 +101,14 @@ class SurgeRule(Rule):
             ids.sort()
             del ids[:-EVIDENCE_KEPT]
 
+    def quiet_until(self, rstate, ws, params) -> float | None:
+        # evaluate changes at the end of the kept history and at the store's next due end
+        if "since" not in rstate:
+            return math.inf
+        store = params.store()
+        due = store.next_due(rstate["w"]) if rstate.get("w") is not None else None
+        return min(rstate["last"] + store.size, math.inf if due is None else due)
+
     def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Evaluation:
         if "since" not in rstate:
             return Evaluation()

@@ -16,6 +16,8 @@ hour (clear below z 2), and two days of history before the baseline counts.
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ..baseline import baseline
@@ -68,6 +70,13 @@ class ReliabilityStormMode(SurgeRule):
         w.add(rstate["c"], Sum, ts, float(event.get("customers_affected") or 0))
         rstate.setdefault("n", w.new_state())
         w.add(rstate["n"], Count, ts, 1)
+
+    def quiet_until(self, rstate, ws, params) -> float | None:
+        # evaluate decides only the store's due ends
+        if "w" not in rstate:
+            return math.inf
+        due = params.store().next_due(rstate["w"])
+        return math.inf if due is None else due
 
     def evaluate(self, facts, rstate, ws, now, params: Params) -> Evaluation:
         if "w" not in rstate:
