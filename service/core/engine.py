@@ -102,7 +102,8 @@ class Engine:
                  districts: dict[str, District] | None = None,
                  storm_districts: Callable[[], set[str]] = set, max_ahead_seconds: float = math.inf,
                  state_budget: int = STATE_BUDGET_BYTES, max_account_entries: int = MAX_ACCOUNT_ENTRIES,
-                 dated_ids: int = DATED_IDS, max_open_seconds: float = MAX_OPEN_SECONDS):
+                 dated_ids: int = DATED_IDS, max_open_seconds: float = MAX_OPEN_SECONDS,
+                 incremental: bool = True):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -126,6 +127,8 @@ class Engine:
         # A ticket or outage whose closing event never comes (lost, or ids made up by a
         # producer) would otherwise keep its clocks, and any warning firing, for ever.
         self.max_open = max_open_seconds
+        # False: every rule evaluated on every event and tick (what incremental evaluation is checked against)
+        self.incremental = incremental
         self._changed = False  # during a watched evaluation: a rule's or warning's state moved
         self._observers: dict[tuple[str, str], frozenset[str]] = {}  # (kind, event type) -> rule ids
         for kind, rcs in rulebook.by_subject.items():
@@ -204,7 +207,7 @@ class Engine:
         own = ts if wall is None else min(ts, wall + self.max_ahead)
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
-        if context == (facts.get("district_id"), facts.get("area_type")):
+        if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
             reached = self._observers.get((kind, event["type"]), frozenset())
         else:
             reached = None
@@ -223,7 +226,7 @@ class Engine:
         # shell then only re-times the key instead of writing the same state to the changelog.
         facts = state["facts"]
         opened = self.opened_at(state["kind"], facts)
-        if "lapsed_at" in facts or (opened is not None and now >= opened + self.max_open):
+        if not self.incremental or "lapsed_at" in facts or (opened is not None and now >= opened + self.max_open):
             before = orjson.dumps(state)  # a lapse: rare, compared whole
             result = self._evaluate(state, now)
             changed = orjson.dumps(state) != before
