@@ -23,6 +23,7 @@ from .fingerprint import DIGEST_CHARS, fingerprint, id_digest, remembers, warnin
 from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
+from .state import SUBJECT_VERSION, Transaction, migrate_subject
 from .timefmt import to_rfc3339
 from .warning_state import Transition, WarningState, acknowledge, close, escalate_unacknowledged, step
 
@@ -76,7 +77,8 @@ def kind_of(key: str) -> str:
 
 
 def new_state(kind: str, ts: float) -> dict:
-    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "dated": {}, "last_ts": ts}
+    return {"v": SUBJECT_VERSION, "kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "dated": {},
+            "last_ts": ts, "next": {}}
 
 
 def _remember_dated(dated: dict[str, str], digest: str, ts: float, since: float, keep: int) -> None:
@@ -129,7 +131,6 @@ class Engine:
         self.max_open = max_open_seconds
         # False: every rule evaluated on every event and tick (what incremental evaluation is checked against)
         self.incremental = incremental
-        self._changed = False  # during a watched evaluation: a rule's or warning's state moved
         self._observers: dict[tuple[str, str], frozenset[str]] = {}  # (kind, event type) -> rule ids
         for kind, rcs in rulebook.by_subject.items():
             for rc in rcs:
@@ -152,7 +153,7 @@ class Engine:
         copied before the event, to be put back if the event makes it too large.
         """
         kind = kind_of(key)
-        state = state or new_state(kind, ts)
+        state = migrate_subject(state) if state else new_state(kind, ts)
         half = self.state_budget // 2
         before = None
         if state.get("size", 0) + state.get("grown", 0) * GROWTH_BYTES > half - GROWTH_BYTES:
@@ -179,10 +180,7 @@ class Engine:
     def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
         kind = kind_of(key)
         digest = id_digest(event["event_id"])
-        recent = state["recent"]
-        if isinstance(recent, list):  # a state written before the memory was one string
-            recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
-        dated = state.setdefault("dated", {})
+        recent, dated = state["recent"], state["dated"]
         if remembers(recent, digest) or remembers("".join(dated.values()), digest):
             return Result(state, duplicate=True)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
@@ -222,6 +220,7 @@ class Engine:
         return result
 
     def on_tick(self, state: dict, now: float) -> Result:
+        migrate_subject(state)
         # Most ticks change nothing (5 902 of 7 126 entity ticks in a 20 000-event replay); the
         # shell then only re-times the key instead of writing the same state to the changelog.
         facts = state["facts"]
@@ -232,9 +231,9 @@ class Engine:
             changed = orjson.dumps(state) != before
         else:
             # only the rules whose time has come are evaluated, and each notes whether it moved
-            self._changed = False
-            result = self._evaluate(state, now, reached=frozenset(), watch=True)
-            changed = self._changed
+            tx = Transaction(state, watch=True)
+            result = self._evaluate(state, now, reached=frozenset(), tx=tx)
+            changed = tx.changed
         result.unchanged = result.state is state and not result.warnings and not result.stats and not changed
         if result.state is not None and not result.unchanged:
             state["grown"] = state.get("grown", 0) + 1  # for on_event's size bound
@@ -249,7 +248,7 @@ class Engine:
             return facts.get("started_at") if facts.get("started_at") is not None else facts.get("scheduled_at")
         return None
 
-    def _lapse(self, state: dict, now: float) -> Result | None:
+    def _lapse(self, state: dict, now: float, tx: Transaction) -> Result | None:
         """Close an entity open longer than max_open: resolve what fires, stop its clocks."""
         facts = state["facts"]
         if "lapsed_at" not in facts:
@@ -260,32 +259,32 @@ class Engine:
             state["last_ts"] = max(state["last_ts"], facts["lapsed_at"])  # kept a retention from now
         out = []
         for rc in self.rulebook.by_subject.get(state["kind"], ()):
-            stored = state["warnings"].get(rc.rule.rule_id)
-            if not stored:
+            if not state["warnings"].get(rc.rule.rule_id):
                 continue
-            ws = WarningState.from_dict(stored)
+            ws = tx.warning(rc.rule.rule_id, written=True)
             t = close(ws, facts["lapsed_at"], LAPSED)
             if t is not None:
                 out.append(self._render(rc, facts, state["rules"].get(rc.rule.rule_id, {}), t,
                                         rc.params_for(facts.get("district_id"))))
-            state["warnings"][rc.rule.rule_id] = ws.to_dict()
+        tx.commit()
         expires = state["last_ts"] + self.retention
         if now >= expires:
             return Result(None, out)
         return Result(state, out, wake_at=expires)
 
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None,
-                  reached: frozenset[str] | set[str] | None = None, watch: bool = False) -> Result:
+                  reached: frozenset[str] | set[str] | None = None, tx: Transaction | None = None) -> Result:
         """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
 
         reached None: every rule (an acknowledgement, a subject whose context just changed).
         A rule that says until when it is quiet (Rule.quiet_until) is skipped before then
         unless the event reached it; its last wake time and running flag stand for it, kept
-        in state["next"]. watch: note in self._changed whether a rule's or warning's state
-        moved (a tick that changed nothing is not written again).
+        in state["next"]. The warning states move through one transaction (`tx`, a new one if
+        None), committed once at the end; a watching one says whether anything stored changed.
         """
+        tx = tx or Transaction(state)
         if state["kind"] in ("ticket", "outage"):
-            lapsed = self._lapse(state, now)
+            lapsed = self._lapse(state, now, tx)
             if lapsed is not None:
                 return lapsed
         facts, stored = state["facts"], state["warnings"]
@@ -295,9 +294,7 @@ class Engine:
         stats: list[tuple[str, str, float]] = []
         running = False
         rstates = state["rules"]
-        nexts = state.get("next")
-        if nexts is None:
-            nexts = state["next"] = {}
+        nexts = state["next"]
         flaps = self.rulebook.flapping.is_flapping
         for rc in self.rulebook.by_subject.get(state["kind"], ()):
             rule = rc.rule
@@ -314,17 +311,16 @@ class Engine:
                 continue
             if cached is not None:
                 del nexts[rule_id]
-            ws = WarningState.from_dict(stored.get(rule_id))
             params = rc.params_for(district)
             if not rc.enabled_for(district):
-                if ws.status == "firing":  # disabled while firing: clear it, not leave it forever
+                if stored.get(rule_id, {}).get("status") == "firing":  # disabled while firing: clear it
+                    ws = tx.warning(rule_id, written=True)
                     out.append(self._render(rc, facts, {}, step(ws, None, value=ws.value or 0.0,
                                                                 threshold=0.0, at=now), params))
-                    stored[rule_id] = ws.to_dict()
-                    self._changed = True
                 continue
+            ws = tx.warning(rule_id)
             rstate = rstates.get(rule_id, {})
-            before = orjson.dumps(rstate) if watch and not self._changed else None
+            tx.touch(rule_id, rstate)
             value_before = ws.value
             ev = rule.evaluate(facts, rstate, ws, until, params)
             if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
@@ -342,16 +338,11 @@ class Engine:
             if ev.wake_at is not None:
                 wakes.append(ev.wake_at)
             running = running or ev.running
-            if ws.seq or ws.status != "inactive":
-                new = ws.to_dict()
-                if before is not None and new != stored.get(rule_id):
-                    self._changed = True
-                stored[rule_id] = new
-            if before is not None and not self._changed and orjson.dumps(rstate) != before:
-                self._changed = True
+            tx.check(rule_id, rstate)
             quiet = rule.quiet_until(rstate, ws, params)
             if quiet is not None:
                 nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running]
+        tx.commit()
         if not running:
             expires = state["last_ts"] + self.retention
             if now >= expires:
@@ -377,12 +368,11 @@ class Engine:
 
     def on_ack(self, state: dict, rule_id: str, by: str, at: float, now: float) -> Result:
         """The operations centre acknowledged this subject's warning of `rule_id`."""
-        stored = state["warnings"].get(rule_id)
-        ws = WarningState.from_dict(stored)
-        if not acknowledge(ws, by, at):
+        migrate_subject(state)
+        tx = Transaction(state)
+        if not acknowledge(tx.warning(rule_id, written=True), by, at):
             return Result(state, duplicate=True)
-        state["warnings"][rule_id] = ws.to_dict()
-        return self._evaluate(state, now)
+        return self._evaluate(state, now, tx=tx)
 
     def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params,
                 flapping: bool = False) -> dict:
@@ -472,5 +462,5 @@ def encode_state(state: dict) -> dict:
 
 
 def decode_state(value: dict | None) -> dict | None:
-    """A state from the table's JSON value (None: no state)."""
-    return value
+    """A state from the table's JSON value (None: no state), in the current shape."""
+    return None if value is None else migrate_subject(value)

@@ -1,0 +1,45 @@
+"""The stored shapes: one migration from any older shape, and one write path that knows what changed."""
+
+from __future__ import annotations
+
+import copy
+
+from service.config import DEFAULT_RULES, load_rulebook
+from service.core.engine import Engine, new_state
+from service.core.fingerprint import id_digest
+from service.core.notify import new_group_state
+from service.core.state import GROUP_VERSION, SUBJECT_VERSION, migrate_group, migrate_subject
+
+T0 = 1_795_000_000.0
+
+
+def test_a_subject_state_of_the_oldest_shape_is_brought_to_the_current_one_in_one_place():
+    old = {"kind": "account", "facts": {"account_id": "A1", "derived": ["billed:B1"]}, "rules": {}, "warnings": {},
+           "recent": [id_digest("e1"), "a-full-event-id-of-an-older-version"], "last_ts": T0}
+    state = migrate_subject(copy.deepcopy(old))
+    assert state == {**old, "v": SUBJECT_VERSION, "facts": {"account_id": "A1", "derived": {"billed:B1": 1}},
+                     "recent": id_digest("e1"), "dated": {}, "next": {}}
+    assert migrate_subject(copy.deepcopy(state)) == state  # the current shape is left as it is
+    assert set(new_state("account", T0)) == set(state)  # a new state has the same keys
+
+
+def test_a_group_state_of_the_oldest_shape_is_brought_to_the_current_one():
+    old = {k: v for k, v in new_group_state().items() if k != "v"} | {"seen": ["w1", "w2"]}
+    state = migrate_group(dict(old))
+    assert state == {**old, "v": GROUP_VERSION, "seen": id_digest("w1") + id_digest("w2")}
+
+
+def test_a_tick_that_only_moves_a_windows_decided_end_is_written_and_the_next_one_is_not():
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing"}
+    state = None
+    for i in range(3):
+        event = {"event_id": f"c{i}", "type": "complaint.received", "ts": T0 + i, **base}
+        result = engine.on_event("district:D01", state, event, T0 + i, T0 + i)
+        state = result.state
+    before = copy.deepcopy(state["rules"])
+    tick = engine.on_tick(state, result.wake_at)  # a window end is due: decided, nothing to say
+    assert not tick.warnings
+    assert state["rules"] != before and not tick.unchanged
+    again = engine.on_tick(state, result.wake_at + 1)
+    assert again.unchanged
