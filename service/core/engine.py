@@ -131,12 +131,13 @@ class Engine:
         self.max_open = max_open_seconds
         # False: every rule evaluated on every event and tick (what incremental evaluation is checked against)
         self.incremental = incremental
-        self._observers: dict[tuple[str, str], frozenset[str]] = {}  # (kind, event type) -> rule ids
+        # (kind, event type) -> the rules observing it, in the rulebook's order, and their ids
+        self._observing: dict[tuple[str, str], list[RuleConfig]] = {}
         for kind, rcs in rulebook.by_subject.items():
             for rc in rcs:
                 for event_type in rc.rule.observes:
-                    ids = self._observers.get((kind, event_type), frozenset())
-                    self._observers[kind, event_type] = ids | {rc.rule.rule_id}
+                    self._observing.setdefault((kind, event_type), []).append(rc)
+        self._observers = {k: frozenset(rc.rule.rule_id for rc in rcs) for k, rcs in self._observing.items()}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
                  wall: float | None = None) -> Result:
@@ -181,7 +182,8 @@ class Engine:
         kind = kind_of(key)
         digest = id_digest(event["event_id"])
         recent, dated = state["recent"], state["dated"]
-        if remembers(recent, digest) or remembers("".join(dated.values()), digest):
+        # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
+        if remembers(recent, digest) or any(remembers(ids, digest) for ids in dated.values()):
             return Result(state, duplicate=True)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
         _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
@@ -196,12 +198,11 @@ class Engine:
         subjects.remember_evidence(facts, event)
         state["last_ts"] = max(state["last_ts"], ts)
         late = facts.get("too_old", 0) - too_old
-        for rc in self.rulebook.by_subject.get(kind, ()):
-            if event["type"] in rc.rule.observes:
-                rstate = state["rules"].setdefault(rc.rule.rule_id, {})
-                before = rstate.get("w", {}).get("late", 0)
-                rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
-                late += rstate.get("w", {}).get("late", 0) - before
+        for rc in self._observing.get((kind, event["type"]), ()):
+            rstate = state["rules"].setdefault(rc.rule.rule_id, {})
+            before = rstate.get("w", {}).get("late", 0)
+            rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
+            late += rstate.get("w", {}).get("late", 0) - before
         own = ts if wall is None else min(ts, wall + self.max_ahead)
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
@@ -301,15 +302,15 @@ class Engine:
             rule_id = rule.rule_id
             until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
             cached = nexts.get(rule_id)
-            if (cached is not None and reached is not None and rule_id not in reached
-                    and (cached[0] is None or until < cached[0] - QUIET_MARGIN) and rc.enabled_for(district)
-                    and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
-                # the event does not reach it and its time has not come: evaluating it would change nothing
-                if cached[1] is not None:
-                    wakes.append(cached[1])
-                running = running or cached[2]
-                continue
             if cached is not None:
+                if (reached is not None and rule_id not in reached
+                        and (cached[0] is None or until < cached[0] - QUIET_MARGIN) and rc.enabled_for(district)
+                        and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
+                    # the event does not reach it and its time has not come: evaluating it would change nothing
+                    if cached[1] is not None:
+                        wakes.append(cached[1])
+                    running = running or cached[2]
+                    continue
                 del nexts[rule_id]
             params = rc.params_for(district)
             if not rc.enabled_for(district):
