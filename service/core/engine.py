@@ -25,7 +25,7 @@ from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
 from .state import SUBJECT_VERSION, Transaction, migrate_subject
 from .timefmt import to_rfc3339
-from .warning_state import Transition, WarningState, acknowledge, close, escalate_unacknowledged, step
+from .warning_state import Transition, WarningState, acknowledge, apply, close, escalate_unacknowledged, step
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -323,7 +323,11 @@ class Engine:
             rstate = rstates.get(rule_id, {})
             tx.touch(rule_id, rstate)
             value_before = ws.value
-            ev = rule.evaluate(facts, rstate, ws, until, params)
+            # the rule decides, the warning state machine moves the warning
+            transitions, ev = apply(ws, rule.evaluate(facts, rstate, ws, until, params))
+            ev.transitions = transitions
+            if ev.no_value:
+                ws.value = None
             if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
                 stats.append((STATISTICS[rule.metric], district, math.nan if ws.value is None else ws.value))
             if rc.escalate_after_seconds and ws.status == "firing":

@@ -16,14 +16,14 @@ engine owns the warning state machine, persistence order and rendering.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .. import deadlines
 from ..deadlines import Deadline
-from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
+from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
 from ..windows import Window, samples, window
 
 MIN = 60.0
@@ -69,10 +69,13 @@ def offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
 
 @dataclass
 class Evaluation:
-    transitions: list[Transition] = field(default_factory=list)
+    """What an evaluation leaves besides its decisions: when to look again, whether to keep the subject."""
+
+    transitions: list[Transition] = field(default_factory=list)  # filled by the engine from the decisions
     wake_at: float | None = None
     running: bool = False  # the subject must be kept (a clock runs, a window holds data)
     emptied: bool = False  # its window lost its last sample: the value is gone (a gauge shows NaN)
+    no_value: bool = False  # the warning forgets its value (nothing in the window to give one)
 
 
 class Rule:
@@ -95,7 +98,12 @@ class Rule:
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
         """Fold an event into the rule's own state (its windows)."""
 
-    def evaluate(self, facts: dict, rstate: dict, ws: WarningState, now: float, params: Any) -> Evaluation:
+    def evaluate(self, facts: dict, rstate: dict, ws: WarningState, now: float, params: Any) -> Decisions[Evaluation]:
+        """Yield what the condition calls for at each moment up to `now` (Decision), and return the rest.
+
+        `ws` is the warning as the decisions so far left it: read it, never change it; the
+        engine applies each decision through the warning state machine (warning_state.apply).
+        """
         raise NotImplementedError
 
     def quiet_until(self, rstate: dict, ws: WarningState, params: Any) -> float | None:
@@ -138,19 +146,17 @@ class DeadlineRule(Rule):
     def deadlines(self, facts: dict, params: Any) -> list[Deadline]:
         raise NotImplementedError
 
-    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+    def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         clock = self.clock(facts)
         if clock is None:
             return Evaluation()
         start, done = clock
         plan = self.deadlines(facts, params)
         if done is not None:
-            return Evaluation(deadlines.stop(ws, start, plan, done, self.unit_seconds))
-        return Evaluation(
-            deadlines.advance(ws, start, plan, now, self.unit_seconds),
-            deadlines.next_due(start, plan, now),
-            running=True,
-        )
+            yield from deadlines.stopping(ws, start, plan, done, self.unit_seconds)
+            return Evaluation()
+        yield from deadlines.crossings(ws, start, plan, now, self.unit_seconds)
+        return Evaluation(wake_at=deadlines.next_due(start, plan, now), running=True)
 
 
 Levels = dict[str, float]
@@ -253,7 +259,7 @@ class WindowRule(Rule):
         due = params.window().next_due(rstate["w"])
         return math.inf if due is None else due
 
-    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+    def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         if "w" not in rstate:
             return Evaluation()
         w, agg = params.window(), self.aggregation(params)
@@ -261,9 +267,9 @@ class WindowRule(Rule):
             ends = w.due_ends(rstate["w"], now)  # nothing to decide: skip the quiet stretch at once
             if ends:
                 w.mark_evaluated(rstate["w"], ends[-1])
-            ws.value = None  # a window end passed with nothing in it: no value (a gauge shows NaN)
-            return Evaluation(emptied=bool(ends))
-        out, emptied = [], False
+            # a window end passed with nothing in it: no value (a gauge shows NaN)
+            return Evaluation(emptied=bool(ends), no_value=True)
+        emptied = False
         raise_, clear = self.levels(facts, params)
         for end in w.due_ends(rstate["w"], now):
             state = w.aggregate(rstate["w"], agg, end)
@@ -273,10 +279,7 @@ class WindowRule(Rule):
                 # Nothing left in the window: the warning clears rather than going stale. There is
                 # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
                 emptied = True  # a never-fired rule's value is not kept between ticks: say so each time
-                t = step(ws, None, value=0.0, threshold=next(iter(raise_.values())), at=end)
-                ws.value = None
-                if t is not None:
-                    out.append(replace(t, no_samples=True))
+                yield Decision(None, 0.0, next(iter(raise_.values())), end, no_samples=True)
                 w.mark_evaluated(rstate["w"], end)
                 continue
             elif n < params.min_samples:
@@ -286,13 +289,11 @@ class WindowRule(Rule):
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
-            t = step(ws, target, value=value, threshold=th, at=end, for_seconds=params.for_minutes * MIN)
-            if t is not None:
-                out.append(t)
+            yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
             w.mark_evaluated(rstate["w"], end)
         # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
         running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None
-        return Evaluation(out, w.next_due(rstate["w"]) if running else None, running, emptied)
+        return Evaluation(wake_at=w.next_due(rstate["w"]) if running else None, running=running, emptied=emptied)
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
         return (t.at - params.window_minutes * MIN, t.at)
