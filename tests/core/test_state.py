@@ -43,3 +43,30 @@ def test_a_tick_that_only_moves_a_windows_decided_end_is_written_and_the_next_on
     assert state["rules"] != before and not tick.unchanged
     again = engine.on_tick(state, result.wake_at + 1)
     assert again.unchanged
+
+
+def test_a_rule_yields_its_decisions_and_leaves_the_warning_state_to_the_engine():
+    from service.core.warning_state import Decision, WarningState
+    from tests.core.test_rules_coordination import tickets_arriving, world
+    from tests.core.world import T0 as W0
+
+    w = world("repair.arrival_p90")
+    tickets_arriving(w, 0, 5, 50)  # arrivals at minutes 50-54, over the 45 min limit
+    w.run(59, every=1)
+    state = w.states["district:D1"]
+    (rc,) = w.engine.rulebook.by_subject["district"]
+    ws = WarningState.from_dict(state["warnings"].get(rc.rule.rule_id))
+    before = ws.to_dict()
+    decisions = rc.rule.evaluate(state["facts"], state["rules"][rc.rule.rule_id], ws, W0 + 61 * 60,
+                                 rc.params_for("D1"))
+    seen = []
+    try:
+        d = next(decisions)
+        while True:
+            seen.append(d)
+            d = decisions.send(None)
+    except StopIteration as stop:
+        evaluation = stop.value
+    assert [(d.target, d.at) for d in seen] == [("orange", W0 + 55 * 60)]
+    assert isinstance(seen[0], Decision) and evaluation.transitions == []
+    assert ws.to_dict() == before  # the engine applies the decision, not the rule
