@@ -23,6 +23,7 @@ from .fingerprint import DIGEST_CHARS, fingerprint, id_digest, remembers, warnin
 from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
+from .rules.base import Rule
 from .state import SUBJECT_VERSION, Transaction, migrate_subject
 from .timefmt import to_rfc3339
 from .warning_state import Transition, WarningState, acknowledge, apply, close, escalate_unacknowledged, step
@@ -138,6 +139,11 @@ class Engine:
                 for event_type in rc.rule.observes:
                     self._observing.setdefault((kind, event_type), []).append(rc)
         self._observers = {k: frozenset(rc.rule.rule_id for rc in rcs) for k, rcs in self._observing.items()}
+        # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
+        # name or None, whether it can say until when it is quiet)
+        self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
+                              type(rc.rule).quiet_until is not Rule.quiet_until) for rc in rcs]
+                      for kind, rcs in rulebook.by_subject.items()}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
                  wall: float | None = None) -> Result:
@@ -297,11 +303,10 @@ class Engine:
         rstates = state["rules"]
         nexts = state["next"]
         flaps = self.rulebook.flapping.is_flapping
-        for rc in self.rulebook.by_subject.get(state["kind"], ()):
-            rule = rc.rule
-            rule_id = rule.rule_id
-            until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
-            cached = nexts.get(rule_id)
+        watch = tx.watch
+        for rc, rule, rule_id, own_clock, statistic, can_be_quiet in self._plan.get(state["kind"], ()):
+            until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
+            cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
                         and (cached[0] is None or until < cached[0] - QUIET_MARGIN) and rc.enabled_for(district)
@@ -321,15 +326,16 @@ class Engine:
                 continue
             ws = tx.warning(rule_id)
             rstate = rstates.get(rule_id, {})
-            tx.touch(rule_id, rstate)
+            if watch:
+                tx.touch(rule_id, rstate)
             value_before = ws.value
             # the rule decides, the warning state machine moves the warning
             transitions, ev = apply(ws, rule.evaluate(facts, rstate, ws, until, params))
             ev.transitions = transitions
             if ev.no_value:
                 ws.value = None
-            if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
-                stats.append((STATISTICS[rule.metric], district, math.nan if ws.value is None else ws.value))
+            if statistic is not None and (ws.value != value_before or ev.emptied) and district:
+                stats.append((statistic, district, math.nan if ws.value is None else ws.value))
             if rc.escalate_after_seconds and ws.status == "firing":
                 escalations, due = self._escalate(rc, ws, until)
                 ev.transitions.extend(escalations)
@@ -343,10 +349,12 @@ class Engine:
             if ev.wake_at is not None:
                 wakes.append(ev.wake_at)
             running = running or ev.running
-            tx.check(rule_id, rstate)
-            quiet = rule.quiet_until(rstate, ws, params)
-            if quiet is not None:
-                nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running]
+            if watch:
+                tx.check(rule_id, rstate)
+            if can_be_quiet:
+                quiet = rule.quiet_until(rstate, ws, params)
+                if quiet is not None:
+                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running]
         tx.commit()
         if not running:
             expires = state["last_ts"] + self.retention
