@@ -138,7 +138,12 @@ class Engine:
             for rc in rcs:
                 for event_type in rc.rule.observes:
                     self._observing.setdefault((kind, event_type), []).append(rc)
-        self._observers = {k: frozenset(rc.rule.rule_id for rc in rcs) for k, rcs in self._observing.items()}
+        # (kind, event type) -> the ids of the rules an event reaches: those observing it, and those
+        # deciding from the facts (self._from_facts[kind], for the types nobody observes)
+        self._from_facts = {kind: frozenset(rc.rule.rule_id for rc in rcs if rc.rule.from_facts)
+                            for kind, rcs in rulebook.by_subject.items()}
+        self._observers = {(kind, t): self._from_facts[kind] | {rc.rule.rule_id for rc in rcs}
+                           for (kind, t), rcs in self._observing.items()}
         # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
         # name or None, whether it can say until when it is quiet)
         self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
@@ -213,7 +218,7 @@ class Engine:
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
         if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
-            reached = self._observers.get((kind, event["type"]), frozenset())
+            reached = self._observers.get((kind, event["type"])) or self._from_facts.get(kind, frozenset())
         else:
             reached = None
         result = self._evaluate(state, now, own_event_ts=own, reached=reached)
@@ -284,9 +289,9 @@ class Engine:
         """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
 
         reached None: every rule (an acknowledgement, a subject whose context just changed).
-        A rule that says until when it is quiet (Rule.quiet_until) is skipped before then
-        unless the event reached it; its last wake time and running flag stand for it, kept
-        in state["next"]. The warning states move through one transaction (`tx`, a new one if
+        A rule that says until when it is quiet (Rule.quiet_until) is skipped before then (and
+        not for a time before the one it was last evaluated at) unless the event reached it; its
+        last wake time and running flag stand for it, kept in state["next"]. The warning states move through one transaction (`tx`, a new one if
         None), committed once at the end; a watching one says whether anything stored changed.
         """
         tx = tx or Transaction(state)
@@ -304,12 +309,14 @@ class Engine:
         nexts = state["next"]
         flaps = self.rulebook.flapping.is_flapping
         watch = tx.watch
+        incremental = self.incremental
         for rc, rule, rule_id, own_clock, statistic, can_be_quiet in self._plan.get(state["kind"], ()):
             until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
-                        and (cached[0] is None or until < cached[0] - QUIET_MARGIN) and rc.enabled_for(district)
+                        and cached[3] <= until and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
+                        and rc.enabled_for(district)
                         and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
                     if cached[1] is not None:
@@ -351,10 +358,10 @@ class Engine:
             running = running or ev.running
             if watch:
                 tx.check(rule_id, rstate)
-            if can_be_quiet:
-                quiet = rule.quiet_until(rstate, ws, params)
+            if can_be_quiet and incremental:
+                quiet = rule.quiet_until(facts, rstate, ws, params, ev)
                 if quiet is not None:
-                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running]
+                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until]
         tx.commit()
         if not running:
             expires = state["last_ts"] + self.retention

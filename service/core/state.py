@@ -48,7 +48,8 @@ class WindowState(TypedDict):
     late: int  # observations dropped because their window was decided
 
 
-# rule id -> [quiet until (None: until an event reaches it), its last wake time, its running flag]
+# rule id -> [quiet until (None: until an event reaches it), its last wake time, its running flag,
+#            the time it was evaluated at]
 RuleNext = list
 
 

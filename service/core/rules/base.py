@@ -93,6 +93,9 @@ class Rule:
     # 50 min was not there at 36), so entity rules evaluate up to that event's
     # time. Window rules must not: other subjects' events may still be in flight.
     own_clock: ClassVar[bool] = True
+    # Its decisions follow the subject's facts, which any event of its kind may change: every
+    # event reaches it (not only those it observes).
+    from_facts: ClassVar[bool] = False
     Params: ClassVar[type[RuleParams]]
 
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
@@ -106,9 +109,10 @@ class Rule:
         """
         raise NotImplementedError
 
-    def quiet_until(self, rstate: dict, ws: WarningState, params: Any) -> float | None:
-        """The clock time before which `evaluate`, on facts and state as they are, changes nothing and
-        returns what it returned last time (only a new observation or warning change can alter it).
+    def quiet_until(self, facts: dict, rstate: dict, ws: WarningState, params: Any,
+                    evaluation: Evaluation) -> float | None:
+        """Just after `evaluation`: the clock time before which `evaluate`, on facts and state as they
+        are, changes nothing and returns what it returned (an event that reaches the rule may alter it).
 
         None: not known, evaluate on every event and tick. The engine skips a rule whose
         time has not come and that the event does not reach (incremental evaluation).
@@ -139,6 +143,12 @@ def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
 
 
 class DeadlineRule(Rule):
+    from_facts = True
+
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # Nothing changes before the next crossing it returned: the crossings up to then are applied
+        # (again, to the same end, if one left the severity as it was), and a stopped clock's are all.
+        return math.inf if evaluation.wake_at is None else evaluation.wake_at
     def clock(self, facts: dict) -> tuple[float, float | None] | None:
         """(start, stopped_at or None), or None while the clock has not started."""
         raise NotImplementedError
@@ -250,7 +260,7 @@ class WindowRule(Rule):
         """The most recent events that went into the window."""
         return list(rstate.get("ev", []))
 
-    def quiet_until(self, rstate, ws, params) -> float | None:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # evaluate decides only the ends `due_ends` returns, and there are none before `next_due`
         if "w" not in rstate:
             return math.inf

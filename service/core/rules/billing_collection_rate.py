@@ -100,7 +100,7 @@ class CollectionRate(Rule):
     def decide_at(self, p: dict, params: Params) -> float | None:
         return date_to_epoch(p["due"]) + params.days_after_due * DAY if p["due"] else None
 
-    def quiet_until(self, rstate, ws, params) -> float | None:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # evaluate decides a period at its decision time, nothing before
         return min((self.decide_at(p, params) for p in rstate.get("periods", {}).values() if p["due"]),
                    default=math.inf)

@@ -38,6 +38,7 @@ def cny_zh(c: int | float) -> str:
 
 
 class AccountTimeline(Rule):
+    from_facts = True
     """An account rule whose target severity at any time `t` follows from the facts."""
 
     subject = "account"

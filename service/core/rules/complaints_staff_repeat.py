@@ -119,7 +119,7 @@ class RecentEventsRule(Rule):
         # a tally counts until its newest event leaves (module doc)
         return float(len(labels) + sum(n for n, newest in w.get("old", {}).values() if t - size < newest <= t))
 
-    def quiet_until(self, rstate, ws, params) -> float | None:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # evaluate decides nothing until its horizon (now - lateness) passes the decided one
         w = rstate.get("w")
         if w is None:

@@ -101,7 +101,7 @@ class SurgeRule(Rule):
             ids.sort()
             del ids[:-EVIDENCE_KEPT]
 
-    def quiet_until(self, rstate, ws, params) -> float | None:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # evaluate changes at the end of the kept history and at the store's next due end
         if "since" not in rstate:
             return math.inf

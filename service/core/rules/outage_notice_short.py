@@ -24,6 +24,7 @@ class Params(RuleParams):
 
 
 class OutageNoticeShort(Rule):
+    from_facts = True
     rule_id = "outage.notice_short"
     sources = {  # parameter -> where its default comes from
         "planned_notice_hours": (

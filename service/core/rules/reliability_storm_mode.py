@@ -71,7 +71,7 @@ class ReliabilityStormMode(SurgeRule):
         rstate.setdefault("n", w.new_state())
         w.add(rstate["n"], Count, ts, 1)
 
-    def quiet_until(self, rstate, ws, params) -> float | None:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # evaluate decides only the store's due ends
         if "w" not in rstate:
             return math.inf
