@@ -12,6 +12,7 @@ nothing.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,13 @@ STATISTICS = {
 
 def kind_of(key: str) -> str:
     return key.split(":", 1)[0]
+
+
+def _config_digest(rc: RuleConfig) -> str:
+    """A short digest of what a rule is configured with: a state's quiet times hold under it only."""
+    text = repr((rc.enabled, rc.params, sorted(rc.district_params.items()), sorted(rc.district_enabled.items()),
+                 rc.escalate_after_seconds))
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def new_state(kind: str, ts: float) -> dict:
@@ -145,9 +153,9 @@ class Engine:
         self._observers = {(kind, t): self._from_facts[kind] | {rc.rule.rule_id for rc in rcs}
                            for (kind, t), rcs in self._observing.items()}
         # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
-        # name or None, whether it can say until when it is quiet)
+        # name or None, whether it can say until when it is quiet, the digest of its configuration)
         self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
-                              type(rc.rule).quiet_until is not Rule.quiet_until) for rc in rcs]
+                              type(rc.rule).quiet_until is not Rule.quiet_until, _config_digest(rc)) for rc in rcs]
                       for kind, rcs in rulebook.by_subject.items()}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
@@ -291,8 +299,10 @@ class Engine:
         reached None: every rule (an acknowledgement, a subject whose context just changed).
         A rule that says until when it is quiet (Rule.quiet_until) is skipped before then (and
         not for a time before the one it was last evaluated at) unless the event reached it; its
-        last wake time and running flag stand for it, kept in state["next"]. The warning states move through one transaction (`tx`, a new one if
-        None), committed once at the end; a watching one says whether anything stored changed.
+        last wake time and running flag stand for it, kept in state["next"] with the digest of the
+        rule's configuration they were worked out under (another configuration: evaluated again).
+        The warning states move through one transaction (`tx`, a new one if None), committed once
+        at the end; a watching one says whether anything stored changed.
         """
         tx = tx or Transaction(state)
         if state["kind"] in ("ticket", "outage"):
@@ -310,12 +320,13 @@ class Engine:
         flaps = self.rulebook.flapping.is_flapping
         watch = tx.watch
         incremental = self.incremental
-        for rc, rule, rule_id, own_clock, statistic, can_be_quiet in self._plan.get(state["kind"], ()):
+        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config in self._plan.get(state["kind"], ()):
             until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
                         and cached[3] <= until and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
+                        and cached[4] == config
                         and rc.enabled_for(district)
                         and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
@@ -361,7 +372,7 @@ class Engine:
             if can_be_quiet and incremental:
                 quiet = rule.quiet_until(facts, rstate, ws, params, ev)
                 if quiet is not None:
-                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until]
+                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until, config]
         tx.commit()
         if not running:
             expires = state["last_ts"] + self.retention

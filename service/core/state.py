@@ -49,7 +49,7 @@ class WindowState(TypedDict):
 
 
 # rule id -> [quiet until (None: until an event reaches it), its last wake time, its running flag,
-#            the time it was evaluated at]
+#            the time it was evaluated at, the digest of the rule's configuration then]
 RuleNext = list
 
 

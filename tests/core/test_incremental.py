@@ -88,3 +88,29 @@ def test_an_event_evaluates_only_the_rules_that_observe_it_while_the_others_are_
     evaluated.clear()
     result = engine.on_tick(state, t0 + 11)  # nothing is due a second later
     assert evaluated == [] and result.unchanged
+
+
+def test_a_rule_configured_otherwise_since_its_quiet_time_was_worked_out_is_evaluated_again():
+    from tests.core.world import default_rules, rulebook
+
+    base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing"}
+    t0 = 1_795_000_000.0
+    hourly = Engine(rulebook())
+    state = None
+    for i in range(3):
+        event = {"event_id": f"s{i}", "type": "survey.completed", "ts": t0 + i, "score": 2,
+                 "ticket_id": f"T{i}", **base}
+        state = hourly.on_event("district:D01", state, event, t0 + i, t0 + i).state
+    params = default_rules()["rules"]["satisfaction.low"]["params"]
+    every_minute = Engine(rulebook(**{"satisfaction.low": {"params": {**params, "step_minutes": 1}}}))
+    evaluated = []
+    rule = next(rc.rule for rc in every_minute.rulebook.by_subject["district"] if rc.rule.rule_id == "satisfaction.low")
+    original = rule.evaluate
+
+    def spy(*args):
+        evaluated.append(args[3])
+        return original(*args)
+    rule.evaluate = spy
+    # ten minutes on: under the old hourly step nothing is due, under the new one-minute step ends are
+    every_minute.on_tick(state, t0 + 600)
+    assert evaluated == [t0 + 600]
