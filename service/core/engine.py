@@ -2,10 +2,11 @@
 
 A state value holds one subject's facts, each rule's own state (its window
 buckets), the state of every warning about the subject, and a little
-bookkeeping. The engine folds the event into the facts, lets the rules of
-that subject kind observe it and evaluate, moves the warning states, renders
-the state changes as warning messages, and derives internal events for other
-subjects. It returns the new state, the messages, the derived events and
+bookkeeping (its shape: state.py). The engine folds the event into the facts,
+lets the rules observing its type observe it, evaluates the rules it reaches or
+whose time has come, applies their decisions to the warning states in one
+transaction, renders the state changes as warning messages, and derives
+internal events for other subjects. It returns the new state, the messages, the derived events and
 when the key next needs a tick. The shell persists and publishes; it decides
 nothing.
 """

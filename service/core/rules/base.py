@@ -2,8 +2,11 @@
 
 A rule belongs to one subject kind (ticket, outage, account, district,
 feeder, staff) and keeps at most one warning per subject. It may keep state
-of its own (its window buckets) and it evaluates to warning transitions. The
-engine owns the warning state machine, persistence order and rendering.
+of its own (its window buckets), and its evaluation yields decisions (the
+severity its condition calls for at a time); the engine applies them through
+the warning state machine, and owns persistence order and rendering. A rule
+that can tell until when evaluating it would change nothing (quiet_until) is
+evaluated only when an event reaches it or that time has come.
 
 - DeadlineRule: something expected has not happened by a time (a crew by the
   arrival limit). Severities are reached at known offsets from a start.
