@@ -81,9 +81,17 @@ def kind_of(key: str) -> str:
 
 def _config_digest(rc: RuleConfig) -> str:
     """A short digest of what a rule is configured with: a state's quiet times hold under it only."""
-    text = repr((rc.enabled, rc.params, sorted(rc.district_params.items()), sorted(rc.district_enabled.items()),
-                 rc.escalate_after_seconds))
-    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+    # canonical JSON: the same digest in every process (a set's order, a repr's, would vary)
+    config = [rc.enabled, rc.params.model_dump(), {d: p.model_dump() for d, p in rc.district_params.items()},
+              rc.district_enabled, rc.escalate_after_seconds]
+    text = orjson.dumps(config, default=_canonical, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(text, digest_size=6).hexdigest()
+
+
+def _canonical(value):
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    raise TypeError(f"no canonical JSON for {type(value).__name__}")
 
 
 def new_state(kind: str, ts: float) -> dict:
