@@ -152,10 +152,12 @@ class Transaction:
             self.changed = True
 
     def commit(self) -> None:
-        """Write the warning states read: those that ever fired or are not inactive (a quiet one needs no record)."""
+        """Write the warning states read: those with a record, and those that ever fired or are not
+        inactive (a quiet one needs no record). A pending warning that cleared before it fired is
+        written too: left as it was, it would fire at once when its condition came back."""
         stored = self.state["warnings"]
         for rule_id, ws in self._warnings.items():
-            if ws.seq or ws.status != "inactive" or rule_id in self._written:
+            if ws.seq or ws.status != "inactive" or rule_id in self._written or rule_id in stored:
                 new = ws.to_dict()
                 if self.watch and not self.changed and new != stored.get(rule_id):
                     self.changed = True

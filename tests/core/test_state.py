@@ -70,3 +70,21 @@ def test_a_rule_yields_its_decisions_and_leaves_the_warning_state_to_the_engine(
     assert [(d.target, d.at) for d in seen] == [("orange", W0 + 55 * 60)]
     assert isinstance(seen[0], Decision) and evaluation.transitions == []
     assert ws.to_dict() == before  # the engine applies the decision, not the rule
+
+
+def test_a_pending_warning_that_clears_before_it_fires_is_written_back_inactive():
+    from service.core.state import Transaction
+    from service.core.warning_state import step
+
+    state = new_state("district", T0)
+    tx = Transaction(state)
+    step(tx.warning("r"), "yellow", value=5, threshold=4, at=T0, for_seconds=600)  # pending for 10 min
+    tx.commit()
+    assert state["warnings"]["r"]["status"] == "pending"
+    tx = Transaction(state)
+    step(tx.warning("r"), None, value=1, threshold=4, at=T0 + 60, for_seconds=600)  # cleared before it fired
+    tx.commit()
+    assert state["warnings"]["r"]["status"] == "inactive" and state["warnings"]["r"]["pending_since"] is None
+    # the condition back at minute 5: pending again from then, not firing on the old pending time
+    tx = Transaction(state)
+    assert step(tx.warning("r"), "yellow", value=5, threshold=4, at=T0 + 610, for_seconds=600) is None
