@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .warning_state import RANK, Transition, WarningState, step
+from .warning_state import RANK, Decision, Decisions, Transition, WarningState, apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +31,15 @@ def _reached(deadlines: list[Deadline], elapsed: float) -> Deadline | None:
     return best
 
 
-def advance(
+def crossings(
     state: WarningState, start: float, deadlines: list[Deadline], until: float, unit: float
-) -> list[Transition]:
-    """Apply every crossing in (last change, until], in time order.
+) -> Decisions[None]:
+    """Every crossing in (last change, until], in time order.
 
     Crossings at or before the warning's last change were applied before:
     skipping them makes re-evaluation (a redelivered event, a second tick)
     change nothing.
     """
-    out = []
     for after in sorted({d.after for d in deadlines}):
         at = start + after
         if at > until:
@@ -48,25 +47,33 @@ def advance(
         if state.changed_at is not None and at <= state.changed_at:
             continue
         reached = _reached(deadlines, after)
-        t = step(state, reached.severity, value=after / unit, threshold=reached.after / unit, at=at)
-        if t is not None:
-            out.append(t)
-    return out
+        yield Decision(reached.severity, after / unit, reached.after / unit, at)
+
+
+def stopping(
+    state: WarningState, start: float, deadlines: list[Deadline], done_at: float, unit: float
+) -> Decisions[None]:
+    """The expected thing happened at `done_at`: the crossings before it, then clear."""
+    yield from crossings(state, start, deadlines, done_at, unit)
+    threshold = min((d.after for d in deadlines), default=0.0)
+    for d in deadlines:
+        if d.severity == state.severity:
+            threshold = d.after
+    yield Decision(None, max(done_at - start, 0.0) / unit, threshold / unit, done_at)
+
+
+def advance(
+    state: WarningState, start: float, deadlines: list[Deadline], until: float, unit: float
+) -> list[Transition]:
+    """Apply every crossing in (last change, until] to `state` (crossings); the transitions."""
+    return apply(state, crossings(state, start, deadlines, until, unit))[0]
 
 
 def stop(
     state: WarningState, start: float, deadlines: list[Deadline], done_at: float, unit: float
 ) -> list[Transition]:
-    """The expected thing happened at `done_at`: play the crossings before it, then clear."""
-    out = advance(state, start, deadlines, done_at, unit)
-    threshold = min((d.after for d in deadlines), default=0.0)
-    for d in deadlines:
-        if d.severity == state.severity:
-            threshold = d.after
-    t = step(state, None, value=max(done_at - start, 0.0) / unit, threshold=threshold / unit, at=done_at)
-    if t is not None:
-        out.append(t)
-    return out
+    """Apply `stopping` to `state`; the transitions."""
+    return apply(state, stopping(state, start, deadlines, done_at, unit))[0]
 
 
 def next_due(start: float, deadlines: list[Deadline], after: float) -> float | None:
@@ -85,21 +92,23 @@ class Point:
     threshold: float
 
 
-def replay(state: WarningState, points: list[Point], until: float) -> tuple[list[Transition], float | None]:
-    """Apply a rule's timeline of points up to `until`; return transitions and the next point's time.
+def replaying(state: WarningState, points: list[Point], until: float) -> Decisions[float | None]:
+    """A rule's timeline of points up to `until`; returns the next point's time.
 
     For rules whose whole timeline follows from the facts (an outage notice
     that comes too late, a start without notice): points already applied,
     at or before the warning's last change, are skipped, so re-evaluation
     changes nothing.
     """
-    out = []
     for p in sorted(points, key=lambda p: p.at):
         if p.at > until:
-            return out, p.at
+            return p.at
         if state.changed_at is not None and p.at <= state.changed_at:
             continue
-        t = step(state, p.severity, value=p.value, threshold=p.threshold, at=p.at)
-        if t is not None:
-            out.append(t)
-    return out, None
+        yield Decision(p.severity, p.value, p.threshold, p.at)
+    return None
+
+
+def replay(state: WarningState, points: list[Point], until: float) -> tuple[list[Transition], float | None]:
+    """Apply `replaying` to `state`; the transitions and the next point's time."""
+    return apply(state, replaying(state, points, until))

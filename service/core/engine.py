@@ -2,16 +2,18 @@
 
 A state value holds one subject's facts, each rule's own state (its window
 buckets), the state of every warning about the subject, and a little
-bookkeeping. The engine folds the event into the facts, lets the rules of
-that subject kind observe it and evaluate, moves the warning states, renders
-the state changes as warning messages, and derives internal events for other
-subjects. It returns the new state, the messages, the derived events and
+bookkeeping (its shape: state.py). The engine folds the event into the facts,
+lets the rules observing its type observe it, evaluates the rules it reaches or
+whose time has come, applies their decisions to the warning states in one
+transaction, renders the state changes as warning messages, and derives
+internal events for other subjects. It returns the new state, the messages, the derived events and
 when the key next needs a tick. The shell persists and publishes; it decides
 nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +25,10 @@ from .fingerprint import DIGEST_CHARS, fingerprint, id_digest, remembers, warnin
 from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
 from .rulebook import RuleBook, RuleConfig
+from .rules.base import Rule
+from .state import SUBJECT_VERSION, Transaction, migrate_subject
 from .timefmt import to_rfc3339
-from .warning_state import Transition, WarningState, acknowledge, close, escalate_unacknowledged, step
+from .warning_state import Transition, WarningState, acknowledge, apply, close, escalate_unacknowledged, step
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -38,6 +42,9 @@ GROWTH_BYTES = 16 * 1024  # the most one event or tick adds to a subject other t
 MAX_ACCOUNT_ENTRIES = 500  # bills and payments an account keeps before dropping its oldest settled ones
 MAX_OPEN_SECONDS = 30 * DAY  # an open ticket or outage is closed this long after it opened
 LAPSED = "max_open_days"  # the reason a warning of a closed entity gives for its resolve
+# A rule is skipped only this far (seconds) before its quiet time ends: a float rounding at the
+# boundary then costs an evaluation that changes nothing, never a decision missed.
+QUIET_MARGIN = 1e-3
 
 
 class StateTooLarge(Exception):
@@ -72,8 +79,24 @@ def kind_of(key: str) -> str:
     return key.split(":", 1)[0]
 
 
+def _config_digest(rc: RuleConfig) -> str:
+    """A short digest of what a rule is configured with: a state's quiet times hold under it only."""
+    # canonical JSON: the same digest in every process (a set's order, a repr's, would vary)
+    config = [rc.enabled, rc.params.model_dump(), {d: p.model_dump() for d, p in rc.district_params.items()},
+              rc.district_enabled, rc.escalate_after_seconds]
+    text = orjson.dumps(config, default=_canonical, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(text, digest_size=6).hexdigest()
+
+
+def _canonical(value):
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    raise TypeError(f"no canonical JSON for {type(value).__name__}")
+
+
 def new_state(kind: str, ts: float) -> dict:
-    return {"kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "dated": {}, "last_ts": ts}
+    return {"v": SUBJECT_VERSION, "kind": kind, "facts": {}, "rules": {}, "warnings": {}, "recent": "", "dated": {},
+            "last_ts": ts, "next": {}}
 
 
 def _remember_dated(dated: dict[str, str], digest: str, ts: float, since: float, keep: int) -> None:
@@ -99,7 +122,8 @@ class Engine:
                  districts: dict[str, District] | None = None,
                  storm_districts: Callable[[], set[str]] = set, max_ahead_seconds: float = math.inf,
                  state_budget: int = STATE_BUDGET_BYTES, max_account_entries: int = MAX_ACCOUNT_ENTRIES,
-                 dated_ids: int = DATED_IDS, max_open_seconds: float = MAX_OPEN_SECONDS):
+                 dated_ids: int = DATED_IDS, max_open_seconds: float = MAX_OPEN_SECONDS,
+                 incremental: bool = True):
         # Finished subjects are kept this long after their last event so that a
         # redelivered or very late event finds them and does not start a stale
         # clock again.
@@ -123,6 +147,25 @@ class Engine:
         # A ticket or outage whose closing event never comes (lost, or ids made up by a
         # producer) would otherwise keep its clocks, and any warning firing, for ever.
         self.max_open = max_open_seconds
+        # False: every rule evaluated on every event and tick (what incremental evaluation is checked against)
+        self.incremental = incremental
+        # (kind, event type) -> the rules observing it, in the rulebook's order, and their ids
+        self._observing: dict[tuple[str, str], list[RuleConfig]] = {}
+        for kind, rcs in rulebook.by_subject.items():
+            for rc in rcs:
+                for event_type in rc.rule.observes:
+                    self._observing.setdefault((kind, event_type), []).append(rc)
+        # (kind, event type) -> the ids of the rules an event reaches: those observing it, and those
+        # deciding from the facts (self._from_facts[kind], for the types nobody observes)
+        self._from_facts = {kind: frozenset(rc.rule.rule_id for rc in rcs if rc.rule.from_facts)
+                            for kind, rcs in rulebook.by_subject.items()}
+        self._observers = {(kind, t): self._from_facts[kind] | {rc.rule.rule_id for rc in rcs}
+                           for (kind, t), rcs in self._observing.items()}
+        # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
+        # name or None, whether it can say until when it is quiet, the digest of its configuration)
+        self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
+                              type(rc.rule).quiet_until is not Rule.quiet_until, _config_digest(rc)) for rc in rcs]
+                      for kind, rcs in rulebook.by_subject.items()}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
                  wall: float | None = None) -> Result:
@@ -139,7 +182,7 @@ class Engine:
         copied before the event, to be put back if the event makes it too large.
         """
         kind = kind_of(key)
-        state = state or new_state(kind, ts)
+        state = migrate_subject(state) if state else new_state(kind, ts)
         half = self.state_budget // 2
         before = None
         if state.get("size", 0) + state.get("grown", 0) * GROWTH_BYTES > half - GROWTH_BYTES:
@@ -166,16 +209,15 @@ class Engine:
     def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
         kind = kind_of(key)
         digest = id_digest(event["event_id"])
-        recent = state["recent"]
-        if isinstance(recent, list):  # a state written before the memory was one string
-            recent = "".join(d for d in recent if len(d) == DIGEST_CHARS)
-        dated = state.setdefault("dated", {})
-        if remembers(recent, digest) or remembers("".join(dated.values()), digest):
+        recent, dated = state["recent"], state["dated"]
+        # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
+        if remembers(recent, digest) or any(remembers(ids, digest) for ids in dated.values()):
             return Result(state, duplicate=True)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
         _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
         facts = state["facts"]
         too_old = facts.get("too_old", 0)
+        context = (facts.get("district_id"), facts.get("area_type"))
         subjects.FOLDS[kind](facts, event, ts)
         if kind == "account":
             subjects.account.prune(facts, self.retention, self.max_account_entries)
@@ -184,14 +226,19 @@ class Engine:
         subjects.remember_evidence(facts, event)
         state["last_ts"] = max(state["last_ts"], ts)
         late = facts.get("too_old", 0) - too_old
-        for rc in self.rulebook.by_subject.get(kind, ()):
-            if event["type"] in rc.rule.observes:
-                rstate = state["rules"].setdefault(rc.rule.rule_id, {})
-                before = rstate.get("w", {}).get("late", 0)
-                rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
-                late += rstate.get("w", {}).get("late", 0) - before
+        for rc in self._observing.get((kind, event["type"]), ()):
+            rstate = state["rules"].setdefault(rc.rule.rule_id, {})
+            before = rstate.get("w", {}).get("late", 0)
+            rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
+            late += rstate.get("w", {}).get("late", 0) - before
         own = ts if wall is None else min(ts, wall + self.max_ahead)
-        result = self._evaluate(state, now, own_event_ts=own)
+        # The rules this event reaches: those observing its type; every rule while the subject's
+        # district or area type is new (they choose a rule's parameters and levels).
+        if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
+            reached = self._observers.get((kind, event["type"])) or self._from_facts.get(kind, frozenset())
+        else:
+            reached = None
+        result = self._evaluate(state, now, own_event_ts=own, reached=reached)
         result.derived = subjects.derive(kind, facts)
         result.late = late
         if kind == "outage" and facts.get("kind") == "unplanned" and event["type"] in (
@@ -202,12 +249,21 @@ class Engine:
         return result
 
     def on_tick(self, state: dict, now: float) -> Result:
+        migrate_subject(state)
         # Most ticks change nothing (5 902 of 7 126 entity ticks in a 20 000-event replay); the
         # shell then only re-times the key instead of writing the same state to the changelog.
-        before = orjson.dumps(state)
-        result = self._evaluate(state, now)
-        result.unchanged = (result.state is state and not result.warnings and not result.stats
-                            and orjson.dumps(state) == before)
+        facts = state["facts"]
+        opened = self.opened_at(state["kind"], facts)
+        if not self.incremental or "lapsed_at" in facts or (opened is not None and now >= opened + self.max_open):
+            before = orjson.dumps(state)  # a lapse: rare, compared whole
+            result = self._evaluate(state, now)
+            changed = orjson.dumps(state) != before
+        else:
+            # only the rules whose time has come are evaluated, and each notes whether it moved
+            tx = Transaction(state, watch=True)
+            result = self._evaluate(state, now, reached=frozenset(), tx=tx)
+            changed = tx.changed
+        result.unchanged = result.state is state and not result.warnings and not result.stats and not changed
         if result.state is not None and not result.unchanged:
             state["grown"] = state.get("grown", 0) + 1  # for on_event's size bound
         return result
@@ -221,7 +277,7 @@ class Engine:
             return facts.get("started_at") if facts.get("started_at") is not None else facts.get("scheduled_at")
         return None
 
-    def _lapse(self, state: dict, now: float) -> Result | None:
+    def _lapse(self, state: dict, now: float, tx: Transaction) -> Result | None:
         """Close an entity open longer than max_open: resolve what fires, stop its clocks."""
         facts = state["facts"]
         if "lapsed_at" not in facts:
@@ -232,23 +288,34 @@ class Engine:
             state["last_ts"] = max(state["last_ts"], facts["lapsed_at"])  # kept a retention from now
         out = []
         for rc in self.rulebook.by_subject.get(state["kind"], ()):
-            stored = state["warnings"].get(rc.rule.rule_id)
-            if not stored:
+            if not state["warnings"].get(rc.rule.rule_id):
                 continue
-            ws = WarningState.from_dict(stored)
+            ws = tx.warning(rc.rule.rule_id, written=True)
             t = close(ws, facts["lapsed_at"], LAPSED)
             if t is not None:
                 out.append(self._render(rc, facts, state["rules"].get(rc.rule.rule_id, {}), t,
                                         rc.params_for(facts.get("district_id"))))
-            state["warnings"][rc.rule.rule_id] = ws.to_dict()
+        tx.commit()
         expires = state["last_ts"] + self.retention
         if now >= expires:
             return Result(None, out)
         return Result(state, out, wake_at=expires)
 
-    def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None) -> Result:
+    def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None,
+                  reached: frozenset[str] | set[str] | None = None, tx: Transaction | None = None) -> Result:
+        """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
+
+        reached None: every rule (an acknowledgement, a subject whose context just changed).
+        A rule that says until when it is quiet (Rule.quiet_until) is skipped before then (and
+        not for a time before the one it was last evaluated at) unless the event reached it; its
+        last wake time and running flag stand for it, kept in state["next"] with the digest of the
+        rule's configuration they were worked out under (another configuration: evaluated again).
+        The warning states move through one transaction (`tx`, a new one if None), committed once
+        at the end; a watching one says whether anything stored changed.
+        """
+        tx = tx or Transaction(state)
         if state["kind"] in ("ticket", "outage"):
-            lapsed = self._lapse(state, now)
+            lapsed = self._lapse(state, now, tx)
             if lapsed is not None:
                 return lapsed
         facts, stored = state["facts"], state["warnings"]
@@ -258,24 +325,44 @@ class Engine:
         stats: list[tuple[str, str, float]] = []
         running = False
         rstates = state["rules"]
+        nexts = state["next"]
         flaps = self.rulebook.flapping.is_flapping
-        for rc in self.rulebook.by_subject.get(state["kind"], ()):
-            rule = rc.rule
-            rule_id = rule.rule_id
-            ws = WarningState.from_dict(stored.get(rule_id))
+        watch = tx.watch
+        incremental = self.incremental
+        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config in self._plan.get(state["kind"], ()):
+            until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
+            cached = nexts.get(rule_id) if can_be_quiet else None
+            if cached is not None:
+                if (reached is not None and rule_id not in reached
+                        and cached[3] <= until and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
+                        and cached[4] == config
+                        and rc.enabled_for(district)
+                        and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
+                    # the event does not reach it and its time has not come: evaluating it would change nothing
+                    if cached[1] is not None:
+                        wakes.append(cached[1])
+                    running = running or cached[2]
+                    continue
+                del nexts[rule_id]
             params = rc.params_for(district)
             if not rc.enabled_for(district):
-                if ws.status == "firing":  # disabled while firing: clear it, not leave it forever
+                if stored.get(rule_id, {}).get("status") == "firing":  # disabled while firing: clear it
+                    ws = tx.warning(rule_id, written=True)
                     out.append(self._render(rc, facts, {}, step(ws, None, value=ws.value or 0.0,
                                                                 threshold=0.0, at=now), params))
-                    stored[rule_id] = ws.to_dict()
                 continue
-            until = max(now, own_event_ts) if own_event_ts is not None and rule.own_clock else now
+            ws = tx.warning(rule_id)
             rstate = rstates.get(rule_id, {})
+            if watch:
+                tx.touch(rule_id, rstate)
             value_before = ws.value
-            ev = rule.evaluate(facts, rstate, ws, until, params)
-            if rule.metric in STATISTICS and (ws.value != value_before or ev.emptied) and district:
-                stats.append((STATISTICS[rule.metric], district, math.nan if ws.value is None else ws.value))
+            # the rule decides, the warning state machine moves the warning
+            transitions, ev = apply(ws, rule.evaluate(facts, rstate, ws, until, params))
+            ev.transitions = transitions
+            if ev.no_value:
+                ws.value = None
+            if statistic is not None and (ws.value != value_before or ev.emptied) and district:
+                stats.append((statistic, district, math.nan if ws.value is None else ws.value))
             if rc.escalate_after_seconds and ws.status == "firing":
                 escalations, due = self._escalate(rc, ws, until)
                 ev.transitions.extend(escalations)
@@ -289,8 +376,13 @@ class Engine:
             if ev.wake_at is not None:
                 wakes.append(ev.wake_at)
             running = running or ev.running
-            if ws.seq or ws.status != "inactive":
-                stored[rule_id] = ws.to_dict()
+            if watch:
+                tx.check(rule_id, rstate)
+            if can_be_quiet and incremental:
+                quiet = rule.quiet_until(facts, rstate, ws, params, ev)
+                if quiet is not None:
+                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until, config]
+        tx.commit()
         if not running:
             expires = state["last_ts"] + self.retention
             if now >= expires:
@@ -316,12 +408,11 @@ class Engine:
 
     def on_ack(self, state: dict, rule_id: str, by: str, at: float, now: float) -> Result:
         """The operations centre acknowledged this subject's warning of `rule_id`."""
-        stored = state["warnings"].get(rule_id)
-        ws = WarningState.from_dict(stored)
-        if not acknowledge(ws, by, at):
+        migrate_subject(state)
+        tx = Transaction(state)
+        if not acknowledge(tx.warning(rule_id, written=True), by, at):
             return Result(state, duplicate=True)
-        state["warnings"][rule_id] = ws.to_dict()
-        return self._evaluate(state, now)
+        return self._evaluate(state, now, tx=tx)
 
     def _render(self, rc: RuleConfig, facts: dict, rstate: dict, t: Transition, params,
                 flapping: bool = False) -> dict:
@@ -384,3 +475,32 @@ class Engine:
         if reasons:
             message["suppressed"], message["suppressed_by"] = True, reasons
         return message
+
+
+# --- what the shell may know of a state --------------------------------------------------
+
+
+def state_partition(state: dict) -> int | None:
+    """The work partition that owns a state (the shell sets it when it applies one)."""
+    return state.get("p")
+
+
+def set_state_partition(state: dict, partition: int) -> None:
+    state["p"] = partition
+
+
+def firing_of(state: dict) -> list[tuple[str, str, str | None]]:
+    """(rule_id, severity, district) of each warning firing in a state."""
+    district = state["facts"].get("district_id")
+    return [(rule_id, ws["severity"], district) for rule_id, ws in state.get("warnings", {}).items()
+            if ws.get("status") == "firing"]
+
+
+def encode_state(state: dict) -> dict:
+    """The table's JSON value of a state."""
+    return state
+
+
+def decode_state(value: dict | None) -> dict | None:
+    """A state from the table's JSON value (None: no state), in the current shape."""
+    return None if value is None else migrate_subject(value)

@@ -61,6 +61,7 @@ from schemas.common import Id
 from schemas.warnings import GSM_BASIC
 
 from .fingerprint import DIGEST_CHARS, id_digest, remembers
+from .state import GROUP_VERSION, migrate_group
 from .timefmt import to_rfc3339
 from .warning_state import RANK, SEVERITIES
 
@@ -375,6 +376,7 @@ def _nid(base: str, suffix: str) -> str:
 
 def new_group_state() -> dict:
     return {
+        "v": GROUP_VERSION,
         "seen": "",  # digests of the warning ids already handled, oldest first
         "window_start": None,  # start of the current rate-limit window
         "sent": 0,  # texts sent in the current window
@@ -421,7 +423,7 @@ class Notifier:
         """Handle warning messages routed to `group`, each at its time, in order: as many
         on_warning calls would, with one copy of the group's state (a group in a storm
         holds thousands of fingerprints)."""
-        st = _own(group_state) if group_state else new_group_state()
+        st = migrate_group(_own(group_state)) if group_state else new_group_state()
         out: list[dict] = []
         skipped: Counter = Counter()
         for warning, now in arrivals:
@@ -432,8 +434,6 @@ class Notifier:
                     skipped: Counter) -> None:
         self._roll(st, group, now, out)
         seen, digest = st["seen"], id_digest(warning["warning_id"])
-        if isinstance(seen, list):  # a state written when the memory was a list of full ids
-            seen = "".join(map(id_digest, seen))
         if remembers(seen, digest):
             skipped["duplicate"] += 1
             return
@@ -474,7 +474,7 @@ class Notifier:
 
     def on_tick(self, group_state: dict | None, group: str, now: float) -> Outcome:
         """Close a rate-limit window (its summary) and settle flapping warnings, at time `now`."""
-        st = _own(group_state) if group_state else new_group_state()
+        st = migrate_group(_own(group_state)) if group_state else new_group_state()
         out: list[dict] = []
         skipped: Counter = Counter()
         self._roll(st, group, now, out)

@@ -8,8 +8,9 @@ module decides *whether that is news*. Times are epoch seconds, passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Generator
+from dataclasses import dataclass, field, replace
+from typing import Literal, TypeVar
 
 SEVERITIES = ("blue", "yellow", "orange", "red")
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -81,6 +82,46 @@ class Transition:
 
 
 FLAP_HISTORY = 10  # change times kept per warning
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a rule's condition calls for at `at` (target None: clear); `apply` moves the warning."""
+
+    target: str | None
+    value: float
+    threshold: float
+    at: float
+    for_seconds: float = 0.0
+    no_samples: bool = False  # the window emptied: the warning forgets its value, a resolve says why
+
+
+R = TypeVar("R")
+# A rule's decisions, one at a time: each is sent back the transition it made (or None), and
+# the warning state read between two of them is the one the decisions so far left.
+Decisions = Generator[Decision, "Transition | None", R]
+
+
+def apply(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition], R]:
+    """Move `state` through the warning state machine as `decisions` ask; (transitions, what they return).
+
+    The one place a rule's judgement becomes a change of its warning: rules yield decisions
+    and read the warning state, they never change it.
+    """
+    out: list[Transition] = []
+    try:
+        d = next(decisions)
+        while True:
+            t = step(state, d.target, value=d.value, threshold=d.threshold, at=d.at, for_seconds=d.for_seconds)
+            if d.no_samples:
+                state.value = None
+                if t is not None:
+                    t = replace(t, no_samples=True)
+            if t is not None:
+                out.append(t)
+            d = decisions.send(t)
+    except StopIteration as stop:
+        return out, stop.value
 
 
 def step(

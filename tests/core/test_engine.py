@@ -277,6 +277,7 @@ def test_a_state_that_remembers_ids_as_a_list_still_drops_them():
     d = Driver()
     d.event("ticket.created", 0, area_type="urban", **TICKET)
     d.state["recent"] = [id_digest("old-1"), "a-full-event-id-of-an-older-version", id_digest("old-2")]
+    del d.state["v"]  # as versions before the digests wrote it
     old = {"type": "ticket.dispatched", "event_id": "old-2", "ticket_id": "T1"}
     assert d.engine.on_event("ticket:T1", d.state, old, T0, 0).duplicate
     r = d.engine.on_event("ticket:T1", d.state, {**old, "event_id": "new"}, T0, 0)

@@ -2,8 +2,11 @@
 
 A rule belongs to one subject kind (ticket, outage, account, district,
 feeder, staff) and keeps at most one warning per subject. It may keep state
-of its own (its window buckets) and it evaluates to warning transitions. The
-engine owns the warning state machine, persistence order and rendering.
+of its own (its window buckets), and its evaluation yields decisions (the
+severity its condition calls for at a time); the engine applies them through
+the warning state machine, and owns persistence order and rendering. A rule
+that can tell until when evaluating it would change nothing (quiet_until) is
+evaluated only when an event reaches it or that time has come.
 
 - DeadlineRule: something expected has not happened by a time (a crew by the
   arrival limit). Severities are reached at known offsets from a start.
@@ -15,14 +18,15 @@ engine owns the warning state machine, persistence order and rendering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .. import deadlines
 from ..deadlines import Deadline
-from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
+from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
 from ..windows import Window, samples, window
 
 MIN = 60.0
@@ -68,10 +72,13 @@ def offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
 
 @dataclass
 class Evaluation:
-    transitions: list[Transition] = field(default_factory=list)
+    """What an evaluation leaves besides its decisions: when to look again, whether to keep the subject."""
+
+    transitions: list[Transition] = field(default_factory=list)  # filled by the engine from the decisions
     wake_at: float | None = None
     running: bool = False  # the subject must be kept (a clock runs, a window holds data)
     emptied: bool = False  # its window lost its last sample: the value is gone (a gauge shows NaN)
+    no_value: bool = False  # the warning forgets its value (nothing in the window to give one)
 
 
 class Rule:
@@ -89,13 +96,31 @@ class Rule:
     # 50 min was not there at 36), so entity rules evaluate up to that event's
     # time. Window rules must not: other subjects' events may still be in flight.
     own_clock: ClassVar[bool] = True
+    # Its decisions follow the subject's facts, which any event of its kind may change: every
+    # event reaches it (not only those it observes).
+    from_facts: ClassVar[bool] = False
     Params: ClassVar[type[RuleParams]]
 
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
         """Fold an event into the rule's own state (its windows)."""
 
-    def evaluate(self, facts: dict, rstate: dict, ws: WarningState, now: float, params: Any) -> Evaluation:
+    def evaluate(self, facts: dict, rstate: dict, ws: WarningState, now: float, params: Any) -> Decisions[Evaluation]:
+        """Yield what the condition calls for at each moment up to `now` (Decision), and return the rest.
+
+        `ws` is the warning as the decisions so far left it: read it, never change it; the
+        engine applies each decision through the warning state machine (warning_state.apply).
+        """
         raise NotImplementedError
+
+    def quiet_until(self, facts: dict, rstate: dict, ws: WarningState, params: Any,
+                    evaluation: Evaluation) -> float | None:
+        """Just after `evaluation`: the clock time before which `evaluate`, on facts and state as they
+        are, changes nothing and returns what it returned (an event that reaches the rule may alter it).
+
+        None: not known, evaluate on every event and tick. The engine skips a rule whose
+        time has not come and that the event does not reach (incremental evaluation).
+        """
+        return None
 
     def identity(self, facts: dict) -> dict[str, str]:
         raise NotImplementedError
@@ -121,6 +146,12 @@ def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
 
 
 class DeadlineRule(Rule):
+    from_facts = True
+
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # Nothing changes before the next crossing it returned: the crossings up to then are applied
+        # (again, to the same end, if one left the severity as it was), and a stopped clock's are all.
+        return math.inf if evaluation.wake_at is None else evaluation.wake_at
     def clock(self, facts: dict) -> tuple[float, float | None] | None:
         """(start, stopped_at or None), or None while the clock has not started."""
         raise NotImplementedError
@@ -128,19 +159,17 @@ class DeadlineRule(Rule):
     def deadlines(self, facts: dict, params: Any) -> list[Deadline]:
         raise NotImplementedError
 
-    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+    def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         clock = self.clock(facts)
         if clock is None:
             return Evaluation()
         start, done = clock
         plan = self.deadlines(facts, params)
         if done is not None:
-            return Evaluation(deadlines.stop(ws, start, plan, done, self.unit_seconds))
-        return Evaluation(
-            deadlines.advance(ws, start, plan, now, self.unit_seconds),
-            deadlines.next_due(start, plan, now),
-            running=True,
-        )
+            yield from deadlines.stopping(ws, start, plan, done, self.unit_seconds)
+            return Evaluation()
+        yield from deadlines.crossings(ws, start, plan, now, self.unit_seconds)
+        return Evaluation(wake_at=deadlines.next_due(start, plan, now), running=True)
 
 
 Levels = dict[str, float]
@@ -234,7 +263,16 @@ class WindowRule(Rule):
         """The most recent events that went into the window."""
         return list(rstate.get("ev", []))
 
-    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # evaluate decides only the ends `due_ends` returns, and there are none before `next_due`
+        if "w" not in rstate:
+            return math.inf
+        if not rstate["w"]["b"] and ws.status == "inactive" and ws.value is not None:
+            return None  # evaluate forgets the last value at once
+        due = params.window().next_due(rstate["w"])
+        return math.inf if due is None else due
+
+    def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         if "w" not in rstate:
             return Evaluation()
         w, agg = params.window(), self.aggregation(params)
@@ -242,9 +280,9 @@ class WindowRule(Rule):
             ends = w.due_ends(rstate["w"], now)  # nothing to decide: skip the quiet stretch at once
             if ends:
                 w.mark_evaluated(rstate["w"], ends[-1])
-            ws.value = None  # a window end passed with nothing in it: no value (a gauge shows NaN)
-            return Evaluation(emptied=bool(ends))
-        out, emptied = [], False
+            # a window end passed with nothing in it: no value (a gauge shows NaN)
+            return Evaluation(emptied=bool(ends), no_value=True)
+        emptied = False
         raise_, clear = self.levels(facts, params)
         for end in w.due_ends(rstate["w"], now):
             state = w.aggregate(rstate["w"], agg, end)
@@ -254,10 +292,7 @@ class WindowRule(Rule):
                 # Nothing left in the window: the warning clears rather than going stale. There is
                 # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
                 emptied = True  # a never-fired rule's value is not kept between ticks: say so each time
-                t = step(ws, None, value=0.0, threshold=next(iter(raise_.values())), at=end)
-                ws.value = None
-                if t is not None:
-                    out.append(replace(t, no_samples=True))
+                yield Decision(None, 0.0, next(iter(raise_.values())), end, no_samples=True)
                 w.mark_evaluated(rstate["w"], end)
                 continue
             elif n < params.min_samples:
@@ -267,13 +302,11 @@ class WindowRule(Rule):
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
-            t = step(ws, target, value=value, threshold=th, at=end, for_seconds=params.for_minutes * MIN)
-            if t is not None:
-                out.append(t)
+            yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
             w.mark_evaluated(rstate["w"], end)
         # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
         running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None
-        return Evaluation(out, w.next_due(rstate["w"]) if running else None, running, emptied)
+        return Evaluation(wake_at=w.next_due(rstate["w"]) if running else None, running=running, emptied=emptied)
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
         return (t.at - params.window_minutes * MIN, t.at)

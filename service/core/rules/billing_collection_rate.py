@@ -18,13 +18,14 @@ was: the period may read as less collected, never as more).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from pydantic import ConfigDict, Field, model_validator
 
 from ..subjects.account import cents
 from ..timefmt import date_to_epoch, to_rfc3339
-from ..warning_state import Transition, step
+from ..warning_state import Decision, Decisions, Transition
 from .base import Evaluation, Levels, Rule, RuleParams, scope_of, target_severity
 from .billing_flagged_arrears import check_levels, cny, cny_zh
 
@@ -99,10 +100,14 @@ class CollectionRate(Rule):
     def decide_at(self, p: dict, params: Params) -> float | None:
         return date_to_epoch(p["due"]) + params.days_after_due * DAY if p["due"] else None
 
-    def evaluate(self, facts, rstate, ws, now, params: Params) -> Evaluation:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # evaluate decides a period at its decision time, nothing before
+        return min((self.decide_at(p, params) for p in rstate.get("periods", {}).values() if p["due"]),
+                   default=math.inf)
+
+    def evaluate(self, facts, rstate, ws, now, params: Params) -> Decisions[Evaluation]:
         periods = rstate.get("periods", {})
         due = sorted((self.decide_at(p, params), name) for name, p in periods.items() if p["due"])
-        out = []
         for at, name in due:
             if at > now:
                 break
@@ -112,8 +117,7 @@ class CollectionRate(Rule):
             ratio = paid / p["billed"] if p["billed"] else 1.0
             current = ws.severity if ws.status == "firing" else None
             severity, th = target_severity(ratio, current, params.raise_, params.clear, above=False, strict=True)
-            t = step(ws, severity, value=ratio, threshold=th,
-                     at=at if ws.changed_at is None else max(at, ws.changed_at))
+            t = yield Decision(severity, ratio, th, at if ws.changed_at is None else max(at, ws.changed_at))
             rstate["decided"] = (rstate["decided"] + [name])[-DECIDED_KEPT:]
             cutoffs = rstate.setdefault("cutoffs", {})
             cutoffs[name] = cutoff
@@ -121,7 +125,6 @@ class CollectionRate(Rule):
                 del cutoffs[old]
             rstate["evidence"] = p["evidence"]
             if t is not None:
-                out.append(t)
                 # What summaries() needs to name the period; kept small.
                 notes = facts.setdefault("collection_rate", {})
                 notes[repr(t.at)] = {"period": name, "billed": p["billed"], "paid": paid}
@@ -129,7 +132,7 @@ class CollectionRate(Rule):
                     del notes[old]
         pending = [self.decide_at(p, params) for p in periods.values() if p["due"]]
         running = bool(periods) or ws.status != "inactive"
-        return Evaluation(out, min(pending) if pending else None, running)
+        return Evaluation(wake_at=min(pending) if pending else None, running=running)
 
     def identity(self, facts):
         return {"district_id": facts["district_id"]}

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from ..subjects import account
-from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
+from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
 from .base import Evaluation, Levels, Rule, RuleParams, scope_of, target_severity
 
 FLAG_ZH = {"bankruptcy": "破产", "liquidation": "清算", "restructuring": "重整",
@@ -38,6 +38,7 @@ def cny_zh(c: int | float) -> str:
 
 
 class AccountTimeline(Rule):
+    from_facts = True
     """An account rule whose target severity at any time `t` follows from the facts."""
 
     subject = "account"
@@ -63,16 +64,15 @@ class AccountTimeline(Rule):
     def observe(self, facts, rstate, event, ts, params) -> None:
         rstate.setdefault("until", None)  # makes the engine keep this rule's state
 
-    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+    def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         # The account's own events prove their time has come (see engine.py).
         until = max(now, facts.get("latest_ts", NEG_INF))
         lo = max(rstate.get("until") if rstate.get("until") is not None else NEG_INF,
                  ws.changed_at if ws.changed_at is not None else NEG_INF)
         moments = sorted(self.moments(facts, params))
-        out = []
         for m in moments:
             if lo < m <= until:
-                self._step(ws, self.target_at(facts, m, _current(ws), params), m, out)
+                yield self._decision(self.target_at(facts, m, _current(ws), params), m)
         if until > NEG_INF:
             # A late event can change the past; move to the present condition,
             # stamped when it began (never before the last published change).
@@ -83,19 +83,17 @@ class AccountTimeline(Rule):
                     if self.target_at(facts, m, _current(ws), params)[0] != target[0]:
                         break
                     since = m
-                self._step(ws, target, max(since, ws.changed_at if ws.changed_at is not None else NEG_INF), out)
+                yield self._decision(target, max(since, ws.changed_at if ws.changed_at is not None else NEG_INF))
             if "until" in rstate:
                 rstate["until"] = until
         wake = min((m for m in self.alarms(facts, params) if m > until), default=None)
         running = self.running(facts) or ws.status != "inactive"
-        return Evaluation(out, wake if running else None, running)
+        return Evaluation(wake_at=wake if running else None, running=running)
 
     @staticmethod
-    def _step(ws: WarningState, target: tuple[str | None, float, float], at: float, out: list) -> None:
+    def _decision(target: tuple[str | None, float, float], at: float) -> Decision:
         severity, value, threshold = target
-        t = step(ws, severity, value=value, threshold=threshold, at=at)
-        if t is not None:
-            out.append(t)
+        return Decision(severity, value, threshold, at)
 
     def identity(self, facts):
         return {"account_id": facts["account_id"]}
@@ -177,8 +175,8 @@ class FlaggedArrears(AccountTimeline):
         if not facts.get("flags") and ws.status == "inactive":
             # Never flagged, nothing firing: no moment can raise it. Most accounts, every event;
             # the walk from the last evaluated moment happens once a flag arrives.
-            return Evaluation([], None, self.running(facts))
-        return super().evaluate(facts, rstate, ws, now, params)
+            return Evaluation(running=self.running(facts))
+        return (yield from super().evaluate(facts, rstate, ws, now, params))
 
     def running(self, facts):
         # A flag is for good: keep the account even while it owes nothing.

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..warning_state import RANK, SEVERITIES, Transition, WarningState, step
+from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
 from .base import MIN, Evaluation, Levels, Rule, RuleParams, SeverityMap, scope_of, target_severity
 
 DAY = 86400.0
@@ -119,7 +119,16 @@ class RecentEventsRule(Rule):
         # a tally counts until its newest event leaves (module doc)
         return float(len(labels) + sum(n for n, newest in w.get("old", {}).values() if t - size < newest <= t))
 
-    def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Evaluation:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # evaluate decides nothing until its horizon (now - lateness) passes the decided one
+        w = rstate.get("w")
+        if w is None:
+            return math.inf
+        if w["evaluated"] is None:
+            return None
+        return w["evaluated"] + params.lateness_minutes * MIN
+
+    def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Decisions[Evaluation]:
         w = rstate.get("w")
         if w is None:
             return Evaluation()
@@ -135,17 +144,14 @@ class RecentEventsRule(Rule):
                           min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
             nxt = min((p for p in candidates if p is not None), default=None)
             running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
-            return Evaluation([], nxt + lateness if nxt is not None else None, running)
+            return Evaluation(wake_at=nxt + lateness if nxt is not None else None, running=running)
         points = self._change_points(w, size, after=decided)
-        out = []
         due = bisect.bisect_right(points, horizon)
         for p in points[:due]:
             value = self.value_at(w, p, size)
             current = ws.severity if ws.status == "firing" else None
             target, th = target_severity(value, current, params.raise_, params.clear, above=True, strict=False)
-            t = step(ws, target, value=value, threshold=th, at=p)
-            if t is not None:
-                out.append(t)
+            yield Decision(target, value, th, p)
         del points[:due]  # what is left is after the new horizon: the buckets dropped below are not in it
         w["evaluated"] = horizon
         w["b"] = {k: v for k, v in w["b"].items() if float(k) > horizon - size}
@@ -154,7 +160,7 @@ class RecentEventsRule(Rule):
         self._compact(w, horizon, self.keep(params))
         running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
         wake = points[0] + lateness if points else None
-        return Evaluation(out, wake, running)
+        return Evaluation(wake_at=wake, running=running)
 
     @staticmethod
     def keep(params: RecentParams) -> int:

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ..baseline import baseline
-from ..warning_state import Transition, WarningState, step
+from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
 from .base import MIN, Evaluation, Levels, Rule, WindowParams, scope_of, target_severity
 
@@ -101,7 +101,15 @@ class SurgeRule(Rule):
             ids.sort()
             del ids[:-EVIDENCE_KEPT]
 
-    def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Evaluation:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # evaluate changes at the end of the kept history and at the store's next due end
+        if "since" not in rstate:
+            return math.inf
+        store = params.store()
+        due = store.next_due(rstate["w"]) if rstate.get("w") is not None else None
+        return min(rstate["last"] + store.size, math.inf if due is None else due)
+
+    def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Decisions[Evaluation]:
         if "since" not in rstate:
             return Evaluation()
         store = params.store()
@@ -119,20 +127,17 @@ class SurgeRule(Rule):
                 store.mark_evaluated(w, ends[-1])
             return kept
         observed_from = store.bucket_of(rstate["since"])
-        out = []
         for end in store.due_ends(w, now):
             count = Count.result(params.window().aggregate(w, Count, end))
             current = ws.severity if ws.status == "firing" else None
             target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
-            t = step(ws, target, value=count, threshold=threshold, at=end, for_seconds=params.for_minutes * MIN)
-            if t is not None:
-                out.append(t)
+            yield Decision(target, count, threshold, end, for_seconds=params.for_minutes * MIN)
             store.mark_evaluated(w, end)
             # Evidence: the counted events of the window just decided, and later ones.
             rstate["ids"] = [x for x in rstate.get("ids", []) if x[0] >= end - params.window_minutes * MIN]
         if bool(w["b"]) or ws.status != "inactive":
-            return Evaluation(out, store.next_due(w), True)
-        return Evaluation(out, kept.wake_at, kept.running)
+            return Evaluation(wake_at=store.next_due(w), running=True)
+        return kept
 
     @staticmethod
     def decide(count: float, current: str | None, buckets: dict, end: float, observed_from: float,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..deadlines import Point, replay
-from ..warning_state import Transition
+from ..deadlines import Point, replaying
+from ..warning_state import Decisions, Transition
 from .base import HOUR, Evaluation, Rule, RuleParams, scope_of
 
 
@@ -24,6 +24,7 @@ class Params(RuleParams):
 
 
 class OutageNoticeShort(Rule):
+    from_facts = True
     rule_id = "outage.notice_short"
     sources = {  # parameter -> where its default comes from
         "planned_notice_hours": (
@@ -60,12 +61,12 @@ class OutageNoticeShort(Rule):
             points = [p for p in points if p.at < ended] + [Point(ended, None, lead, need)]
         return points
 
-    def evaluate(self, facts, rstate, ws, now, params) -> Evaluation:
+    def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         points = self.points(facts, params)
         if not points:
             return Evaluation()
-        transitions, wake = replay(ws, points, now)
-        return Evaluation(transitions, wake, running=wake is not None or ws.status != "inactive")
+        wake = yield from replaying(ws, points, now)
+        return Evaluation(wake_at=wake, running=wake is not None or ws.status != "inactive")
 
     def identity(self, facts):
         return {"outage_id": facts["outage_id"]}

@@ -16,10 +16,12 @@ hour (clear below z 2), and two days of history before the baseline counts.
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ..baseline import baseline
-from ..warning_state import Transition, step
+from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
 from .base import DAY, MIN, Evaluation, scope_of
 from .complaints_surge import SurgeParams, SurgeRule
@@ -69,13 +71,19 @@ class ReliabilityStormMode(SurgeRule):
         rstate.setdefault("n", w.new_state())
         w.add(rstate["n"], Count, ts, 1)
 
-    def evaluate(self, facts, rstate, ws, now, params: Params) -> Evaluation:
+    def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
+        # evaluate decides only the store's due ends
+        if "w" not in rstate:
+            return math.inf
+        due = params.store().next_due(rstate["w"])
+        return math.inf if due is None else due
+
+    def evaluate(self, facts, rstate, ws, now, params: Params) -> Decisions[Evaluation]:
         if "w" not in rstate:
             return Evaluation()
         store, customers = params.store(), params.customers()
         observed_from = store.bucket_of(rstate["since"])
         served = facts.get("customers_served")
-        out = []
         for end in store.due_ends(rstate["w"], now):
             count = Count.result(params.window().aggregate(rstate["w"], Count, end))
             share = Sum.result(customers.aggregate(rstate["c"], Sum, end)) / served if served else 0.0
@@ -89,16 +97,13 @@ class ReliabilityStormMode(SurgeRule):
             wide = (share >= (params.customer_share_clear if firing else params.customer_share_raise)
                     and outages_24h >= params.customer_share_min_outages)
             level = base.level(params.raise_["blue"]) if base is not None else float(params.min_samples)
-            t = step(ws, "blue" if surge or wide else None, value=count,
-                     threshold=max(level, params.min_samples), at=end)
-            if t is not None:
-                out.append(t)
+            yield Decision("blue" if surge or wide else None, count, max(level, params.min_samples), end)
             store.mark_evaluated(rstate["w"], end)
             customers.mark_evaluated(rstate["c"], end)
             customers.mark_evaluated(rstate["n"], end)
             rstate["share"] = round(share, 4)
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
-        return Evaluation(out, store.next_due(rstate["w"]) if running else None, running)
+        return Evaluation(wake_at=store.next_due(rstate["w"]) if running else None, running=running)
 
     def scope(self, facts):
         return scope_of(facts, ("district_id",))

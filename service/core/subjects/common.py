@@ -24,8 +24,6 @@ def context(facts: dict, event: dict, fields: tuple[str, ...]) -> None:
 def once(facts: dict, name: str) -> bool:
     """True the first time `name` is asked for on this subject: derive each event once."""
     sent = facts.setdefault("derived", {})
-    if isinstance(sent, list):  # a state written when this was a list
-        sent = facts["derived"] = dict.fromkeys(sent, 1)
     if name in sent:
         return False
     sent[name] = 1
@@ -35,6 +33,6 @@ def once(facts: dict, name: str) -> bool:
 def forget(facts: dict, names) -> None:
     """Drop the names of derivations whose source was pruned: they cannot come back."""
     sent = facts.get("derived")
-    if isinstance(sent, dict):
+    if sent:
         for name in names:
             sent.pop(name, None)
