@@ -384,3 +384,32 @@ class Engine:
         if reasons:
             message["suppressed"], message["suppressed_by"] = True, reasons
         return message
+
+
+# --- what the shell may know of a state --------------------------------------------------
+
+
+def state_partition(state: dict) -> int | None:
+    """The work partition that owns a state (the shell sets it when it applies one)."""
+    return state.get("p")
+
+
+def set_state_partition(state: dict, partition: int) -> None:
+    state["p"] = partition
+
+
+def firing_of(state: dict) -> list[tuple[str, str, str | None]]:
+    """(rule_id, severity, district) of each warning firing in a state."""
+    district = state["facts"].get("district_id")
+    return [(rule_id, ws["severity"], district) for rule_id, ws in state.get("warnings", {}).items()
+            if ws.get("status") == "firing"]
+
+
+def encode_state(state: dict) -> dict:
+    """The table's JSON value of a state."""
+    return state
+
+
+def decode_state(value: dict | None) -> dict | None:
+    """A state from the table's JSON value (None: no state)."""
+    return value
