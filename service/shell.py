@@ -49,8 +49,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from . import metrics
 from .batch import Batch, PendingStates
@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
 LATE_LOG_SECONDS = 10.0  # at most one log line about late observations this often
 NEVER = float("-inf")
+T = TypeVar("T")
 
 
 class Publisher(Protocol):
@@ -98,7 +99,7 @@ class Shell:
                  partitions: int, home: Callable[[str], int], owns: Callable[[int], bool] = lambda p: False,
                  wakeups: Wakeups | None = None, firing: metrics.FiringWarnings | None = None,
                  district_labels: metrics.DistrictLabels | None = None, districts: dict | None = None,
-                 wall: Callable[[], float] = time.time, describe_key: Callable[[str], str] = str):
+                 wall: Callable[[], float] | None = time.time, describe_key: Callable[[str], str] = str):
         self.engine = engine
         self.publisher = publisher
         self.store = store
@@ -114,7 +115,11 @@ class Shell:
         self.describe_key = describe_key  # pseudonymised in logs
         self.pending = PendingStates()
         self.done: dict[int, float] = {}  # work partition -> the clock up to which it sent what it derived
+        self.late = 0  # observations that came after their window was decided
         self._late_said = NEVER
+
+    def _wall(self) -> float | None:
+        return None if self.wall is None else self.wall()
 
     # --- states --------------------------------------------------------------------------
 
@@ -169,11 +174,13 @@ class Shell:
 
     async def on_event(self, key: str, partition: int, event: dict, ts: float, batch: Batch) -> None:
         now = self.clocks.now_for(key, partition)
-        result = self.engine.on_event(key, self.current(key), event, ts, now, wall=self.wall())
+        result = self.engine.on_event(key, self.current(key), event, ts, now,
+                                      wall=None if self.wall is None else self.wall())
         if result.duplicate:
             metrics.duplicate_events.inc()
             return
         if result.late:
+            self.late += result.late
             metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
             self.say_late(key, partition, event, ts, now)
         await self.apply(key, partition, result, batch)
@@ -211,7 +218,7 @@ class Shell:
         """
         now = self.clocks.tick(partition, tick["now"], tick.get("worker", ""), tick.get("gen", 0),
                                tick.get("owned", 0), tick.get("total", 0), tick.get("idle", False),
-                               tick.get("peak"), tick.get("wall", 0.0), tick.get("seq", 0), local_wall=self.wall())
+                               tick.get("peak"), tick.get("wall", 0.0), tick.get("seq", 0), local_wall=self._wall())
         if now > NEVER:
             await self.evaluate_due(partition, now, aggregates=False, batch=batch)
             await self.send_derived(batch)
@@ -225,7 +232,7 @@ class Shell:
         """Sources' "done up to t" marks reach `partition`: aggregate keys due by its aggregate clock."""
         now = NEVER
         for source, t in marks.items():
-            now = self.clocks.mark(partition, source, t, local_wall=self.wall())
+            now = self.clocks.mark(partition, source, t, local_wall=self._wall())
         await self.evaluate_due(partition, now, aggregates=True, batch=batch)
         if now > NEVER:
             metrics.aggregate_clock.labels(str(partition)).set(now)
@@ -239,6 +246,12 @@ class Shell:
         """After a rebalance: wakeups are rebuilt from the table, marks speak only for what is owned."""
         self.wakeups.forget_all()
         self.done = self.own_marks()
+
+    async def run_clock(self, partition: int, now: float, batch: Batch) -> None:
+        """Everything due on `partition` at `now`, entity keys then aggregate keys, with one clock for both
+        (a simulation's or a test's, where derived events are never in flight)."""
+        await self.evaluate_due(partition, now, aggregates=False, batch=batch)
+        await self.evaluate_due(partition, now, aggregates=True, batch=batch)
 
     async def evaluate_due(self, partition: int, now: float, aggregates: bool, batch: Batch) -> None:
         if not self.wakeups.known(partition):
@@ -309,6 +322,72 @@ class Shell:
             observe(batch)
         for key, value, partition in self.pending.take(batch.touched):
             await self.store.write(key, value, partition, batch)
+
+
+# --- in-memory parts: the simulator and the tests drive the same shell ---------------------
+
+
+class FixedClock:
+    """One "now" for every key, set by whoever drives the shell (a simulation, a test)."""
+
+    def __init__(self) -> None:
+        self.now = NEVER
+
+    def now_for(self, key: str, partition: int) -> float:
+        return self.now
+
+
+class MemoryStore(dict):
+    """States in a dict."""
+
+    async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None:
+        if value is None:
+            self.pop(key, None)
+        else:
+            self[key] = value
+
+
+class MemoryPublisher:
+    """Warnings in a list (`sent`); derived events never leave (in memory every partition is owned)."""
+
+    def __init__(self, on_warning: Callable[[dict], None] | None = None) -> None:
+        self.sent: list[dict] = []
+        self.on_warning = on_warning
+
+    async def warnings(self, key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
+        if self.on_warning is not None:
+            for w in warnings:
+                self.on_warning(w)
+        self.sent += warnings
+
+    async def events(self, partition: int, items: list[list]) -> None:
+        raise AssertionError("in memory every partition is owned: nothing is sent")
+
+    async def notes(self, batch: Batch) -> None:
+        batch.notes.clear()
+
+    async def dead_letter(self, source, reason: str, detail: str, key=None, value=None) -> None:
+        raise AssertionError(f"{reason}: {detail}")  # a simulation or a test must not hide one
+
+    async def ack_recorded(self, fingerprint: str, ack: dict, partition: int) -> None:
+        pass
+
+
+def memory_shell(engine: Engine, on_warning: Callable[[dict], None] | None = None) -> Shell:
+    """A shell on one in-memory partition, with `FixedClock` (shell.clocks.now) as its clock."""
+    shell = Shell(engine, MemoryPublisher(on_warning), MemoryStore(), FixedClock(), 1, home=lambda key: 0,
+                  owns=lambda p: True, wall=None)
+    shell.wakeups.load(0, [])  # nothing yet: no rebuild from the store on the first tick
+    return shell
+
+
+def drive(step: Awaitable[T]) -> T:
+    """Run one step of a shell whose parts never wait (in memory), without an event loop."""
+    try:
+        step.send(None)  # type: ignore[attr-defined]
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("an in-memory part of the shell waited")
 
 
 def _json(event: dict) -> bytes:
