@@ -498,6 +498,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():
+        await tick_once()
+
+    async def tick_once():
         """Every interval, bring this worker's clock to every work partition, linearly in partitions.
 
         A partition this worker owns, and whose work-topic backlog from before it owned it is
@@ -541,7 +544,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         tick["marks"] = {str(p): t for p, t in shell.own_marks().items()}
         said = {k: v for k, v in tick.items() if k not in ("seq", "wall")}
         remote = [p for p in range(settings.partitions) if p not in local]
-        if not remote and wall - last_tick_sent[0] >= WATCHDOG_KEEPALIVE_SECONDS:
+        if not remote and wall - last_tick_sent[0] >= watchdog_keepalive:
             remote = [next(keepalive_turn) % settings.partitions]  # Kafka must still be heard from (watchdog)
         fresh = wall - last_tick_sent[0] < keepalive
         sent_any = False
@@ -560,6 +563,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     ticked: dict[int, dict] = {}  # work partition -> what the last tick record sent to it said
     last_tick_sent = [0.0]  # wall time of the last tick record sent
     keepalive = settings.event_clock_idle_seconds / 2  # ticks this fresh keep a worker alive to others
+    # the watchdog hears Kafka through acknowledged ticks: one at least this often
+    watchdog_keepalive = min(WATCHDOG_KEEPALIVE_SECONDS, settings.broker_unreachable_exit_seconds / 4)
     keepalive_turn = itertools.count()
     synced: set[int] = set()  # owned work partitions that receive this worker's ticks in process
     synced_after = [0]  # a tick of this worker with a higher seq was sent after the last assignment
@@ -703,5 +708,5 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
-                "publish": publish, "send_notifications": send_notifications}
+                "publish": publish, "send_notifications": send_notifications, "shell": shell, "tick": tick_once}
     return app
