@@ -1,23 +1,27 @@
-r"""The Faust shell: decode, route, persist, publish. It decides nothing.
+r"""The Faust adapter: Kafka topics and tables wrapped as the shell's parts (service/shell.py).
 
 Topology (every name from Settings):
 
-  input topics --ingest--> applied in place when the subject lives on that partition
+  input topics --ingest--> applied in process when this worker owns the subject's partition
         |            \---> <app>-work (to the subject's home partition) --process--> risk-warnings
         \--> dead-letters                ^                                        \-> dead-letters
-                         clock timer: one tick per work partition
+                clock timer: owned partitions ticked in process, a tick record elsewhere
 
 `ingest` validates each raw message against the contract and dead-letters
 what fails. Each state key ("ticket:T1") has a home partition, the one a
 contract producer puts entity T1 in; input partition p, work partition p and
 state partition p are assigned together (Faust co-partitions topics of equal
-partition count), so `ingest` applies an event whose key is home where it was
-read, and sends any other to its home on the work topic, where `process`
-applies it. `process` also applies derived events and clock ticks. Deadline
-rules need ticks *through the stream* because Faust tables can only be
-written during stream iteration (docs/development.md, Faust); the timer therefore sends a
-tick message to every work partition, carrying the clock's "now": wall time,
-or the event-time watermark when replaying.
+partition count). The shell applies an event, or one derived from it, where
+it is read when this worker owns the key's home partition, and sends it
+there on the work topic otherwise, where `process` applies it. `process`
+also applies tick records and acknowledgements. The timer ticks the work
+partitions this worker owns in process, once everything it sent them before
+it owned them has been applied (a tick record of its own came back through
+each), and sends one tick record, carrying the "done up to" marks of the
+partitions it owns, to each other partition when it has something new to
+say: at most P records per interval, none from a quiet worker that owns
+every partition but a keep-alive for the broker watchdog. The clock's "now"
+is wall time, or the event-time watermark when replaying.
 
 Every agent reads in batches (`take_events`, service/batch.py): Kafka
 records, not rules, set the worker's speed, so a batch writes each state key
