@@ -56,14 +56,14 @@ from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, StateTooLarge
-from .core.notify import STATE_BUDGET_BYTES, Notifier
+from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
 from .faust_fixes import FlowControl, Transport, VisibleTopic, send_to, set_current_event, write_direct
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
-from .shell import Shell
+from .shell import NotifyShell, Shell
 from .webcache import CachedBody
 
 log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
@@ -422,7 +422,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     api.install(app, firing_table, acks_in, authenticator, pseudonyms)
     board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms)
 
-    group_ticks: dict[int, float] = {}
 
     async def send_notifications(group: str, partition: int, outcome) -> dict:
         for note in outcome.notifications:
@@ -434,41 +433,29 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             metrics.notifications.labels(f"held_{reason}").inc(n)
         return {"p": partition, "s": outcome.state}
 
+    notifications = NotifyShell(notifier, send_notifications, groups)
+
     @app.agent(to_notify)
     async def notify(stream):
         """SMS feed: one short text per notifiable state change, per recipient group."""
         async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
             changed: dict[str, tuple[dict, object]] = {}  # group -> (newest entry, a message of its partition)
             for event in events:
+                partition, value = event.message.partition, event.value
                 try:
-                    await notify_one(event, changed)
+                    if value.get("kind") == "tick":
+                        await notifications.on_tick(partition, value["now"], changed, event)
+                    else:
+                        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older
+                        await notifications.on_warnings(event.key, partition, items, changed, event)
                 except Exception:
-                    log.exception("notification failed on notify[%s]@%s", event.message.partition,
-                                  event.message.offset)
+                    log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
                     metrics.processing_errors.labels("notify").inc()
-            # Last, as in finish(): queued after the texts, so a kill -9 can repeat a text (same
+            # Last, as in Shell.finish: queued after the texts, so a kill -9 can repeat a text (same
             # notification_id) but not record it as sent when it was not. One write per group.
-            for group, (entry, event) in changed.items():
-                fitted, forgotten = notifier.fit(entry["s"])
-                if forgotten:  # or Kafka would refuse the record, on every restart too
-                    log.warning("recipient group %s: state over %d bytes, forgot the %d fingerprints quiet longest "
-                                "(their resolve will not be notified)", group, STATE_BUDGET_BYTES, forgotten)
-                    entry = {**entry, "s": fitted}
+            for group, entry, event in notifications.to_write(changed):
                 set_current_event(event)
                 groups[group] = entry
-
-    async def notify_one(event, changed: dict[str, tuple[dict, object]]) -> None:
-        partition, value = event.message.partition, event.value
-        if value.get("kind") == "tick":
-            now = group_ticks[partition] = max(value["now"], group_ticks.get(partition, float("-inf")))
-            entries = dict(groups.items())
-            entries.update((g, e) for g, (e, _) in changed.items())
-            for group, entry in entries.items():
-                if entry and entry["p"] == partition:
-                    due = notifier.next_tick_at(entry["s"])
-                    if due is not None and due <= now:
-                        outcome = notifier.on_tick(entry["s"], group, now)
-                        changed[group] = (await send_notifications(group, partition, outcome), event)
             return
         group = event.key
         items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older: one each

@@ -49,14 +49,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from . import metrics
 from .batch import Batch, PendingStates
 from .core.clock import PartitionClocks
 from .core.engine import Engine, Result, StateTooLarge, firing_of, set_state_partition, state_partition
-from .core.timefmt import to_rfc3339
+from .core.notify import STATE_BUDGET_BYTES, Notifier
+from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
@@ -322,6 +323,50 @@ class Shell:
             observe(batch)
         for key, value, partition in self.pending.take(batch.touched):
             await self.store.write(key, value, partition, batch)
+
+
+class NotifyShell:
+    """The notify agent's steps: warnings reach their recipient group's state, ticks release what it holds.
+
+    `send(group, partition, outcome)` sends an outcome's notifications and returns the
+    group's new table entry; `groups` reads the table. A batch collects the entries it
+    changed in `changed` (group -> (entry, a message of its partition)), and `to_write`
+    hands them back, each fitted to its size budget, for the adapter to write last.
+    """
+
+    def __init__(self, notifier: Notifier, send: Callable[[str, int, Any], Awaitable[dict]], groups: Any):
+        self.notifier = notifier
+        self.send = send
+        self.groups = groups
+        self.ticked: dict[int, float] = {}  # notify partition -> the highest clock a tick brought
+
+    async def on_warnings(self, group: str, partition: int, items: list[dict], changed: dict, source: Any) -> None:
+        # each at the warning's own time: a replay rate-limits as live operation did
+        arrivals = [(w, to_epoch(w["changed_at"])) for w in items]
+        entry = changed[group][0] if group in changed else self.groups.get(group)
+        outcome = self.notifier.on_warnings(entry["s"] if entry else None, arrivals, group)
+        changed[group] = (await self.send(group, partition, outcome), source)
+
+    async def on_tick(self, partition: int, now: float, changed: dict, source: Any) -> None:
+        now = self.ticked[partition] = max(now, self.ticked.get(partition, NEVER))
+        entries = dict(self.groups.items())
+        entries.update((g, e) for g, (e, _) in changed.items())
+        for group, entry in entries.items():
+            if entry and entry["p"] == partition:
+                due = self.notifier.next_tick_at(entry["s"])
+                if due is not None and due <= now:
+                    outcome = self.notifier.on_tick(entry["s"], group, now)
+                    changed[group] = (await self.send(group, partition, outcome), source)
+
+    def to_write(self, changed: dict) -> Iterator[tuple[str, dict, Any]]:
+        """(group, entry, source) of each group a batch changed, its state fitted to Kafka's record size."""
+        for group, (entry, source) in changed.items():
+            fitted, forgotten = self.notifier.fit(entry["s"])
+            if forgotten:  # or Kafka would refuse the record, on every restart too
+                log.warning("recipient group %s: state over %d bytes, forgot the %d fingerprints quiet longest "
+                            "(their resolve will not be notified)", group, STATE_BUDGET_BYTES, forgotten)
+                entry = {**entry, "s": fitted}
+            yield group, entry, source
 
 
 # --- in-memory parts: the simulator and the tests drive the same shell ---------------------

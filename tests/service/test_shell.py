@@ -152,3 +152,27 @@ def test_a_failing_derived_event_is_dead_lettered_alone():
     run(shell.finish(batch))
     assert shell.publisher.dead == [("processing_error", b"district:D1")]
     assert ("outage:O1", 0) in shell.store.writes
+
+
+def test_notify_steps_send_then_hand_back_one_entry_per_group():
+    from service.core.notify import Notifier, NotifyConfig
+    from service.shell import NotifyShell
+    from tests.service.test_outputs import a_warning
+
+    sent = []
+
+    async def send(group, partition, outcome):
+        sent.extend(outcome.notifications)
+        return {"p": partition, "s": outcome.state}
+
+    groups = {}
+    notify = NotifyShell(Notifier(NotifyConfig(default_group="ops-centre"), {}), send, groups)
+    changed = {}
+    run(notify.on_warnings("ops-centre", 2, [a_warning()], changed, "message"))
+    assert len(sent) == 1
+    [(group, entry, source)] = list(notify.to_write(changed))
+    assert (group, entry["p"], source) == ("ops-centre", 2, "message")
+    groups[group] = entry
+    changed = {}
+    run(notify.on_tick(2, T0, changed, "tick"))
+    assert changed == {}  # nothing held back was due: nothing to write
