@@ -456,14 +456,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             for group, entry, event in notifications.to_write(changed):
                 set_current_event(event)
                 groups[group] = entry
-            return
-        group = event.key
-        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older: one each
-        # each at the warning's own time: a replay rate-limits as live operation did
-        arrivals = [(w, to_epoch(w["changed_at"])) for w in items]
-        entry = changed[group][0] if group in changed else groups.get(group)
-        outcome = notifier.on_warnings(entry["s"] if entry else None, arrivals, group)
-        changed[group] = (await send_notifications(group, partition, outcome), event)
 
     delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
 
