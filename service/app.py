@@ -442,6 +442,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             changed: dict[str, tuple[dict, object]] = {}  # group -> (newest entry, a message of its partition)
             for event in events:
                 partition, value = event.message.partition, event.value
+                set_current_event(event)  # a group is read from its partition's database (RocksDB)
                 try:
                     if value.get("kind") == "tick":
                         await notifications.on_tick(partition, value["now"], changed, event)
