@@ -156,22 +156,25 @@ class Shell:
 
     async def derive(self, key: str, ts: float, event: dict, batch: Batch, source: Any = None) -> None:
         """Deliver `event` to `key`: applied here when this worker owns its home partition, else sent there."""
+        try:
+            await self._deliver(key, ts, event, batch)
+        except StateTooLarge as e:
+            log.warning("dead-lettered an event for work[%s]: state_too_large", self.home(key))
+            await self.publisher.dead_letter(source or batch.source, "state_too_large", str(e),
+                                             key=key.encode(), value=_json(event))
+        except Exception as e:
+            log.exception("processing failed for a key of work[%s]", self.home(key))
+            metrics.processing_errors.labels("process").inc()
+            await self.publisher.dead_letter(source or batch.source, "processing_error",
+                                             f"{type(e).__name__}: {e}", key=key.encode(), value=_json(event))
+
+    async def _deliver(self, key: str, ts: float, event: dict, batch: Batch) -> None:
         p = self.home(key)
         if not self.owns(p):
             batch.derive(p, key, ts, event)
             return
         batch.local.setdefault(p, []).append([key, ts, event])
-        try:
-            await self.on_event(key, p, event, ts, batch)
-        except StateTooLarge as e:
-            log.warning("dead-lettered an event for work[%s]: state_too_large", p)
-            await self.publisher.dead_letter(source or batch.source, "state_too_large", str(e),
-                                             key=key.encode(), value=_json(event))
-        except Exception as e:
-            log.exception("processing failed for a key of work[%s]", p)
-            metrics.processing_errors.labels("process").inc()
-            await self.publisher.dead_letter(source or batch.source, "processing_error",
-                                             f"{type(e).__name__}: {e}", key=key.encode(), value=_json(event))
+        await self.on_event(key, p, event, ts, batch)
 
     async def on_event(self, key: str, partition: int, event: dict, ts: float, batch: Batch) -> None:
         now = self.clocks.now_for(key, partition)
@@ -187,9 +190,12 @@ class Shell:
         await self.apply(key, partition, result, batch)
 
     async def on_input(self, keys: Iterable[str], event: dict, ts: float, batch: Batch) -> None:
-        """A validated input event: to each of its subjects (service/core/subjects routes)."""
+        """A validated input event: to each of its subjects (service/core/subjects routes).
+
+        A subject that cannot take it (StateTooLarge, a bug) raises: the caller dead-letters
+        the input message itself, as it came. Events derived from it fail one by one."""
         for key in keys:
-            await self.derive(key, ts, event, batch)
+            await self._deliver(key, ts, event, batch)
 
     async def on_events(self, source: Any, items: list[list], batch: Batch) -> None:
         """A work record: events derived or forwarded by another partition, each dead-lettered alone if it fails."""

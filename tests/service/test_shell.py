@@ -176,3 +176,20 @@ def test_notify_steps_send_then_hand_back_one_entry_per_group():
     changed = {}
     run(notify.on_tick(2, T0, changed, "tick"))
     assert changed == {}  # nothing held back was due: nothing to write
+
+
+def test_an_input_event_its_subject_cannot_take_raises_for_the_caller_to_dead_letter_it_whole():
+    # the adapter dead-letters the input message as it came (its own key and bytes), not a re-encoding
+    shell, _ = make()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    shell.engine.on_event = broken
+    try:
+        run(shell.on_input(["outage:O1"], OUTAGE, T0, Batch()))
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the input event's failure was swallowed")
+    assert shell.publisher.dead == []
