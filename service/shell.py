@@ -6,9 +6,12 @@ work records and dead letters, a `Store` of persisted states, the partition
 clocks, the wakeup heaps, the key -> home partition function, and `owns`,
 which says whether this worker owns a work partition now. Each message kind
 has one handler: `on_input` (a validated input event), `on_events` (a work
-record of events), `on_tick`, `on_ack`; `finish` ends a batch. The Faust app
-(service/app.py) decodes Kafka messages and calls these; tests call them with
-in-memory parts (tests/service/test_shell.py).
+record of events), `on_tick` (with the marks it carries), `on_ack`; `finish`
+ends a batch; `NotifyShell` does the same for the notify agent. The Faust app
+(service/app.py) decodes Kafka messages and calls these; the simulator
+(service/sim/engine_run.py) and the rule tests' World (tests/core/world.py)
+drive the very same shell on the in-memory parts at the end of this module,
+and tests/service/test_shell.py checks it step by step.
 
 States in a batch
 -----------------
