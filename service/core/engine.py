@@ -334,7 +334,8 @@ class Engine:
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
-                        and cached[3] <= until and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
+                        and cached[3] is not None and cached[3] <= until
+                        and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
                         and cached[4] == config
                         and rc.enabled_for(district)
                         and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
@@ -380,7 +381,7 @@ class Engine:
                 tx.check(rule_id, rstate)
             if can_be_quiet and incremental:
                 quiet = rule.quiet_until(facts, rstate, ws, params, ev)
-                if quiet is not None:
+                if quiet is not None and math.isfinite(until):  # a clock not known yet (-inf) is no time to keep
                     nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until, config]
         tx.commit()
         if not running:

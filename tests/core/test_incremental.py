@@ -126,3 +126,17 @@ def test_the_digest_of_a_rules_configuration_is_the_same_in_every_process():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1
+
+
+def test_a_state_evaluated_before_the_clock_is_known_survives_its_json_round_trip():
+    """A worker's clock is -inf until its first tick; a quiet time worked out then must not be
+    kept as such: JSON has no -inf (orjson writes null), and the next evaluation compared it."""
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    t0 = 1_800_000_000.0
+    state = None
+    for i in range(3):
+        event = {"event_id": f"p-{i}", "type": "payment.received", "occurred_at": "2027-01-15T08:00:00Z",
+                 "account_id": "A1", "amount": "1.00"}
+        result = engine.on_event("account:A1", state, event, t0 + i, float("-inf") if i == 0 else t0 + i)
+        state = orjson.loads(orjson.dumps(result.state))  # what the table stores and gives back
+    assert engine.on_tick(state, t0 + 10).state is not None

@@ -50,7 +50,7 @@ def test_an_account_grown_past_the_state_budget_dead_letters_the_event_and_the_w
         assert d.caught_up(within=30)
         letters = d.read("dead_letters", lambda rs: len(rs) >= 1)
         refused = [DeadLetter.model_validate_json(r.value) for r in letters]
-        assert all(x.reason == "state_too_large" for x in refused) and n / 4 < len(refused) < n
+        assert all(x.reason == "state_too_large" for x in refused) and n / 4 < len(refused) < n, (len(refused), n, sorted({(x.reason, x.detail[:150]) for x in refused})[:5])
         assert d.proc.poll() is None, "the worker must keep running"
         assert "exiting with code 4" not in d.log()
     finally:
