@@ -218,7 +218,7 @@ class Engine:
         # before it is rendered from the facts as they stood then (a "no crew yet" warning does not
         # cite the arrival that ends it), and the event cannot reach a decision already due.
         early = None
-        if state["facts"] and not self._lapsing(state, max(now, own)):
+        if state["facts"] and not self._lapsing(state, max(now, own)) and self._due_by(state, min(now, own), own):
             early = self._evaluate(state, min(now, own), own_event_ts=own, reached=frozenset(), before_event=True)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
         _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
@@ -329,7 +329,10 @@ class Engine:
         rule's configuration they were worked out under (another configuration: evaluated again).
         The warning states move through one transaction (`tx`, a new one if None), committed once
         at the end; a watching one says whether anything stored changed. `before_event`: an event is
-        about to be applied, so the subject is not finished, whatever its age.
+        about to be applied, so the subject is not finished, whatever its age; and the rules that
+        cannot say when they are quiet, which replay their whole timeline from the facts (telling
+        each moment as of then), wait for it: evaluated now they would take the event's moment as
+        decided without it.
         """
         tx = tx or Transaction(state)
         if state["kind"] in ("ticket", "outage") and not before_event:
@@ -348,15 +351,13 @@ class Engine:
         watch = tx.watch
         incremental = self.incremental
         for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config in self._plan.get(state["kind"], ()):
+            if before_event and not can_be_quiet:
+                continue
             until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
-                        and cached[3] is not None and cached[3] <= until
-                        and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
-                        and cached[4] == config
-                        and rc.enabled_for(district)
-                        and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
+                        and self._quiet(rc, cached, until, config, district, stored)):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
                     if cached[1] is not None:
                         wakes.append(cached[1])
@@ -412,6 +413,33 @@ class Engine:
         elif (opened := self.opened_at(state["kind"], facts)) is not None:
             wakes.append(opened + self.max_open)
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
+
+    @staticmethod
+    def _quiet(rc: RuleConfig, cached: list, until: float, config: str, district: str | None, stored: dict) -> bool:
+        """Whether evaluating a rule up to `until` would change nothing, by its kept quiet time."""
+        return (cached[3] is not None and cached[3] <= until
+                and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
+                and cached[4] == config
+                and rc.enabled_for(district)
+                and not (rc.escalate_after_seconds and stored.get(rc.rule.rule_id, {}).get("status") == "firing"))
+
+    def _due_by(self, state: dict, now: float, own: float) -> bool:
+        """Whether some rule of the subject may decide something up to `now` (`own` for those on its own clock).
+
+        A rule that cannot say when it is quiet (outage.notice_short, the account timelines) replays
+        its whole timeline from the facts, telling each moment as of then: it is not counted here.
+        """
+        if not self.incremental:
+            return True
+        nexts, district, stored = state["next"], state["facts"].get("district_id"), state["warnings"]
+        for rc, _, rule_id, own_clock, _, can_be_quiet, config in self._plan.get(state["kind"], ()):
+            if not can_be_quiet:
+                continue
+            cached = nexts.get(rule_id)
+            until = max(now, own) if own_clock else now
+            if cached is None or not self._quiet(rc, cached, until, config, district, stored):
+                return True
+        return False
 
     @staticmethod
     def _escalate(rc: RuleConfig, ws: WarningState, until: float) -> tuple[list[Transition], float | None]:
