@@ -138,7 +138,7 @@ class RiskWarning(_Message):
     response_plan: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     """The prepared response for this rule, from the rule configuration."""
     evidence: Annotated[list[EventId], Field(max_length=MAX_EVIDENCE)]
-    """Up to 20 event_ids that drove the value, all known at changed_at."""
+    """Up to 20 event_ids that drove the value: none with an event time after changed_at."""
     # additions
     transition: WarningTransition | None = None
     """raised, escalated, de-escalated or resolved."""

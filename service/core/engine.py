@@ -213,6 +213,13 @@ class Engine:
         # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
         if remembers(recent, digest) or any(remembers(ids, digest) for ids in dated.values()):
             return Result(state, duplicate=True)
+        own = ts if wall is None else min(ts, wall + self.max_ahead)
+        # What was due by the event's own time is decided before the event is folded in: a crossing
+        # before it is rendered from the facts as they stood then (a "no crew yet" warning does not
+        # cite the arrival that ends it), and the event cannot reach a decision already due.
+        early = None
+        if state["facts"] and not self._lapsing(state, max(now, own)) and self._due_by(state, min(now, own), own):
+            early = self._evaluate(state, min(now, own), own_event_ts=own, reached=frozenset(), before_event=True)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
         _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
         facts = state["facts"]
@@ -223,7 +230,7 @@ class Engine:
             subjects.account.prune(facts, self.retention, self.max_account_entries)
         if kind == "district" and facts.get("district_id") in self.districts:
             facts.update(reference_facts(self.districts[facts["district_id"]]))
-        subjects.remember_evidence(facts, event)
+        subjects.remember_evidence(facts, event, ts)
         state["last_ts"] = max(state["last_ts"], ts)
         late = facts.get("too_old", 0) - too_old
         for rc in self._observing.get((kind, event["type"]), ()):
@@ -231,7 +238,6 @@ class Engine:
             before = rstate.get("w", {}).get("late", 0)
             rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
             late += rstate.get("w", {}).get("late", 0) - before
-        own = ts if wall is None else min(ts, wall + self.max_ahead)
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
         if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
@@ -239,6 +245,8 @@ class Engine:
         else:
             reached = None
         result = self._evaluate(state, now, own_event_ts=own, reached=reached)
+        if early is not None and (early.warnings or early.stats):
+            result.warnings[:0], result.stats[:0] = early.warnings, early.stats
         result.derived = subjects.derive(kind, facts)
         result.late = late
         if kind == "outage" and facts.get("kind") == "unplanned" and event["type"] in (
@@ -277,6 +285,14 @@ class Engine:
             return facts.get("started_at") if facts.get("started_at") is not None else facts.get("scheduled_at")
         return None
 
+    def _lapsing(self, state: dict, now: float) -> bool:
+        """Whether an entity is closed for having been open too long, or is by `now`."""
+        facts = state["facts"]
+        if "lapsed_at" in facts:
+            return True
+        opened = self.opened_at(state["kind"], facts)
+        return opened is not None and now >= opened + self.max_open
+
     def _lapse(self, state: dict, now: float, tx: Transaction) -> Result | None:
         """Close an entity open longer than max_open: resolve what fires, stop its clocks."""
         facts = state["facts"]
@@ -302,7 +318,8 @@ class Engine:
         return Result(state, out, wake_at=expires)
 
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None,
-                  reached: frozenset[str] | set[str] | None = None, tx: Transaction | None = None) -> Result:
+                  reached: frozenset[str] | set[str] | None = None, tx: Transaction | None = None,
+                  before_event: bool = False) -> Result:
         """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
 
         reached None: every rule (an acknowledgement, a subject whose context just changed).
@@ -311,10 +328,14 @@ class Engine:
         last wake time and running flag stand for it, kept in state["next"] with the digest of the
         rule's configuration they were worked out under (another configuration: evaluated again).
         The warning states move through one transaction (`tx`, a new one if None), committed once
-        at the end; a watching one says whether anything stored changed.
+        at the end; a watching one says whether anything stored changed. `before_event`: an event is
+        about to be applied, so the subject is not finished, whatever its age; and the rules that
+        cannot say when they are quiet, which replay their whole timeline from the facts (telling
+        each moment as of then), wait for it: evaluated now they would take the event's moment as
+        decided without it.
         """
         tx = tx or Transaction(state)
-        if state["kind"] in ("ticket", "outage"):
+        if state["kind"] in ("ticket", "outage") and not before_event:
             lapsed = self._lapse(state, now, tx)
             if lapsed is not None:
                 return lapsed
@@ -330,15 +351,13 @@ class Engine:
         watch = tx.watch
         incremental = self.incremental
         for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config in self._plan.get(state["kind"], ()):
+            if before_event and not can_be_quiet:
+                continue
             until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
-                        and cached[3] is not None and cached[3] <= until
-                        and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
-                        and cached[4] == config
-                        and rc.enabled_for(district)
-                        and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
+                        and self._quiet(rc, cached, until, config, district, stored)):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
                     if cached[1] is not None:
                         wakes.append(cached[1])
@@ -384,6 +403,8 @@ class Engine:
                 if quiet is not None and math.isfinite(until):  # a clock not known yet (-inf) is no time to keep
                     nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until, config]
         tx.commit()
+        if before_event:
+            return Result(state, out, stats=stats)
         if not running:
             expires = state["last_ts"] + self.retention
             if now >= expires:
@@ -392,6 +413,33 @@ class Engine:
         elif (opened := self.opened_at(state["kind"], facts)) is not None:
             wakes.append(opened + self.max_open)
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
+
+    @staticmethod
+    def _quiet(rc: RuleConfig, cached: list, until: float, config: str, district: str | None, stored: dict) -> bool:
+        """Whether evaluating a rule up to `until` would change nothing, by its kept quiet time."""
+        return (cached[3] is not None and cached[3] <= until
+                and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
+                and cached[4] == config
+                and rc.enabled_for(district)
+                and not (rc.escalate_after_seconds and stored.get(rc.rule.rule_id, {}).get("status") == "firing"))
+
+    def _due_by(self, state: dict, now: float, own: float) -> bool:
+        """Whether some rule of the subject may decide something up to `now` (`own` for those on its own clock).
+
+        A rule that cannot say when it is quiet (outage.notice_short, the account timelines) replays
+        its whole timeline from the facts, telling each moment as of then: it is not counted here.
+        """
+        if not self.incremental:
+            return True
+        nexts, district, stored = state["next"], state["facts"].get("district_id"), state["warnings"]
+        for rc, _, rule_id, own_clock, _, can_be_quiet, config in self._plan.get(state["kind"], ()):
+            if not can_be_quiet:
+                continue
+            cached = nexts.get(rule_id)
+            until = max(now, own) if own_clock else now
+            if cached is None or not self._quiet(rc, cached, until, config, district, stored):
+                return True
+        return False
 
     @staticmethod
     def _escalate(rc: RuleConfig, ws: WarningState, until: float) -> tuple[list[Transition], float | None]:
@@ -451,7 +499,7 @@ class Engine:
             "summary": summary,
             "summary_zh": summary_zh,
             "response_plan": rc.response_plan,
-            "evidence": rule.evidence(facts, rstate),
+            "evidence": rule.evidence(facts, rstate, t.at),
             "suppressed": False,
             "acknowledged": False,
             "flapping": flapping,

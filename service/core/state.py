@@ -20,7 +20,7 @@ import orjson
 from .fingerprint import DIGEST_CHARS, id_digest
 from .warning_state import WarningState
 
-SUBJECT_VERSION = 1
+SUBJECT_VERSION = 2
 GROUP_VERSION = 1
 
 
@@ -86,6 +86,21 @@ def migrate_subject(state: dict) -> SubjectState:
     """Bring a subject's state of any earlier shape to the current one, in place."""
     if state.get("v") == SUBJECT_VERSION:
         return state  # type: ignore[return-value]
+    if state.get("v") != 1:
+        _before_versions(state)
+    # Version 1 kept the ids a warning cites without their event times: kept, with the time not known
+    evidence = state.get("facts", {}).get("evidence", {})
+    for event_type, cite in evidence.items():
+        if isinstance(cite, str):
+            evidence[event_type] = [cite, None]
+    for rstate in state.get("rules", {}).values():
+        if rstate.get("ev") and isinstance(rstate["ev"][0], str):
+            rstate["ev"] = [[cite, None] for cite in rstate["ev"]]
+    state["v"] = SUBJECT_VERSION
+    return state  # type: ignore[return-value]
+
+
+def _before_versions(state: dict) -> None:
     # Before versions: the id memory was a list (of digests, and of full ids before those),
     recent = state.get("recent", "")
     if isinstance(recent, list):
@@ -97,8 +112,6 @@ def migrate_subject(state: dict) -> SubjectState:
     if isinstance(derived, list):
         state["facts"]["derived"] = dict.fromkeys(derived, 1)
     state.setdefault("next", {})
-    state["v"] = SUBJECT_VERSION
-    return state  # type: ignore[return-value]
 
 
 def migrate_group(state: dict) -> GroupState:

@@ -23,6 +23,22 @@ def test_a_subject_state_of_the_oldest_shape_is_brought_to_the_current_one_in_on
     assert set(new_state("account", T0)) == set(state)  # a new state has the same keys
 
 
+def test_the_ids_a_version_1_state_cites_are_kept_with_their_time_not_known():
+    old = {**new_state("district", T0), "v": 1,
+           "facts": {"district_id": "D1", "evidence": {"complaint.received": "c1"}},
+           "rules": {"repair.sla_breach_ratio": {"w": {"b": {}, "evaluated": None, "late": 0}, "ev": ["e1", "e2"]},
+                     "complaints.surge": {"ids": [[T0, "c1"]]}}}
+    state = migrate_subject(copy.deepcopy(old))
+    assert state["v"] == SUBJECT_VERSION == 2
+    assert state["facts"]["evidence"] == {"complaint.received": ["c1", None]}
+    assert state["rules"]["repair.sla_breach_ratio"]["ev"] == [["e1", None], ["e2", None]]
+    assert state["rules"]["complaints.surge"] == old["rules"]["complaints.surge"]
+    # cited whatever the change's time: when an event happened is not known
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    rule = engine.rulebook.rules["repair.sla_breach_ratio"].rule
+    assert rule.evidence(state["facts"], state["rules"]["repair.sla_breach_ratio"], T0 - 86400) == ["e1", "e2"]
+
+
 def test_a_group_state_of_the_oldest_shape_is_brought_to_the_current_one():
     old = {k: v for k, v in new_group_state().items() if k != "v"} | {"seen": ["w1", "w2"]}
     state = migrate_group(dict(old))

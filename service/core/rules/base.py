@@ -129,8 +129,9 @@ class Rule:
         """Identity plus context keys (district, feeder, crew) a consumer filters on."""
         return self.identity(facts)
 
-    def evidence(self, facts: dict, rstate: dict) -> list[str]:
-        return list(facts.get("evidence", {}).values())[:20]
+    def evidence(self, facts: dict, rstate: dict, at: float) -> list[str]:
+        """The ids of the events a warning changed at `at` cites: none dated after `at`."""
+        return cited(facts.get("evidence", {}).values(), at)[:20]
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
         """(start, end) of the window a transition was decided on, for window rules."""
@@ -139,6 +140,11 @@ class Rule:
     def summaries(self, facts: dict, t: Transition) -> tuple[str, str]:
         """(English, Chinese) one-liners a duty officer can act on."""
         raise NotImplementedError
+
+
+def cited(entries, at: float) -> list[str]:
+    """The ids of [id, event time] entries dated no later than `at` (a time not known: kept)."""
+    return [i for i, ts in entries if ts is None or ts <= at]
 
 
 def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
@@ -257,11 +263,11 @@ class WindowRule(Rule):
         w = params.window()
         rstate.setdefault("w", w.new_state())
         if w.add(rstate["w"], self.aggregation(params), ts, v):
-            rstate["ev"] = (rstate.get("ev", []) + [event["event_id"]])[-EVIDENCE:]
+            rstate["ev"] = (rstate.get("ev", []) + [[event["event_id"], ts]])[-EVIDENCE:]
 
-    def evidence(self, facts: dict, rstate: dict) -> list[str]:
-        """The most recent events that went into the window."""
-        return list(rstate.get("ev", []))
+    def evidence(self, facts: dict, rstate: dict, at: float) -> list[str]:
+        """The most recent events that went into the window, of those dated no later than `at`."""
+        return cited(rstate.get("ev", []), at)
 
     def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # evaluate decides only the ends `due_ends` returns, and there are none before `next_due`

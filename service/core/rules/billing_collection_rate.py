@@ -85,6 +85,7 @@ class CollectionRate(Rule):
             p["billed"] += cents(event["amount"])
             p["bills"] += 1
             p["due"] = max(p["due"] or event["due_date"], event["due_date"])
+            p["last"] = max(p.get("last", ts), ts)  # the decision is stamped no earlier than its bills
             if len(p["evidence"]) < EVIDENCE:
                 p["evidence"].append(event["event_id"])
         else:
@@ -117,7 +118,8 @@ class CollectionRate(Rule):
             ratio = paid / p["billed"] if p["billed"] else 1.0
             current = ws.severity if ws.status == "firing" else None
             severity, th = target_severity(ratio, current, params.raise_, params.clear, above=False, strict=True)
-            t = yield Decision(severity, ratio, th, at if ws.changed_at is None else max(at, ws.changed_at))
+            stamp = max(at, p.get("last", at), ws.changed_at if ws.changed_at is not None else at)
+            t = yield Decision(severity, ratio, th, stamp)
             rstate["decided"] = (rstate["decided"] + [name])[-DECIDED_KEPT:]
             cutoffs = rstate.setdefault("cutoffs", {})
             cutoffs[name] = cutoff
@@ -127,7 +129,7 @@ class CollectionRate(Rule):
             if t is not None:
                 # What summaries() needs to name the period; kept small.
                 notes = facts.setdefault("collection_rate", {})
-                notes[repr(t.at)] = {"period": name, "billed": p["billed"], "paid": paid}
+                notes[repr(t.at)] = {"period": name, "billed": p["billed"], "paid": paid, "by": at}
                 for old in sorted(notes, key=float)[:-4]:
                     del notes[old]
         pending = [self.decide_at(p, params) for p in periods.values() if p["due"]]
@@ -140,7 +142,7 @@ class CollectionRate(Rule):
     def scope(self, facts):
         return scope_of(facts, ("district_id",))
 
-    def evidence(self, facts, rstate):
+    def evidence(self, facts, rstate, at):
         return list(rstate.get("evidence", []))[:EVIDENCE]
 
     def window_of(self, t: Transition, params: Params):
@@ -152,7 +154,7 @@ class CollectionRate(Rule):
         period = note.get("period", "?")
         paid, billed = note.get("paid", 0), note.get("billed", 0)
         pct, th = f"{t.value * 100:.1f}", f"{t.threshold * 100:.0f}"
-        day = to_rfc3339(t.at)[:10]
+        day = to_rfc3339(note.get("by", t.at))[:10]  # the cutoff counted to (the change can be stamped later)
         if t.kind == "resolved":
             return (
                 f"District {district} collected {pct} % of period {period} bills by {day}; collection back to normal.",

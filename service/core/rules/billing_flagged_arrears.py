@@ -101,12 +101,13 @@ class AccountTimeline(Rule):
     def scope(self, facts):
         return scope_of(facts, ("account_id", "district_id"))
 
-    def evidence(self, facts, rstate):
-        """The flag events, then the open bills, oldest first."""
-        ids = [f["event_id"] for _, f in sorted(facts.get("flags", {}).items(), key=lambda kv: kv[1]["ts"])]
+    def evidence(self, facts, rstate, at):
+        """The flag events, then the open bills, oldest first: those dated no later than `at`."""
+        ids = [f["event_id"] for _, f in sorted(facts.get("flags", {}).items(), key=lambda kv: kv[1]["ts"])
+               if f["ts"] <= at]
         bills = facts.get("bills", {})
         ids += [bills[b]["event_id"] for b in account.oldest_first(bills)
-                if bills[b]["amount_cents"] > bills[b]["paid_cents"]]
+                if bills[b]["amount_cents"] > bills[b]["paid_cents"] and bills[b]["ts"] <= at]
         return ids[:20]
 
 

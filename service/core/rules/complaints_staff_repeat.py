@@ -204,9 +204,9 @@ class RecentEventsRule(Rule):
     def window_of(self, t: Transition, params: Any) -> tuple[float, float]:
         return (t.at - params.window_days * DAY, t.at)
 
-    def evidence(self, facts, rstate) -> list[str]:
+    def evidence(self, facts, rstate, at) -> list[str]:
         b = rstate.get("w", {}).get("b", {})
-        ids = [i for k in sorted(b, key=float) for _, i in b[k]]
+        ids = [i for k in sorted(b, key=float) if float(k) <= at for _, i in b[k]]
         return ids[-EVIDENCE_KEPT:]
 
 

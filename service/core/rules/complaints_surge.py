@@ -161,8 +161,8 @@ class SurgeRule(Rule):
     def window_of(self, t: Transition, params: Any) -> tuple[float, float]:
         return (t.at - params.window_minutes * MIN, t.at)
 
-    def evidence(self, facts, rstate) -> list[str]:
-        return [i for _, i in rstate.get("ids", [])][-EVIDENCE_KEPT:]
+    def evidence(self, facts, rstate, at) -> list[str]:
+        return [i for ts, i in rstate.get("ids", []) if ts <= at][-EVIDENCE_KEPT:]
 
     def identity(self, facts):
         return {"district_id": facts["district_id"]}

@@ -69,8 +69,8 @@ class SatisfactionLow(WindowRule):
             ids.sort()
             del ids[:-EVIDENCE_KEPT]
 
-    def evidence(self, facts, rstate) -> list[str]:
-        return [i for _, i in rstate.get("ids", [])]
+    def evidence(self, facts, rstate, at) -> list[str]:
+        return [i for ts, i in rstate.get("ids", []) if ts <= at]
 
     def identity(self, facts):
         return {self.key: facts[self.key]}

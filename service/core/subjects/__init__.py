@@ -60,8 +60,8 @@ def routes(event: dict) -> list[str]:
 EVIDENCE_TYPES = 20
 
 
-def remember_evidence(facts: dict, event: dict) -> None:
-    """Keep the first event id of each type: what a duty officer can look up."""
+def remember_evidence(facts: dict, event: dict, ts: float) -> None:
+    """Keep the first event id of each type, with its time: what a duty officer can look up."""
     evidence = facts.setdefault("evidence", {})
-    if len(evidence) < EVIDENCE_TYPES:
-        evidence.setdefault(event["type"], event["event_id"])
+    if len(evidence) < EVIDENCE_TYPES and event["type"] not in evidence:
+        evidence[event["type"]] = [event["event_id"], ts]
