@@ -1,0 +1,195 @@
+"""The shell step by step, with in-memory parts: no Kafka, no Faust (service/shell.py)."""
+
+import asyncio
+
+from service.batch import Batch
+from service.core.clock import PartitionClocks
+from service.core.engine import Engine
+from service.shell import Shell
+from tests.core.world import T0, rulebook
+
+P = 4
+HOME = {"outage:O1": 0, "district:D1": 1, "ticket:T1": 2, "district:D2": 3}
+OUTAGE = {"type": "outage.started", "event_id": "e1", "outage_id": "O1", "district_id": "D1",
+          "kind": "unplanned", "customers_affected": 500}
+TICKET = {"type": "ticket.created", "event_id": "t1", "ticket_id": "T1", "district_id": "D2",
+          "category": "no_power", "priority": "normal", "area_type": "urban"}
+
+
+class Publisher:
+    def __init__(self):
+        self.sent, self.records, self.dead, self.acks = [], [], [], []
+
+    async def warnings(self, key, partition, warnings, batch):
+        self.sent += warnings
+
+    async def events(self, partition, items):
+        self.records.append((partition, [key for key, _, _ in items]))
+
+    async def notes(self, batch):
+        batch.notes.clear()
+
+    async def dead_letter(self, source, reason, detail, key=None, value=None):
+        self.dead.append((reason, key))
+
+    async def ack_recorded(self, fingerprint, ack, partition):
+        self.acks.append(fingerprint)
+
+
+class Store(dict):
+    def __init__(self):
+        super().__init__()
+        self.writes = []
+
+    async def write(self, key, value, partition, batch):
+        self.writes.append((key, partition))
+        if value is None:
+            self.pop(key, None)
+        else:
+            self[key] = value
+
+
+def make(owned=range(P)):
+    owned = set(owned)
+    shell = Shell(Engine(rulebook()), Publisher(), Store(), PartitionClocks(P), P, HOME.__getitem__,
+                  owns=owned.__contains__, wall=lambda: T0)
+    return shell, owned
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_a_derived_event_for_an_owned_partition_is_applied_in_process():
+    shell, _ = make()
+    batch = Batch()
+    run(shell.on_input(["outage:O1"], OUTAGE, T0, batch))
+    # the district heard of the outage at once: no work record carries it
+    assert shell.current("district:D1") is not None
+    run(shell.finish(batch))
+    assert shell.publisher.records == []
+    assert sorted(shell.store.writes) == [("district:D1", 1), ("outage:O1", 0)]
+    assert shell.store["district:D1"]["p"] == 1
+
+
+def test_a_derived_event_for_a_partition_owned_elsewhere_goes_as_one_work_record():
+    shell, _ = make(owned={0})
+    batch = Batch()
+    run(shell.on_input(["outage:O1"], OUTAGE, T0, batch))
+    assert shell.current("district:D1") is None
+    run(shell.finish(batch))
+    assert shell.publisher.records == [(1, ["district:D1"])]
+    assert shell.store.writes == [("outage:O1", 0)]
+
+
+def test_a_hot_key_is_written_once_per_batch_with_its_newest_state():
+    shell, _ = make()
+    batch = Batch()
+    for n in range(5):
+        run(shell.on_input([f"outage:O{n}"] if n else ["outage:O1"],
+                           {**OUTAGE, "event_id": f"e{n}", "outage_id": f"O{n}" if n else "O1"}, T0 + n, batch))
+    run(shell.finish(batch))
+    assert [w for w in shell.store.writes if w[0] == "district:D1"] == [("district:D1", 1)]
+
+
+HOME.update({f"outage:O{n}": 0 for n in range(2, 5)})
+
+
+def test_a_partition_taken_away_mid_batch_gets_its_events_over_the_work_topic():
+    shell, owned = make()
+    batch = Batch()
+    run(shell.on_input(["outage:O1"], OUTAGE, T0, batch))
+    owned.discard(1)  # a rebalance gives district D1's partition to another worker before the batch ends
+    run(shell.finish(batch))
+    assert shell.publisher.records == [(1, ["district:D1"])]  # its new owner applies it
+    assert shell.store.writes == [("outage:O1", 0)]  # and restores no state of ours over its own
+
+
+def test_a_tick_evaluates_due_keys_then_marks_its_partition_done():
+    shell, _ = make()
+    batch = Batch()
+    run(shell.on_input(["ticket:T1"], TICKET, T0, batch))
+    run(shell.finish(batch))
+    assert shell.own_marks() == {}
+    tick = {"now": T0 + 200 * 60, "worker": "w", "gen": 1, "owned": 1, "total": 1, "seq": 1, "wall": T0}
+    batch = Batch()
+    run(shell.on_tick(2, tick, batch))
+    run(shell.finish(batch))
+    assert [w["transition"] for w in shell.publisher.sent] == ["raised", "escalated", "escalated"]
+    assert shell.own_marks() == {2: T0 + 200 * 60}
+
+
+def test_marks_carried_by_one_tick_record_move_the_aggregate_clock():
+    # every source partition's "done up to" rides on one tick: no mark record per pair of partitions
+    shell, _ = make(owned={3})
+    marks = {str(p): T0 + 60 for p in range(P)}
+    tick = {"now": None, "worker": "w", "gen": 1, "owned": 1, "total": 1, "seq": 1, "wall": T0, "marks": marks}
+    run(shell.on_tick(3, tick, Batch()))
+    assert shell.clocks.aggregate_now(3) == T0 + 60
+    assert shell.clocks.aggregate_now(2) == float("-inf")
+
+
+def test_marks_speak_only_for_partitions_still_owned():
+    shell, owned = make()
+    shell.done.update({0: T0, 1: T0})
+    owned.discard(1)
+    shell.forget_partitions()
+    assert shell.own_marks() == {0: T0}
+
+
+def test_a_failing_derived_event_is_dead_lettered_alone():
+    shell, _ = make()
+
+    def broken(key, *args, **kwargs):
+        if key.startswith("district:"):
+            raise RuntimeError("boom")
+        return on_event(key, *args, **kwargs)
+
+    on_event = shell.engine.on_event
+    shell.engine.on_event = broken
+    batch = Batch()
+    run(shell.on_input(["outage:O1"], OUTAGE, T0, batch))
+    run(shell.finish(batch))
+    assert shell.publisher.dead == [("processing_error", b"district:D1")]
+    assert ("outage:O1", 0) in shell.store.writes
+
+
+def test_notify_steps_send_then_hand_back_one_entry_per_group():
+    from service.core.notify import Notifier, NotifyConfig
+    from service.shell import NotifyShell
+    from tests.service.test_outputs import a_warning
+
+    sent = []
+
+    async def send(group, partition, outcome):
+        sent.extend(outcome.notifications)
+        return {"p": partition, "s": outcome.state}
+
+    groups = {}
+    notify = NotifyShell(Notifier(NotifyConfig(default_group="ops-centre"), {}), send, groups)
+    changed = {}
+    run(notify.on_warnings("ops-centre", 2, [a_warning()], changed, "message"))
+    assert len(sent) == 1
+    [(group, entry, source)] = list(notify.to_write(changed))
+    assert (group, entry["p"], source) == ("ops-centre", 2, "message")
+    groups[group] = entry
+    changed = {}
+    run(notify.on_tick(2, T0, changed, "tick"))
+    assert changed == {}  # nothing held back was due: nothing to write
+
+
+def test_an_input_event_its_subject_cannot_take_raises_for_the_caller_to_dead_letter_it_whole():
+    # the adapter dead-letters the input message as it came (its own key and bytes), not a re-encoding
+    shell, _ = make()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    shell.engine.on_event = broken
+    try:
+        run(shell.on_input(["outage:O1"], OUTAGE, T0, Batch()))
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the input event's failure was swallowed")
+    assert shell.publisher.dead == []
