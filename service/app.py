@@ -70,7 +70,6 @@ from .webcache import CachedBody
 log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
 
 DAY = 86400.0
-STORM_RULE = "reliability.storm_mode"
 WATCHDOG_KEEPALIVE_SECONDS = 30.0  # a worker that has nothing to tick still writes a tick this often
 ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
 
@@ -112,11 +111,32 @@ class TableStore:
         self.items = table.items
 
     async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None:
-        # a message of the key's partition is current for the write (RocksDB picks its database by
-        # it); a key applied in process from another partition's message or the timer has none
-        event = batch.event_for.get(partition) or _PartitionEvent(partition)
-        set_current_event(event)
-        await write_direct(self.table, key, value, partition)
+        await write_at(self.table, key, value, partition, batch)
+
+
+class TableStorm:
+    """The districts in storm mode as a global table, which every worker reads (the shell's `storm`)."""
+
+    def __init__(self, table) -> None:
+        self.table = table
+
+    def __call__(self) -> set[str]:
+        return {d for d, on in self.table.items() if on}
+
+    async def set(self, district: str, on: bool, partition: int, batch: Batch) -> None:
+        await write_at(self.table, district, on, partition, batch)
+
+
+async def write_at(table, key, value, partition: int, batch: Batch) -> None:
+    """Write a table key whose changelog record goes to `partition`, whatever called it.
+
+    A message of `partition` is made current for the write (RocksDB picks its database
+    by it; `table[key] = value` needs one and raises without): a key applied in process
+    from another partition's message has the wrong one, and the clock timer's batch none.
+    """
+    event = batch.event_for.get(partition) or _PartitionEvent(partition)
+    set_current_event(event)
+    await write_direct(table, key, value, partition)
 
 
 class _PartitionEvent:
@@ -180,6 +200,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     storm = app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
                             **store_options(settings.store),
                             schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    storm_districts = TableStorm(storm)
     # Warnings firing now, by fingerprint, on every replica: the HTTP API lists
     # them and routes acknowledgements to the state key that owns each one.
     firing_table = app.GlobalTable("firing", default=None, partitions=settings.partitions,
@@ -197,7 +218,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                        schema=faust.Schema(key_serializer="json", value_serializer="json"))
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
-                    storm_districts=lambda: {d for d, on in storm.items() if on},
+                    storm_districts=storm_districts,
                     max_ahead_seconds=settings.max_clock_skew_seconds,
                     max_account_entries=settings.max_account_entries, state_budget=settings.state_budget_kib * 1024,
                     max_open_seconds=settings.max_open_days * DAY)
@@ -242,15 +263,13 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 headers=cloudevent_headers(w, settings.source_name),
             )
             metrics.warnings_published.labels(w["rule_id"], w["severity"], w["transition"]).inc()
-            if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
-                storm[w["scope"]["district_id"]] = w["status"] == "firing"
             if w["status"] == "firing":
                 previous = firing_table.get(w["fingerprint"]) or {}
-                await write_direct(firing_table, w["fingerprint"], {
+                await write_at(firing_table, w["fingerprint"], {
                     "key": key, "warning": w, "ack": previous.get("ack") if w["acknowledged"] else None},
-                    partition)
+                    partition, batch)
             else:
-                await write_direct(firing_table, w["fingerprint"], None, partition)
+                await write_at(firing_table, w["fingerprint"], None, partition, batch)
             batch.notes.setdefault(notifier.route(w), []).append(w)
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], pseudonyms.scope(w["scope"]))
 
@@ -288,7 +307,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                                           dead_letter=send_dead_letter, ack_recorded=ack_recorded),
                   TableStore(state), clocks, settings.partitions, home, owns=owned_work.__contains__,
                   wakeups=wakeups, firing=firing, district_labels=district_labels, districts=districts,
-                  describe_key=pseudonyms.state_key)
+                  describe_key=pseudonyms.state_key, storm=storm_districts)
 
     # a metric's child for a label set, found once: prometheus_client's labels() takes ~1 us a call
     consumed = functools.cache(metrics.events_consumed.labels)

@@ -3,8 +3,9 @@ r"""The shell: what happens to each kind of message on a work partition, with no
 `Shell` is built from parts passed in (as Prometheus' rule manager is from
 its options): the engine that decides, a `Publisher` that sends warnings,
 work records and dead letters, a `Store` of persisted states, the partition
-clocks, the wakeup heaps, the key -> home partition function, and `owns`,
-which says whether this worker owns a work partition now. Each message kind
+clocks, the wakeup heaps, the key -> home partition function, `owns`,
+which says whether this worker owns a work partition now, and `storm`, the
+districts in storm mode that the engine reads when it renders a warning. Each message kind
 has one handler: `on_input` (a validated input event), `on_events` (a work
 record of events), `on_tick` (with the marks it carries), `on_ack`; `finish`
 ends a batch; `NotifyShell` does the same for the notify agent. The Faust app
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
 LATE_LOG_SECONDS = 10.0  # at most one log line about late observations this often
 NEVER = float("-inf")
+STORM_RULE = "reliability.storm_mode"  # its warnings say which districts are in storm mode
 T = TypeVar("T")
 
 
@@ -98,13 +100,27 @@ class Store(Protocol):
     async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None: ...
 
 
+class StormDistricts(Protocol):
+    """The districts in storm mode, as every worker sees them (a global table in the app).
+
+    Calling it gives the districts in storm mode now (the engine's `storm_districts`);
+    `set` records what a storm-mode warning of `partition` said, from a message's batch
+    or from the clock's, which has no message."""
+
+    def __call__(self) -> set[str]: ...
+
+    async def set(self, district: str, on: bool, partition: int, batch: Batch) -> None: ...
+
+
 class Shell:
     def __init__(self, engine: Engine, publisher: Publisher, store: Store, clocks: PartitionClocks,
                  partitions: int, home: Callable[[str], int], owns: Callable[[int], bool] = lambda p: False,
                  wakeups: Wakeups | None = None, firing: metrics.FiringWarnings | None = None,
                  district_labels: metrics.DistrictLabels | None = None, districts: dict | None = None,
-                 wall: Callable[[], float] | None = time.time, describe_key: Callable[[str], str] = str):
+                 wall: Callable[[], float] | None = time.time, describe_key: Callable[[str], str] = str,
+                 storm: StormDistricts | None = None):
         self.engine = engine
+        self.storm = storm  # None: nothing keeps storm mode (a test's shell whose engine is told directly)
         self.publisher = publisher
         self.store = store
         self.clocks = clocks
@@ -148,6 +164,10 @@ class Shell:
                 self.district_labels.forget(key.split(":", 1)[1])
         try:
             await self.publisher.warnings(key, partition, result.warnings, batch)
+            if self.storm is not None:
+                for w in result.warnings:
+                    if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
+                        await self.storm.set(w["scope"]["district_id"], w["status"] == "firing", partition, batch)
         except BaseException:  # not applied: the table keeps the state before it
             self.pending.undo(key, result.state, before)
             raise
@@ -401,6 +421,16 @@ class MemoryStore(dict):
             self[key] = value
 
 
+class MemoryStorm(dict):
+    """Storm mode by district in a dict (True: in storm mode)."""
+
+    def __call__(self) -> set[str]:
+        return {d for d, on in self.items() if on}
+
+    async def set(self, district: str, on: bool, partition: int, batch: Batch) -> None:
+        self[district] = on
+
+
 class MemoryPublisher:
     """Warnings in a list (`sent`); derived events never leave (in memory every partition is owned)."""
 
@@ -427,10 +457,13 @@ class MemoryPublisher:
         pass
 
 
-def memory_shell(engine: Engine, on_warning: Callable[[dict], None] | None = None) -> Shell:
-    """A shell on one in-memory partition, with `FixedClock` (shell.clocks.now) as its clock."""
+def memory_shell(engine: Engine, on_warning: Callable[[dict], None] | None = None,
+                 storm: StormDistricts | None = None) -> Shell:
+    """A shell on one in-memory partition, with `FixedClock` (shell.clocks.now) as its clock.
+
+    `storm`, if given, should be what the engine's `storm_districts` reads (a `MemoryStorm`)."""
     shell = Shell(engine, MemoryPublisher(on_warning), MemoryStore(), FixedClock(), 1, home=lambda key: 0,
-                  owns=lambda p: True, wall=None)
+                  owns=lambda p: True, wall=None, storm=storm)
     shell.wakeups.load(0, [])  # nothing yet: no rebuild from the store on the first tick
     return shell
 

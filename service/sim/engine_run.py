@@ -27,12 +27,11 @@ from ..core.reference import load_reference
 from ..core.rulebook import RuleBook
 from ..core.subjects import routes
 from ..core.timefmt import to_rfc3339
-from ..shell import drive, memory_shell
+from ..shell import MemoryStorm, drive, memory_shell
 
 RULES_FILE = Path(__file__).parents[1] / "defaults" / "rules.yaml"
 DAY = 86400.0
 TICK = 60.0
-STORM_RULE = "reliability.storm_mode"
 
 
 def shipped_rulebook() -> RuleBook:
@@ -43,11 +42,11 @@ class EngineRun:
     def __init__(self, rulebook: RuleBook | None = None, reference: dict | None = None,
                  retention_seconds: float = 7 * DAY, tick: float = TICK):
         districts = load_reference(reference, "simulated reference") if reference else {}
-        self.storm: dict[str, bool] = {}
+        self.storm = MemoryStorm()  # district -> in storm mode, kept by the shell
         self.engine = Engine(rulebook or shipped_rulebook(), retention_seconds=retention_seconds,
-                             districts=districts, storm_districts=lambda: {d for d, on in self.storm.items() if on})
+                             districts=districts, storm_districts=self.storm)
         self.tick = tick
-        self.shell = memory_shell(self.engine, on_warning=self._seen)  # the shell the Faust agents use
+        self.shell = memory_shell(self.engine, on_warning=self._seen, storm=self.storm)  # the Faust agents' shell
         self.states = self.shell.store
         self.warnings = self.shell.publisher.sent
         self.events = 0
@@ -94,8 +93,6 @@ class EngineRun:
 
     def _seen(self, w: dict) -> None:
         w["detected_at"] = to_rfc3339(self.now) if self.now > -math.inf else None
-        if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
-            self.storm[w["scope"]["district_id"]] = w["status"] == "firing"
 
 
 def run_stream(stream, reference: dict | None = None, until: float | None = None,

@@ -1,10 +1,17 @@
-"""The shell step by step, with in-memory parts: no Kafka, no Faust (service/shell.py)."""
+"""The shell step by step, with in-memory parts: no Kafka (service/shell.py).
+
+One test drives the app's own shell, on Faust's in-memory tables with the producer replaced."""
 
 import asyncio
+import json
+import zlib
 
+from schemas.events import parse_event
 from service.batch import Batch
 from service.core.clock import PartitionClocks
 from service.core.engine import Engine
+from service.core.subjects import routes
+from service.core.timefmt import to_epoch, to_rfc3339
 from service.shell import Shell
 from tests.core.world import T0, rulebook
 
@@ -193,3 +200,114 @@ def test_an_input_event_its_subject_cannot_take_raises_for_the_caller_to_dead_le
     else:
         raise AssertionError("the input event's failure was swallowed")
     assert shell.publisher.dead == []
+
+
+# --- storm mode decided on the clock's batch (a replay read at once) -------------------------
+#
+# The path of tests/e2e/test_board_e2e.py::test_a_replayed_stream_is_measured_on_event_time:
+# three outages take 12 % of east's customers off supply and two rural tickets are created at
+# 09:30; the clock timer's batch (no message in it) decides east's storm mode, and a later one
+# fires both tickets' deadlines (10:42). East's warning must be held back, west's not.
+
+REPLAY_T0 = T0 - 30 * 86400.0
+REPLAY_DISTRICTS = {"districts": [
+    {"district_id": "east", "name": "East Plain", "area_type": "rural", "customers_served": 10000,
+     "recipient_group": "ops-east"},
+    {"district_id": "west", "name": "West Valley", "area_type": "rural", "customers_served": 50000,
+     "recipient_group": "ops-west"}]}
+
+
+def _replay_events() -> list[dict]:
+    m = 60.0
+    events = [{"type": "outage.started", "event_id": f"o{i}", "occurred_at": to_rfc3339(REPLAY_T0 + at * m),
+               "outage_id": f"O-{i}", "kind": "unplanned", "district_id": "east", "feeder_id": f"F-{i}",
+               "area_type": "rural", "customers_affected": 400} for i, at in enumerate((5, 10, 15))]
+    events += [{"type": "ticket.created", "event_id": f"c-{tid}", "occurred_at": to_rfc3339(REPLAY_T0 + 90 * m),
+                "ticket_id": tid, "district_id": district, "area_type": "rural", "category": "no_power",
+                "priority": "normal"} for tid, district in (("T-east", "east"), ("T-west", "west"))]
+    return events
+
+
+async def _ingest(shell, events) -> None:
+    """What the ingest agent does with a batch of input messages (service/app.py `admit`)."""
+    batch = Batch()
+    for event in events:
+        body = parse_event(json.dumps(event).encode()).model_dump(mode="json", exclude_none=True)
+        await shell.on_input(routes(body), body, to_epoch(body["occurred_at"]), batch)
+    await shell.finish(batch)
+
+
+async def _clock_tick(shell, now: float, seq: int, partitions: int) -> None:
+    """What the clock timer does on a worker owning every partition (service/app.py `tick_once`):
+    one batch with no message in it, each partition ticked, then the marks of all applied."""
+    tick = {"kind": "tick", "now": now, "idle": True, "peak": now, "worker": "w", "seq": seq, "wall": now,
+            "gen": 1, "owned": 1, "total": 1}
+    batch = Batch()
+    for p in range(partitions):
+        await shell.on_tick(p, tick, batch)
+    marks = shell.own_marks()
+    for p in range(partitions):
+        await shell.on_marks(p, marks, batch)
+    await shell.finish(batch)
+
+
+async def _replay(shell, partitions: int, sent: list[dict]) -> dict[str, dict]:
+    await _ingest(shell, _replay_events())
+    await _clock_tick(shell, REPLAY_T0 + 90 * 60, 1, partitions)
+    storm = [w for w in sent if w["rule_id"] == "reliability.storm_mode"]
+    assert [w["status"] for w in storm] == ["firing"], storm  # decided on the clock's batch
+    await _clock_tick(shell, REPLAY_T0 + 200 * 60, 2, partitions)
+    return {w["scope"]["ticket_id"]: w for w in sent
+            if w["rule_id"] == "repair.arrival_overdue" and w["transition"] == "raised"}
+
+
+def test_storm_mode_decided_on_the_clocks_batch_holds_back_a_later_ticket_warning_of_its_district():
+    from service.core.reference import load_reference
+    from service.shell import MemoryStorm
+
+    storm = MemoryStorm()
+    engine = Engine(rulebook(), districts=load_reference(REPLAY_DISTRICTS, "test"), storm_districts=storm)
+    shell = Shell(engine, Publisher(), Store(), PartitionClocks(P), P, lambda key: zlib.crc32(key.encode()) % P,
+                  owns=lambda p: True, wall=lambda: T0, storm=storm)
+    raised = run(_replay(shell, P, shell.publisher.sent))
+    assert storm() == {"east"}
+    assert raised["T-east"]["suppressed_by"] == ["storm_mode"]
+    assert not raised["T-west"]["suppressed"]
+
+
+async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, monkeypatch):
+    """The same with the app's own parts (Faust's in-memory tables, no Kafka): a table written
+    from the clock timer's batch, where no message is current, must still hold storm mode."""
+    import yaml
+
+    import service.app as app_module
+    from service.app import create_app
+    from service.config import load_settings
+    from service.faust_patches import speed
+
+    published = []
+
+    async def send_to(topic, **kw):  # the producer: what the app would send, kept here
+        if topic.get_topic_name() == settings.topics.risk_warnings:
+            published.append(json.loads(kw["value"]))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def send_direct(app, topic, key, value, partition=None, headers=None):  # table changelogs
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    districts = tmp_path / "districts.yaml"
+    districts.write_text(yaml.safe_dump(REPLAY_DISTRICTS))
+    settings = load_settings({"RISK_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                              "RISK_CLOCK": "event", "RISK_DISTRICTS_FILE": str(districts)})
+    monkeypatch.setattr(app_module, "send_to", send_to)
+    monkeypatch.setattr(speed, "send_direct", send_direct)
+    app = create_app(settings, loop=asyncio.get_running_loop())
+    shell = app.risk["shell"]
+    monkeypatch.setattr(shell, "owns", lambda p: True)
+    raised = await _replay(shell, settings.partitions, published)
+    assert raised["T-east"]["suppressed_by"] == ["storm_mode"]
+    assert not raised["T-west"]["suppressed"]
