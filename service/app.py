@@ -40,6 +40,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -103,12 +104,23 @@ METRICS_CACHE_SECONDS = 1.0  # /metrics is rendered at most this often, in a thr
 
 
 class TableStore:
-    """The state table as the shell's store: a write goes to the partition that owns its key."""
+    """The state table as the shell's store: a key is read from and written to the partition that owns it."""
 
-    def __init__(self, table) -> None:
+    def __init__(self, table, home: Callable[[str], int]) -> None:
         self.table = table
-        self.get = table.get
+        self.home = home
         self.items = table.items
+
+    def get(self, key: str) -> dict | None:
+        # RocksDB reads only the database of the current message's partition: in process, a
+        # key is applied from a message of another partition (a district from its outage's)
+        previous, event = faust.current_event(), _PartitionEvent(self.home(key))
+        set_current_event(event)
+        try:
+            return self.table.get(key)
+        finally:
+            if previous is not None:  # the message being applied stays the current one
+                set_current_event(previous)
 
     async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None:
         await write_at(self.table, key, value, partition, batch)
@@ -305,7 +317,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     owned_work: set[int] = set()  # work partitions assigned to this worker now
     shell = Shell(engine, SimpleNamespace(warnings=publish, events=send_events, notes=send_notes,
                                           dead_letter=send_dead_letter, ack_recorded=ack_recorded),
-                  TableStore(state), clocks, settings.partitions, home, owns=owned_work.__contains__,
+                  TableStore(state, home), clocks, settings.partitions, home, owns=owned_work.__contains__,
                   wakeups=wakeups, firing=firing, district_labels=district_labels, districts=districts,
                   describe_key=pseudonyms.state_key, storm=storm_districts)
 

@@ -5,7 +5,10 @@ One test drives the app's own shell, on Faust's in-memory tables with the produc
 import asyncio
 import json
 import zlib
+from types import SimpleNamespace
 
+import pytest
+from faust.types import TP
 from schemas.events import parse_event
 from service.batch import Batch
 from service.core.clock import PartitionClocks
@@ -228,12 +231,28 @@ def _replay_events() -> list[dict]:
     return events
 
 
-async def _ingest(shell, events) -> None:
-    """What the ingest agent does with a batch of input messages (service/app.py `admit`)."""
+class _Event:
+    """A Faust event as the batch sees one (Faust keeps a weak reference to the current one)."""
+
+    def __init__(self, message) -> None:
+        self.message = message
+
+
+async def _ingest(shell, events, one_by_one: bool = False) -> None:
+    """What the ingest agent does with input messages (service/app.py `admit`): in one batch, or each
+    in a batch of its own, entered as a message of the partition its producer's key puts it in."""
     batch = Batch()
-    for event in events:
+    for offset, event in enumerate(events):
         body = parse_event(json.dumps(event).encode()).model_dump(mode="json", exclude_none=True)
-        await shell.on_input(routes(body), body, to_epoch(body["occurred_at"]), batch)
+        keys = routes(body)
+        if one_by_one:
+            batch = Batch()
+            message = SimpleNamespace(topic="input", partition=shell.home(keys[0]), offset=offset, key=None,
+                                      value=b"")
+            batch.enter(_Event(message))
+        await shell.on_input(keys, body, to_epoch(body["occurred_at"]), batch)
+        if one_by_one:
+            await shell.finish(batch)
     await shell.finish(batch)
 
 
@@ -251,8 +270,8 @@ async def _clock_tick(shell, now: float, seq: int, partitions: int) -> None:
     await shell.finish(batch)
 
 
-async def _replay(shell, partitions: int, sent: list[dict]) -> dict[str, dict]:
-    await _ingest(shell, _replay_events())
+async def _replay(shell, partitions: int, sent: list[dict], one_by_one: bool = False) -> dict[str, dict]:
+    await _ingest(shell, _replay_events(), one_by_one)
     await _clock_tick(shell, REPLAY_T0 + 90 * 60, 1, partitions)
     storm = [w for w in sent if w["rule_id"] == "reliability.storm_mode"]
     assert [w["status"] for w in storm] == ["firing"], storm  # decided on the clock's batch
@@ -275,9 +294,15 @@ def test_storm_mode_decided_on_the_clocks_batch_holds_back_a_later_ticket_warnin
     assert not raised["T-west"]["suppressed"]
 
 
-async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, monkeypatch):
-    """The same with the app's own parts (Faust's in-memory tables, no Kafka): a table written
-    from the clock timer's batch, where no message is current, must still hold storm mode."""
+@pytest.mark.parametrize("store,one_by_one", [("memory://", False), ("rocksdb://", True)],
+                         ids=["memory", "rocksdb-a-batch-per-outage"])
+async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, monkeypatch, store, one_by_one):
+    """The same with the app's own parts (Faust's tables, no Kafka): a table written from the clock
+    timer's batch, where no message is current, must still hold storm mode.
+
+    On rocksdb:// each outage comes in a batch of its own, as a message of its outage's partition:
+    the district's state, applied in process and written by the batch before, is in its own
+    partition's database, not that message's, and must be read from there."""
     import yaml
 
     import service.app as app_module
@@ -296,18 +321,21 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
 
     async def send_direct(app, topic, key, value, partition=None, headers=None):  # table changelogs
         done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        done.set_result(SimpleNamespace(offset=0))  # RocksDB remembers the offset of what it wrote
         return done
 
     districts = tmp_path / "districts.yaml"
     districts.write_text(yaml.safe_dump(REPLAY_DISTRICTS))
     settings = load_settings({"RISK_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP": "127.0.0.1:1",
-                              "RISK_CLOCK": "event", "RISK_DISTRICTS_FILE": str(districts)})
+                              "RISK_CLOCK": "event", "RISK_DISTRICTS_FILE": str(districts), "RISK_STORE": store})
     monkeypatch.setattr(app_module, "send_to", send_to)
     monkeypatch.setattr(speed, "send_direct", send_direct)
     app = create_app(settings, loop=asyncio.get_running_loop())
     shell = app.risk["shell"]
-    monkeypatch.setattr(shell, "owns", lambda p: True)
-    raised = await _replay(shell, settings.partitions, published)
+    monkeypatch.setattr(shell, "owns", lambda p: True)  # this worker owns every partition
+    changelog = app.risk["state"].changelog_topic_name
+    monkeypatch.setattr(app.assignor, "assigned_actives",
+                        lambda: {TP(changelog, p) for p in range(settings.partitions)})
+    raised = await _replay(shell, settings.partitions, published, one_by_one)
     assert raised["T-east"]["suppressed_by"] == ["storm_mode"]
     assert not raised["T-west"]["suppressed"]
