@@ -102,7 +102,22 @@ def test_a_hot_key_is_written_once_per_batch_with_its_newest_state():
     assert [w for w in shell.store.writes if w[0] == "district:D1"] == [("district:D1", 1)]
 
 
-HOME.update({f"outage:O{n}": 0 for n in range(2, 5)})
+HOME.update({f"outage:O{n}": 0 for n in range(2, 11)})
+
+
+def test_a_hot_key_is_read_once_per_batch_and_its_events_applied_to_the_decoded_state():
+    shell, _ = make()
+    reads = []
+    get = shell.store.get
+    shell.store.get = lambda key: reads.append(key) or get(key)
+    for round in range(2):
+        batch = Batch()
+        for n in range(1 + 5 * round, 6 + 5 * round):  # five outages of district D1 a batch
+            run(shell.on_input([f"outage:O{n}"], {**OUTAGE, "event_id": f"e{n}", "outage_id": f"O{n}"}, T0 + n,
+                               batch))
+        run(shell.finish(batch))
+    assert reads.count("district:D1") == 2  # once a batch, whatever number of events it received
+    assert [w for w in shell.store.writes if w[0] == "district:D1"] == [("district:D1", 1)] * 2
 
 
 def test_a_partition_taken_away_mid_batch_gets_its_events_over_the_work_topic():
