@@ -1,23 +1,27 @@
-r"""The Faust shell: decode, route, persist, publish. It decides nothing.
+r"""The Faust adapter: Kafka topics and tables wrapped as the shell's parts (service/shell.py).
 
 Topology (every name from Settings):
 
-  input topics --ingest--> applied in place when the subject lives on that partition
+  input topics --ingest--> applied in process when this worker owns the subject's partition
         |            \---> <app>-work (to the subject's home partition) --process--> risk-warnings
         \--> dead-letters                ^                                        \-> dead-letters
-                         clock timer: one tick per work partition
+                clock timer: owned partitions ticked in process, a tick record elsewhere
 
 `ingest` validates each raw message against the contract and dead-letters
 what fails. Each state key ("ticket:T1") has a home partition, the one a
 contract producer puts entity T1 in; input partition p, work partition p and
 state partition p are assigned together (Faust co-partitions topics of equal
-partition count), so `ingest` applies an event whose key is home where it was
-read, and sends any other to its home on the work topic, where `process`
-applies it. `process` also applies derived events and clock ticks. Deadline
-rules need ticks *through the stream* because Faust tables can only be
-written during stream iteration (docs/development.md, Faust); the timer therefore sends a
-tick message to every work partition, carrying the clock's "now": wall time,
-or the event-time watermark when replaying.
+partition count). The shell applies an event, or one derived from it, where
+it is read when this worker owns the key's home partition, and sends it
+there on the work topic otherwise, where `process` applies it. `process`
+also applies tick records and acknowledgements. The timer ticks the work
+partitions this worker owns in process, once everything it sent them before
+it owned them has been applied (a tick record of its own came back through
+each), and sends one tick record, carrying the "done up to" marks of the
+partitions it owns, to each other partition when it has something new to
+say: at most P records per interval, none from a quiet worker that owns
+every partition but a keep-alive for the broker watchdog. The clock's "now"
+is wall time, or the event-time watermark when replaying.
 
 Every agent reads in batches (`take_events`, service/batch.py): Kafka
 records, not rules, set the worker's speed, so a batch writes each state key
@@ -32,12 +36,13 @@ import functools
 import itertools
 import json
 import logging
-import math
 import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import faust
 from kafka.partitioner import murmur2
@@ -47,12 +52,12 @@ from schemas import BadEvent, DeadLetter, WarningAck, parse_event
 
 from . import api, board, metrics, outputs
 from .auth import Authenticator
-from .batch import Batch, PendingStates, chunks
+from .batch import Batch, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
-from .core.engine import Engine, Result, StateTooLarge
-from .core.notify import STATE_BUDGET_BYTES, Notifier
+from .core.engine import Engine, StateTooLarge
+from .core.notify import Notifier
 from .core.subjects import routes
 from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
@@ -60,14 +65,13 @@ from .faust_fixes import (FlowControl, Transport, VisibleTopic, committed_offset
                           write_direct)
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
+from .shell import NotifyShell, Shell
 from .webcache import CachedBody
 
 log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
 
 DAY = 86400.0
-STORM_RULE = "reliability.storm_mode"
-RETRY_SECONDS = 60.0  # a key whose tick failed is tried again this much later (clock time)
-LATE_LOG_SECONDS = 10.0  # at most one log line about late observations this often
+WATCHDOG_KEEPALIVE_SECONDS = 30.0  # a worker that has nothing to tick still writes a tick this often
 ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
 
 
@@ -97,6 +101,61 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2,
 FAUST_PAGES_OFF = {"web_tables_enabled": False, "web_router_enabled": False, "web_stats_enabled": False,
                    "web_graph_enabled": False, "web_metrics_enabled": False}
 METRICS_CACHE_SECONDS = 1.0  # /metrics is rendered at most this often, in a thread
+
+
+class TableStore:
+    """The state table as the shell's store: a key is read from and written to the partition that owns it."""
+
+    def __init__(self, table, home: Callable[[str], int]) -> None:
+        self.table = table
+        self.home = home
+        self.items = table.items
+
+    def get(self, key: str) -> dict | None:
+        # RocksDB reads only the database of the current message's partition: in process, a
+        # key is applied from a message of another partition (a district from its outage's)
+        previous, event = faust.current_event(), _PartitionEvent(self.home(key))
+        set_current_event(event)
+        try:
+            return self.table.get(key)
+        finally:
+            if previous is not None:  # the message being applied stays the current one
+                set_current_event(previous)
+
+    async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None:
+        await write_at(self.table, key, value, partition, batch)
+
+
+class TableStorm:
+    """The districts in storm mode as a global table, which every worker reads (the shell's `storm`)."""
+
+    def __init__(self, table) -> None:
+        self.table = table
+
+    def __call__(self) -> set[str]:
+        return {d for d, on in self.table.items() if on}
+
+    async def set(self, district: str, on: bool, partition: int, batch: Batch) -> None:
+        await write_at(self.table, district, on, partition, batch)
+
+
+async def write_at(table, key, value, partition: int, batch: Batch) -> None:
+    """Write a table key whose changelog record goes to `partition`, whatever called it.
+
+    A message of `partition` is made current for the write (RocksDB picks its database
+    by it; `table[key] = value` needs one and raises without): a key applied in process
+    from another partition's message has the wrong one, and the clock timer's batch none.
+    """
+    event = batch.event_for.get(partition) or _PartitionEvent(partition)
+    set_current_event(event)
+    await write_direct(table, key, value, partition)
+
+
+class _PartitionEvent:
+    """Stands for a message of `partition` where a table write needs one and none is at hand."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition)
 
 
 def store_options(store: str) -> dict:
@@ -138,7 +197,12 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     inputs = raw_topic(*topics.inputs)
     warnings_topic = raw_topic(topics.risk_warnings)
     dead_letters = raw_topic(topics.dead_letters)
+    # The internal topics hold derived events, acks, warnings for the notify agent and the few
+    # clock ticks; nothing in them is applied once older than the state's retention, so they keep
+    # no more than that (set when Faust creates them; an existing topic keeps its setting).
+    internal_retention = timedelta(days=settings.retention_days)
     work = app.topic(f"{settings.app_id}-work", internal=True, partitions=settings.partitions,
+                     retention=internal_retention,
                      key_serializer="json", value_serializer="json")
     state = app.Table("state", default=None, partitions=settings.partitions, **store_options(settings.store),
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
@@ -148,6 +212,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     storm = app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
                             **store_options(settings.store),
                             schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    storm_districts = TableStorm(storm)
     # Warnings firing now, by fingerprint, on every replica: the HTTP API lists
     # them and routes acknowledgements to the state key that owns each one.
     firing_table = app.GlobalTable("firing", default=None, partitions=settings.partitions,
@@ -158,13 +223,14 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     # Notification state is per recipient group; warnings are re-keyed by group
     # so one partition owns each group's rate limit and memory of what was sent.
     to_notify = app.topic(f"{settings.app_id}-notify", internal=True, partitions=settings.partitions,
+                          retention=internal_retention,
                           key_serializer="json", value_serializer="json")
     groups = app.Table("notify-groups", default=None, partitions=settings.partitions,
                        **store_options(settings.store),
                        schema=faust.Schema(key_serializer="json", value_serializer="json"))
     notifier = Notifier(load_notify(settings), districts)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
-                    storm_districts=lambda: {d for d, on in storm.items() if on},
+                    storm_districts=storm_districts,
                     max_ahead_seconds=settings.max_clock_skew_seconds,
                     max_account_entries=settings.max_account_entries, state_budget=settings.state_budget_kib * 1024,
                     max_open_seconds=settings.max_open_days * DAY)
@@ -209,15 +275,13 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 headers=cloudevent_headers(w, settings.source_name),
             )
             metrics.warnings_published.labels(w["rule_id"], w["severity"], w["transition"]).inc()
-            if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
-                storm[w["scope"]["district_id"]] = w["status"] == "firing"
             if w["status"] == "firing":
                 previous = firing_table.get(w["fingerprint"]) or {}
-                await write_direct(firing_table, w["fingerprint"], {
+                await write_at(firing_table, w["fingerprint"], {
                     "key": key, "warning": w, "ack": previous.get("ack") if w["acknowledged"] else None},
-                    partition)
+                    partition, batch)
             else:
-                await write_direct(firing_table, w["fingerprint"], None, partition)
+                await write_at(firing_table, w["fingerprint"], None, partition, batch)
             batch.notes.setdefault(notifier.route(w), []).append(w)
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], pseudonyms.scope(w["scope"]))
 
@@ -233,29 +297,29 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         """
         return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
 
-    async def on_event(key: str, partition: int, event: dict, ts: float, batch: Batch) -> None:
-        now = clocks.now_for(key, partition)
-        result = engine.on_event(key, current(key), event, ts, now, wall=time.time())
-        if result.duplicate:
-            metrics.duplicate_events.inc()
-            return
-        if result.late:
-            metrics.late_events.labels(key.split(":", 1)[0]).inc(result.late)
-            say_late(key, partition, event, ts, now)
-        await apply(key, partition, result, batch)
+    # The shell decides what each message does (service/shell.py); what follows wraps
+    # Kafka topics and tables as its parts and decodes messages for it.
+    async def send_events(partition: int, items: list[list]) -> None:
+        for part in chunks(items):
+            await send_to(work, partition=partition, value={"kind": "events", "items": part})
 
-    late_said = [float("-inf")]  # monotonic time of the last line about a late observation
+    async def send_notes(batch: Batch) -> None:
+        for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
+            for part in chunks(ws):
+                await send_to(to_notify, key=group, value={"kind": "warnings", "items": part})
+        batch.notes.clear()
 
-    def say_late(key: str, partition: int, event: dict, ts: float, now: float) -> None:
-        """One log line every LATE_LOG_SECONDS at most: which event came after its window was decided."""
-        wall = time.monotonic()
-        if wall - late_said[0] < LATE_LOG_SECONDS:
-            return
-        late_said[0] = wall
-        log.warning("event %s (%s at %s) reached %s after its window was decided (work partition %d, clock %s): "
-                    "counted in risk_late_events_total, not in the window; further ones for %.0f s are only counted",
-                    event.get("event_id"), event.get("type"), to_rfc3339(ts), pseudonyms.state_key(key), partition,
-                    to_rfc3339(now) if math.isfinite(now) else now, LATE_LOG_SECONDS)
+    async def ack_recorded(fingerprint: str, ack: dict, partition: int) -> None:
+        entry = firing_table.get(fingerprint)
+        if entry:
+            await write_direct(firing_table, fingerprint, {**entry, "ack": ack}, partition)
+
+    owned_work: set[int] = set()  # work partitions assigned to this worker now
+    shell = Shell(engine, SimpleNamespace(warnings=publish, events=send_events, notes=send_notes,
+                                          dead_letter=send_dead_letter, ack_recorded=ack_recorded),
+                  TableStore(state, home), clocks, settings.partitions, home, owns=owned_work.__contains__,
+                  wakeups=wakeups, firing=firing, district_labels=district_labels, districts=districts,
+                  describe_key=pseudonyms.state_key, storm=storm_districts)
 
     # a metric's child for a label set, found once: prometheus_client's labels() takes ~1 us a call
     consumed = functools.cache(metrics.events_consumed.labels)
@@ -279,7 +343,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     async def admit(message, batch: Batch, clock: float | None = None) -> None:
         """Validate an input message and its time (against wall time and `clock`, the service's),
-        then apply it where its state lives or send it there."""
+        then hand it to the shell, which applies it where its state lives or sends it there."""
         try:
             parsed = parse_event(message.value or b"")
         except BadEvent as bad:
@@ -294,16 +358,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             body = parsed.model_dump(mode="json", exclude_none=True)
             consumed(message.topic, parsed.type).inc()
             lag(message.topic).observe(max(time.time() - ts, 0.0))
-            # Input partition p is assigned with work partition p (and the state
-            # table's p) when the topic has as many partitions: Faust co-partitions
-            # them. A key whose home is p is then applied here, with no hop.
-            in_place = app.consumer.topic_partitions(message.topic) == settings.partitions
-            for key in routes(body):
-                p = home(key)
-                if in_place and p == message.partition:
-                    await on_event(key, p, body, ts, batch)
-                else:
-                    batch.derive(p, key, ts, body)
+            await shell.on_input(routes(body), body, ts, batch)
             # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
             batch.observed.append(((message.topic, message.partition), ts))
         except StateTooLarge as e:  # its subject keeps the state it had; Kafka would refuse the new one
@@ -315,64 +370,12 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             metrics.processing_errors.labels("ingest").inc()
             await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
 
-    # States applied but not yet written to the table: a batch writes each key it applied
-    # once, at its end; meanwhile ingest and process read the newest state from here.
-    pending = PendingStates()
-
-    def current(key: str) -> dict | None:
-        return pending.get(key, state)
-
-    async def apply(key: str, partition: int, result: Result, batch: Batch) -> None:
-        """Publish the subject's warnings and queue what it derived; its batch persists the new state."""
-        if result.state is not None:
-            result.state["p"] = partition  # the work partition that owns it, for rebuild()
-        before = pending.put(key, result.state, partition)  # what another event or tick of this key sees
-        wakeups.set(partition, key, result.wake_at)
-        for w in result.warnings:
-            firing.set(key, w["rule_id"], w["severity"] if w["status"] == "firing" else None,
-                       w["scope"].get("district_id"))
-        for name, district, value in result.stats:
-            district_labels.statistic(name, district, value,
-                                      districts[district].customers_served if district in districts else None)
-        if result.state is None and key.startswith("district:"):
-            district_labels.forget(key.split(":", 1)[1])
-        try:
-            await publish(key, partition, result.warnings, batch)
-        except BaseException:  # not applied: the table keeps the state before it
-            pending.undo(key, result.state, before)
-            raise
-        for target, derived in result.derived:
-            batch.derive(home(target), target, derived["ts"], derived)
-        batch.touched[key] = None
-
-    async def send_derived(batch: Batch) -> None:
-        """One work-topic record per target partition for the events the batch derived so far."""
-        for p, items in batch.take_outbox():
-            for part in chunks(items):
-                await send_to(work, partition=p, value={"kind": "events", "items": part})
-
-    async def finish(batch: Batch) -> None:
-        """End of a batch: send what it derived, let its events move the clock, write its states.
-
-        The table writes come last: queued after what was sent above (one request in flight
-        per broker), so a kill -9 can lose the state with its outputs or after them, never the
-        outputs alone. Written first, a state reached the changelog while a warning still
-        waited behind other sends, and the restarted worker, seeing the warning in its state,
-        never sent it. Now the batch is read again and its warnings repeated with the same ids.
-        """
-        await send_derived(batch)
-        for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
-            for part in chunks(ws):
-                await send_to(to_notify, key=group, value={"kind": "warnings", "items": part})
-        batch.notes.clear()
+    def observe(batch: Batch) -> None:
         for source, ts in batch.observed:
             event_clock.observe(source, ts, time.time())
-        for key, value, partition in pending.take(batch.touched):
-            set_current_event(batch.event_for[partition])  # a message of the key's partition
-            await write_direct(state, key, value, partition)
 
     async def finish_or_exit(agent: str, batch: Batch) -> None:
-        """Finish a batch, or exit (code 4) for the supervisor to restart the worker and read it again.
+        """Finish a batch (Shell.finish), or exit (code 4) for the supervisor to restart the worker.
 
         A batch whose outputs Kafka refuses (a record over the producer's or the broker's size
         limit, an authorization error) cannot be finished. Faust would restart the agent alone,
@@ -382,43 +385,13 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         the worker exit again on every start: the log names the error.
         """
         try:
-            await finish(batch)
+            await shell.finish(batch, observe)
         except Exception as e:
             log.critical("the %s agent could not finish a batch (%s: %s): exiting with code 4 for the supervisor "
                          "to restart this worker; the batch was not committed and is read again",
                          agent, type(e).__name__, e, exc_info=True)
             logging.shutdown()
             os._exit(4)  # a graceful stop would wait for the agent, and might commit around the batch
-
-    async def evaluate_due(partition: int, now: float, aggregates: bool, batch: Batch) -> None:
-        if not wakeups.known(partition):
-            rebuild()
-        for key in wakeups.due(partition, now, aggregates):
-            subject = current(key)
-            if subject is None:
-                continue
-            try:
-                result = engine.on_tick(subject, now)
-                if result.unchanged:  # re-timing the key is all it needs, not a table write
-                    wakeups.set(partition, key, result.wake_at)
-                    continue
-                await apply(key, partition, result, batch)
-            except Exception:  # one key's bug must not stall every other key's deadlines
-                log.exception("tick failed for a key of work[%s]", partition)
-                metrics.processing_errors.labels("tick").inc()
-                wakeups.set(partition, key, now + RETRY_SECONDS)
-
-    def rebuild() -> None:
-        """Every partition's wakeups and firing gauges from one pass over the newest states."""
-        keys: dict[int, list[str]] = {p: [] for p in range(settings.partitions)}
-        for k, v in pending.newest(state):  # a key applied but not yet written is due too
-            if v and v.get("p") in keys:
-                keys[v["p"]].append(k)
-                for rule_id, ws in v.get("warnings", {}).items():
-                    if ws.get("status") == "firing":
-                        firing.set(k, rule_id, ws["severity"], v["facts"].get("district_id"))
-        for p, ks in keys.items():
-            wakeups.load(p, ks)
 
     @app.agent(work)
     async def process(stream):
@@ -435,51 +408,17 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         try:
             kind = value.get("kind")
             if kind == "events":  # derived or forwarded events, for keys whose home is this partition
-                for key, ts, body in value["items"]:
-                    try:
-                        await on_event(key, partition, body, ts, batch)
-                    except StateTooLarge as e:
-                        log.warning("dead-lettered an event of work[%s]@%s: state_too_large", partition, message.offset)
-                        await send_dead_letter(message, "state_too_large", str(e),
-                                               key=key.encode(), value=json.dumps(body).encode())
-                    except Exception as e:
-                        log.exception("processing failed on work[%s]@%s for %s", partition, message.offset, key)
-                        metrics.processing_errors.labels("process").inc()
-                        await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}",
-                                               key=key.encode(), value=json.dumps(body).encode())
+                await shell.on_events(message, value["items"], batch)
             elif kind == "tick":
-                now = clocks.tick(partition, value["now"], value.get("worker", ""), value.get("gen", 0),
-                                  value.get("owned", 0), value.get("total", 0), value.get("idle", False),
-                                  value.get("peak"), value.get("wall", 0.0), value.get("seq", 0),
-                                  local_wall=time.time())
-                if now == float("-inf"):
-                    return  # no worker can tell yet how far its input partitions are
-                await evaluate_due(partition, now, aggregates=False, batch=batch)
-                # everything this partition derived up to `now` is sent: say so to every partition
-                await send_derived(batch)
-                for q in range(settings.partitions):
-                    await send_to(work, value={"kind": "mark", "src": partition, "now": now}, partition=q)
+                await shell.on_tick(partition, value, batch)
+                if value.get("worker") == worker_id and value.get("seq", 0) > synced_after[0]:
+                    synced.add(partition)  # all this worker sent here before it owned it is applied
             elif kind == "ack":
-                key, subject = event.key, current(event.key)
-                result = engine.on_ack(subject, value["rule_id"], value["by"], value["at"],
-                                       clocks.now_for(event.key, partition)) if subject else None
-                if result is None or result.duplicate:
-                    metrics.acks_applied.labels("not_firing").inc()
-                    return
-                metrics.acks_applied.labels("applied").inc()
-                entry = firing_table.get(value["fingerprint"])
-                if entry:
-                    await write_direct(firing_table, value["fingerprint"], {**entry, "ack": {
-                        "by": value["by"], "at": to_rfc3339(value["at"]), "ack_id": value["ack_id"]}},
-                        partition)
-                await apply(key, partition, result, batch)
-            elif kind == "mark":
-                now = clocks.mark(partition, value["src"], value["now"], local_wall=time.time())
-                await evaluate_due(partition, now, aggregates=True, batch=batch)
-                if now > float("-inf"):
-                    metrics.aggregate_clock.labels(str(partition)).set(now)
+                await shell.on_ack(event.key, partition, value, batch)
+            elif kind == "mark":  # written by versions whose partitions sent marks to each other
+                await shell.on_marks(partition, {value["src"]: value["now"]}, batch)
             else:  # one event (written by versions before batching)
-                await on_event(event.key, partition, value["event"], value["ts"], batch)
+                await shell.on_event(event.key, partition, value["event"], value["ts"], batch)
         except StateTooLarge as e:  # one event of a record written before batching
             log.warning("dead-lettered work[%s]@%s: state_too_large", partition, message.offset)
             await send_dead_letter(message, "state_too_large", str(e))
@@ -516,7 +455,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     api.install(app, firing_table, acks_in, authenticator, pseudonyms, clock=service_clock)
     board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms, clock=service_clock)
 
-    group_ticks: dict[int, float] = {}
 
     async def send_notifications(group: str, partition: int, outcome) -> dict:
         for note in outcome.notifications:
@@ -528,49 +466,30 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             metrics.notifications.labels(f"held_{reason}").inc(n)
         return {"p": partition, "s": outcome.state}
 
+    notifications = NotifyShell(notifier, send_notifications, groups)
+
     @app.agent(to_notify)
     async def notify(stream):
         """SMS feed: one short text per notifiable state change, per recipient group."""
         async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
             changed: dict[str, tuple[dict, object]] = {}  # group -> (newest entry, a message of its partition)
             for event in events:
+                partition, value = event.message.partition, event.value
+                set_current_event(event)  # a group is read from its partition's database (RocksDB)
                 try:
-                    await notify_one(event, changed)
+                    if value.get("kind") == "tick":
+                        await notifications.on_tick(partition, value["now"], changed, event)
+                    else:
+                        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older
+                        await notifications.on_warnings(event.key, partition, items, changed, event)
                 except Exception:
-                    log.exception("notification failed on notify[%s]@%s", event.message.partition,
-                                  event.message.offset)
+                    log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
                     metrics.processing_errors.labels("notify").inc()
-            # Last, as in finish(): queued after the texts, so a kill -9 can repeat a text (same
+            # Last, as in Shell.finish: queued after the texts, so a kill -9 can repeat a text (same
             # notification_id) but not record it as sent when it was not. One write per group.
-            for group, (entry, event) in changed.items():
-                fitted, forgotten = notifier.fit(entry["s"])
-                if forgotten:  # or Kafka would refuse the record, on every restart too
-                    log.warning("recipient group %s: state over %d bytes, forgot the %d fingerprints quiet longest "
-                                "(their resolve will not be notified)", group, STATE_BUDGET_BYTES, forgotten)
-                    entry = {**entry, "s": fitted}
+            for group, entry, event in notifications.to_write(changed):
                 set_current_event(event)
                 groups[group] = entry
-
-    async def notify_one(event, changed: dict[str, tuple[dict, object]]) -> None:
-        partition, value = event.message.partition, event.value
-        if value.get("kind") == "tick":
-            now = group_ticks[partition] = max(value["now"], group_ticks.get(partition, float("-inf")))
-            entries = dict(groups.items())
-            entries.update((g, e) for g, (e, _) in changed.items())
-            for group, entry in entries.items():
-                if entry and entry["p"] == partition:
-                    due = notifier.next_tick_at(entry["s"])
-                    if due is not None and due <= now:
-                        outcome = notifier.on_tick(entry["s"], group, now)
-                        changed[group] = (await send_notifications(group, partition, outcome), event)
-            return
-        group = event.key
-        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older: one each
-        # each at the warning's own time: a replay rate-limits as live operation did
-        arrivals = [(w, to_epoch(w["changed_at"])) for w in items]
-        entry = changed[group][0] if group in changed else groups.get(group)
-        outcome = notifier.on_warnings(entry["s"] if entry else None, arrivals, group)
-        changed[group] = (await send_notifications(group, partition, outcome), event)
 
     delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
 
@@ -596,7 +515,18 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():
-        """Every interval, tell every work partition how far this worker's clock is (PartitionClocks.tick)."""
+        await tick_once()
+
+    async def tick_once():
+        """Every interval, bring this worker's clock to every work partition, linearly in partitions.
+
+        A partition this worker owns, and whose work-topic backlog from before it owned it is
+        applied (`synced`), is ticked in process: its due keys evaluated, what they derived
+        sent, and the marks of every partition owned here applied. Every other partition gets
+        one tick record carrying the marks of the partitions owned here, and only when what it
+        says has changed (or for liveness every few seconds): at most P records an interval
+        per worker, none at all on a quiet worker owning every partition but a rare keep-alive.
+        """
         wall = time.time()
         if settings.clock == "event":
             await measure_backlog()
@@ -610,16 +540,70 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         tick = {"kind": "tick", "now": now, "idle": idle, "peak": None if peak == float("-inf") else peak,
                 "worker": worker_id, "seq": next(tick_seq), "wall": wall, "gen": generation, "owned": owned,
                 "total": None if None in counts else sum(counts)}
+        last_seq[0] = tick["seq"]
         if now is not None:
             metrics.clock.set(now)
             told[0] = max(told[0], now)
         if broker_acknowledged[0] is None:  # timers start once the first recovery is over
             broker_acknowledged[0] = wall
-        for p in range(settings.partitions):
+        local = sorted(p for p in synced if p in owned_work)
+        if local:
+            batch = Batch()
+            batch.source = SimpleNamespace(topic=work.get_topic_name(), partition=local[0], offset=0, key=None,
+                                           value=b"")
+            for p in local:
+                await shell.on_tick(p, tick, batch)
+            marks = shell.own_marks()
+            if marks:
+                for p in local:
+                    await shell.on_marks(p, marks, batch)
+            await finish_or_exit("clock", batch)
+        tick["marks"] = {str(p): t for p, t in shell.own_marks().items()}
+        said = {k: v for k, v in tick.items() if k not in ("seq", "wall")}
+        remote = [p for p in range(settings.partitions) if p not in local]
+        if not remote and wall - last_tick_sent[0] >= watchdog_keepalive:
+            remote = [next(keepalive_turn) % settings.partitions]  # Kafka must still be heard from (watchdog)
+        fresh = wall - last_tick_sent[0] < keepalive
+        sent_any = False
+        for p in remote:
+            if fresh and ticked.get(p) == said:
+                continue  # it would say nothing new
+            ticked[p] = said
             sent = await send_to(work, value=tick, partition=p)
             sent.add_done_callback(note_acknowledged)
-            if now is not None:
+            sent_any = True
+        if sent_any:
+            last_tick_sent[0] = wall
+        if now is not None:
+            await tick_notify(now)
+
+    ticked: dict[int, dict] = {}  # work partition -> what the last tick record sent to it said
+    last_tick_sent = [0.0]  # wall time of the last tick record sent
+    keepalive = settings.event_clock_idle_seconds / 2  # ticks this fresh keep a worker alive to others
+    # the watchdog hears Kafka through acknowledged ticks: one at least this often
+    watchdog_keepalive = min(WATCHDOG_KEEPALIVE_SECONDS, settings.broker_unreachable_exit_seconds / 4)
+    keepalive_turn = itertools.count()
+    synced: set[int] = set()  # owned work partitions that receive this worker's ticks in process
+    synced_after = [0]  # a tick of this worker with a higher seq was sent after the last assignment
+    last_seq = [0]  # the seq of this worker's last tick
+    notify_told: dict[int, float] = {}  # notify partition -> the clock its last tick record carried
+
+    async def tick_notify(now: float) -> None:
+        """A notify tick where a recipient group may have something timed: on a notify partition owned
+        here only when one of its groups is due, on one owned elsewhere when the clock moved."""
+        owned_notify = {tp.partition for tp in app.consumer.assignment() if tp.topic == to_notify.get_topic_name()}
+        due: set[int] = set()
+        if owned_notify:
+            for _, entry in groups.items():
+                if entry and entry.get("p") in owned_notify and entry["p"] not in due:
+                    at = notifier.next_tick_at(entry["s"])
+                    if at is not None and at <= now:
+                        due.add(entry["p"])
+        for p in range(settings.partitions):
+            if p in due or (p not in owned_notify and notify_told.get(p) != now):
+                notify_told[p] = now
                 await send_to(to_notify, value={"kind": "tick", "now": now}, partition=p)
+
 
     broker_acknowledged: list[float | None] = [None]  # when Kafka last acknowledged a tick of this worker
 
@@ -640,9 +624,19 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             logging.shutdown()
             os._exit(3)  # a graceful stop would wait on the unreachable broker to flush
 
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        owned_work.difference_update(tp.partition for tp in revoked if tp.topic == work.get_topic_name())
+        synced.difference_update(tp.partition for tp in revoked if tp.topic == work.get_topic_name())
+
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
-        wakeups.forget_all()  # ownership changed: rebuild from the table on the next tick
+        owned_work.clear()
+        owned_work.update(tp.partition for tp in assigned if tp.topic == work.get_topic_name())
+        synced.clear()  # ticked by records until this worker's first tick after now comes back through each
+        synced_after[0] = last_seq[0]
+        ticked.clear()
+        shell.forget_partitions()  # ownership changed: wakeups rebuilt from the table on the next tick
         firing.clear()
         # an input partition holds the event clock until it delivers or idles; one read by
         # another worker in the meantime is read again from the committed offset
@@ -731,5 +725,5 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
-                "publish": publish, "send_notifications": send_notifications}
+                "publish": publish, "send_notifications": send_notifications, "shell": shell, "tick": tick_once}
     return app

@@ -111,11 +111,14 @@ class Batch:
         self.event_for: dict[int, Any] = {}  # partition -> the batch's last message event on it
         self.observed: list[tuple[tuple[str, int], float]] = []  # (input partition, event time)
         self.notes: dict[str, list[dict]] = {}  # recipient group -> warnings for the notify agent, in order
+        self.local: dict[int, list[list]] = {}  # owned work partition -> [[key, ts, event], ...] applied in process
+        self.source: Any = None  # the message being applied (a failed derived event is dead-lettered with it)
 
     def enter(self, event) -> None:
         """The batch now applies `event`: its table writes go to the event's partition."""
         set_current_event(event)
         self.event_for[event.message.partition] = event
+        self.source = event.message
 
     def derive(self, partition: int, key: str, ts: float, event: dict) -> None:
         self.outbox[partition].append([key, ts, event])

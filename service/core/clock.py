@@ -118,10 +118,12 @@ class PartitionClocks:
     partition. Aggregate subjects (districts, feeders, staff) also receive
     events *derived* by entities on other partitions, which are sent only
     when those partitions process their own tick. So every partition, once
-    it has handled a tick, sends a mark "done up to t" to every partition;
-    an aggregate clock is the minimum of the marks from all partitions. A
-    window is then never decided while a derived event for it is in flight,
-    however fast a replay runs.
+    it has handled a tick and sent what it derived, is "done up to t", and
+    the worker that owns it says so in the marks its next ticks carry to
+    every partition (one record per partition and worker, not one per pair
+    of partitions); an aggregate clock is the minimum of the marks from all
+    partitions. A window is then never decided while a derived event for it
+    is in flight, however fast a replay runs.
     """
 
     def __init__(self, partitions: int, liveness_seconds: float = 5.0, max_ahead_seconds: float = INF):

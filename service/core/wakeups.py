@@ -39,6 +39,13 @@ class _Heap:
             self.heap = [(t, k) for k, t in self.at.items()]
             heapq.heapify(self.heap)
 
+    def first(self) -> float | None:
+        """When the earliest key is due (None: none is)."""
+        heap, at = self.heap, self.at
+        while heap and at.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # superseded
+        return heap[0][0] if heap else None
+
     def due(self, now: float) -> list[str]:
         """The keys due at `now`, each once. They are forgotten until the caller,
         having evaluated them, `set`s their next time (or None)."""
@@ -77,3 +84,8 @@ class Wakeups:
     def due(self, partition: int, now: float, aggregates: bool) -> list[str]:
         heaps = self._by_partition.get(partition)
         return heaps[aggregates].due(now) if heaps else []
+
+    def next_at(self, partition: int) -> float | None:
+        """When the earliest key of `partition`, entity or aggregate, is due (None: none is)."""
+        times = [t for t in (heap.first() for heap in self._by_partition.get(partition, ())) if t is not None]
+        return min(times) if times else None

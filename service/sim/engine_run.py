@@ -1,7 +1,8 @@
 """Runs an event stream through the in-memory engine, as the Faust shell would.
 
-Adapted from tests/core/world.py: every input event is validated against the
-contract, routed to its subjects, derived events are delivered at once, and
+The shell the Faust agents use (service/shell.py) on in-memory parts: every
+input event is validated against the contract, routed to its subjects,
+derived events are delivered at once (every partition is owned here), and
 the clock ticks at every minute of event time (ticks where no key is due are
 skipped: they would change nothing). Each warning message gets
 `detected_at`, the event-time clock when the engine produced it, so the
@@ -10,7 +11,6 @@ quality report can tell a transition's stamped time from when it was seen.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import sys
@@ -21,16 +21,17 @@ import yaml
 
 from schemas.events import parse_event
 
+from ..batch import Batch
 from ..core.engine import Engine
 from ..core.reference import load_reference
 from ..core.rulebook import RuleBook
 from ..core.subjects import routes
 from ..core.timefmt import to_rfc3339
+from ..shell import MemoryStorm, drive, memory_shell
 
 RULES_FILE = Path(__file__).parents[1] / "defaults" / "rules.yaml"
 DAY = 86400.0
 TICK = 60.0
-STORM_RULE = "reliability.storm_mode"
 
 
 def shipped_rulebook() -> RuleBook:
@@ -41,17 +42,27 @@ class EngineRun:
     def __init__(self, rulebook: RuleBook | None = None, reference: dict | None = None,
                  retention_seconds: float = 7 * DAY, tick: float = TICK):
         districts = load_reference(reference, "simulated reference") if reference else {}
-        self.storm: dict[str, bool] = {}
+        self.storm = MemoryStorm()  # district -> in storm mode, kept by the shell
         self.engine = Engine(rulebook or shipped_rulebook(), retention_seconds=retention_seconds,
-                             districts=districts, storm_districts=lambda: {d for d, on in self.storm.items() if on})
+                             districts=districts, storm_districts=self.storm)
         self.tick = tick
-        self.states: dict[str, dict] = {}
-        self.wakes: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
-        self.warnings: list[dict] = []
-        self.now = -math.inf
+        self.shell = memory_shell(self.engine, on_warning=self._seen, storm=self.storm)  # the Faust agents' shell
+        self.states = self.shell.store
+        self.warnings = self.shell.publisher.sent
         self.events = 0
-        self.late = 0
+
+    @property
+    def now(self) -> float:
+        return self.shell.clocks.now
+
+    @property
+    def late(self) -> int:
+        return self.shell.late
+
+    def _step(self, step) -> None:
+        batch = Batch()
+        drive(step(batch))
+        drive(self.shell.finish(batch))
 
     # --- input --------------------------------------------------------------------
 
@@ -61,17 +72,7 @@ class EngineRun:
         ts = parsed.occurred_at.timestamp()
         self.advance(math.floor(ts / self.tick) * self.tick)
         self.events += 1
-        for key in routes(body):
-            self._apply(key, body, ts)
-
-    def _apply(self, key: str, event: dict, ts: float) -> None:
-        r = self.engine.on_event(key, self.states.get(key), event, ts, self.now)
-        if r.duplicate:
-            return
-        self.late += r.late
-        self._take(key, r)
-        for target, derived in r.derived:
-            self._apply(target, derived, derived["ts"])
+        self._step(lambda batch: self.shell.on_input(routes(body), body, ts, batch))
 
     # --- clock --------------------------------------------------------------------
 
@@ -80,45 +81,18 @@ class EngineRun:
 
         A key woken for a minute already ticked waits for the next tick, as in the shell.
         """
-        while self._heap:
-            wake, key = self._heap[0]
-            if self.wakes.get(key) != wake or key not in self.states:
-                heapq.heappop(self._heap)  # superseded
-                continue
+        while (wake := self.shell.wakeups.next_at(0)) is not None:
             minute = math.ceil(wake / self.tick) * self.tick
             if self.now > -math.inf:
                 minute = max(minute, self.now + self.tick)
             if minute > until:
                 break
-            self.now = minute
-            due = set()
-            while self._heap and self._heap[0][0] <= minute:
-                w, k = heapq.heappop(self._heap)
-                if self.wakes.get(k) == w:
-                    due.add(k)
-            for k in sorted(due):
-                self.wakes.pop(k, None)  # popped from the heap: _take sets it again if still needed
-                if k in self.states:
-                    self._take(k, self.engine.on_tick(self.states[k], minute))
-        self.now = max(self.now, until)
+            self.shell.clocks.now = minute
+            self._step(lambda batch: self.shell.run_clock(0, minute, batch))  # noqa: B023 (run at once)
+        self.shell.clocks.now = max(self.now, until)
 
-    def _take(self, key: str, r) -> None:
-        if r.state is None:
-            self.states.pop(key, None)
-            self.wakes.pop(key, None)
-        else:
-            self.states[key] = r.state
-            if r.wake_at is None:
-                self.wakes.pop(key, None)
-            elif self.wakes.get(key) != r.wake_at:
-                self.wakes[key] = r.wake_at
-                heapq.heappush(self._heap, (r.wake_at, key))
-        detected = to_rfc3339(self.now) if self.now > -math.inf else None
-        for w in r.warnings:
-            w["detected_at"] = detected
-            if w["rule_id"] == STORM_RULE and "district_id" in w["scope"]:
-                self.storm[w["scope"]["district_id"]] = w["status"] == "firing"
-        self.warnings += r.warnings
+    def _seen(self, w: dict) -> None:
+        w["detected_at"] = to_rfc3339(self.now) if self.now > -math.inf else None
 
 
 def run_stream(stream, reference: dict | None = None, until: float | None = None,

@@ -1,4 +1,4 @@
-"""A test double of the Faust shell: drives the engine exactly as the agents do.
+"""The shell the Faust agents use (service/shell.py), on in-memory parts, for rule tests.
 
 Input events are routed to their subjects, derived events are delivered to
 theirs, and ticks evaluate every key that is due, all in memory with time
@@ -11,10 +11,12 @@ from pathlib import Path
 
 import yaml
 
+from service.batch import Batch
 from service.core.engine import Engine
 from service.core.rulebook import RuleBook
 from service.core.subjects import routes
 from service.core.timefmt import to_epoch, to_rfc3339
+from service.shell import drive, memory_shell
 
 RULES_FILE = Path(__file__).parents[2] / "service" / "defaults" / "rules.yaml"
 T0 = to_epoch("2026-11-27T08:00:00+00:00")
@@ -42,42 +44,57 @@ def at(minute: float) -> str:
 
 
 class World:
+    """The shell (service/shell.py) on in-memory parts, its clock set by the test."""
+
     def __init__(self, book: RuleBook | None = None, retention_seconds: float = 7 * DAY):
         self.engine = Engine(book or rulebook(), retention_seconds=retention_seconds)
-        self.states: dict[str, dict] = {}
-        self.wakes: dict[str, float] = {}
-        self.warnings: list[dict] = []
-        self.now = float("-inf")
-        self.late = 0
+        self.shell = memory_shell(self.engine)
+        self.states = self.shell.store
+        self.warnings = self.shell.publisher.sent
         self._n = 0
+        apply = self.shell.apply
+
+        async def watched(key, partition, result, batch):
+            self._take(key, result)
+            await apply(key, partition, result, batch)
+
+        self.shell.apply = watched
+
+    def _take(self, key: str, result) -> None:
+        """Sees every result the shell applies (a test may replace it to watch them)."""
+
+    @property
+    def now(self) -> float:
+        return self.shell.clocks.now
+
+    @property
+    def late(self) -> int:
+        return self.shell.late
+
+    @property
+    def wakes(self) -> dict[str, float]:
+        return {k: t for heap in self.shell.wakeups._by_partition[0] for k, t in heap.at.items()}
+
+    def _step(self, step) -> None:
+        batch = Batch()
+        drive(step(batch))
+        drive(self.shell.finish(batch))
 
     def send(self, type_: str, minute: float, **fields) -> None:
         """An input event at T0 + minute."""
         self._n += 1
         event = {"type": type_, "event_id": fields.pop("event_id", f"e{self._n}"), **fields}
-        ts = T0 + minute * MIN
-        for key in routes(event):
-            self._apply(key, event, ts)
-
-    def _apply(self, key: str, event: dict, ts: float) -> None:
-        r = self.engine.on_event(key, self.states.get(key), event, ts, self.now)
-        if r.duplicate:
-            return
-        self.late += r.late
-        self._take(key, r)
-        for target, derived in r.derived:
-            self._apply(target, derived, derived["ts"])
+        self._step(lambda batch: self.shell.on_input(routes(event), event, T0 + minute * MIN, batch))
 
     def ack(self, key: str, rule_id: str, minute: float, by: str = "duty-officer") -> None:
         """The operations centre acknowledges the subject's warning of `rule_id` at T0 + minute."""
-        self._take(key, self.engine.on_ack(self.states[key], rule_id, by, T0 + minute * MIN, self.now))
+        ack = {"rule_id": rule_id, "by": by, "at": T0 + minute * MIN, "fingerprint": None, "ack_id": None}
+        self._step(lambda batch: self.shell.on_ack(key, 0, ack, batch))
 
     def tick(self, minute: float) -> None:
         """The clock reaches T0 + minute."""
-        self.now = max(self.now, T0 + minute * MIN)
-        for key, wake in sorted(self.wakes.items()):
-            if wake <= self.now and key in self.states:
-                self._take(key, self.engine.on_tick(self.states[key], self.now))
+        self.shell.clocks.now = max(self.now, T0 + minute * MIN)
+        self._step(lambda batch: self.shell.run_clock(0, self.now, batch))
 
     def run(self, until_minute: float, every: float = 1.0) -> None:
         """Tick every `every` minutes up to `until_minute` (from the current clock)."""
@@ -86,18 +103,6 @@ class World:
         while m <= until_minute:
             self.tick(m)
             m += every
-
-    def _take(self, key: str, r) -> None:
-        if r.state is None:
-            self.states.pop(key, None)
-            self.wakes.pop(key, None)
-        else:
-            self.states[key] = r.state
-            if r.wake_at is None:
-                self.wakes.pop(key, None)
-            else:
-                self.wakes[key] = r.wake_at
-        self.warnings += r.warnings
 
     def timeline(self, rule_id: str | None = None) -> list[tuple[str, str, str]]:
         return [(w["transition"], w["severity"], w["changed_at"]) for w in self.warnings
