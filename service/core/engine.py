@@ -104,9 +104,13 @@ def _remember_dated(dated: dict[str, str], digest: str, ts: float, since: float,
     if ts >= since:
         hour = repr(ts - ts % HOUR)
         dated[hour] = dated.get(hour, "") + digest
-    for h in [h for h in dated if float(h) + HOUR <= since]:
-        del dated[h]
-    over = sum(map(len, dated.values())) - keep * DIGEST_CHARS
+    kept = 0
+    for h, ids in list(dated.items()):
+        if float(h) + HOUR <= since:
+            del dated[h]
+        else:
+            kept += len(ids)
+    over = kept - keep * DIGEST_CHARS
     for h in sorted(dated, key=float) if over > 0 else ():  # the earliest-dated first
         cut = min(over, len(dated[h]))
         dated[h] = dated[h][cut:]
@@ -329,8 +333,9 @@ class Engine:
         flaps = self.rulebook.flapping.is_flapping
         watch = tx.watch
         incremental = self.incremental
+        own_until = now if own_event_ts is None else max(now, own_event_ts)
         for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config in self._plan.get(state["kind"], ()):
-            until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
+            until = own_until if own_clock else now
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
                 if (reached is not None and rule_id not in reached
@@ -338,7 +343,8 @@ class Engine:
                         and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
                         and cached[4] == config
                         and rc.enabled_for(district)
-                        and not (rc.escalate_after_seconds and stored.get(rule_id, {}).get("status") == "firing")):
+                        and not (rc.escalate_after_seconds and rule_id in stored
+                                 and stored[rule_id]["status"] == "firing")):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
                     if cached[1] is not None:
                         wakes.append(cached[1])
