@@ -285,7 +285,8 @@ class Window:
         """Record that `end` was decided and drop buckets no future window needs."""
         state["evaluated"] = end
         keep_from = end - self.size + self.step
-        state["b"] = {k: v for k, v in state["b"].items() if float(k) >= keep_from}
+        if state["b"] and min(map(float, state["b"])) < keep_from:  # most ends drop no bucket
+            state["b"] = {k: v for k, v in state["b"].items() if float(k) >= keep_from}
 
     def next_due(self, state: dict) -> float | None:
         """The clock time at which the next end becomes due."""

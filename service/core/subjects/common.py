@@ -18,7 +18,8 @@ def context(facts: dict, event: dict, fields: tuple[str, ...]) -> None:
     """First-wins, like every fact: a later event (a resend, a producer's mistake or a hostile one)
     cannot move a subject to another district, feeder or crew, and arrival order does not matter."""
     for f in fields:
-        first(facts, f, event.get(f))
+        if facts.get(f) is None and event.get(f) is not None:  # first(), inlined: every event runs it
+            facts[f] = event[f]
 
 
 def once(facts: dict, name: str) -> bool:
