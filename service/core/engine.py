@@ -104,8 +104,9 @@ def _remember_dated(dated: dict[str, str], digest: str, ts: float, since: float,
     if ts >= since:
         hour = repr(ts - ts % HOUR)
         dated[hour] = dated.get(hour, "") + digest
-    for h in [h for h in dated if float(h) + HOUR <= since]:
-        del dated[h]
+    if dated and min(map(float, dated)) + HOUR <= since:  # most events find no hour to drop
+        for h in [h for h in dated if float(h) + HOUR <= since]:
+            del dated[h]
     over = sum(map(len, dated.values())) - keep * DIGEST_CHARS
     for h in sorted(dated, key=float) if over > 0 else ():  # the earliest-dated first
         cut = min(over, len(dated[h]))
@@ -162,9 +163,11 @@ class Engine:
         self._observers = {(kind, t): self._from_facts[kind] | {rc.rule.rule_id for rc in rcs}
                            for (kind, t), rcs in self._observing.items()}
         # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
-        # name or None, whether it can say until when it is quiet, the digest of its configuration)
+        # name or None, whether it can say until when it is quiet, the digest of its configuration,
+        # whether its parameters or its being enabled differ by district)
         self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
-                              type(rc.rule).quiet_until is not Rule.quiet_until, _config_digest(rc)) for rc in rcs]
+                              type(rc.rule).quiet_until is not Rule.quiet_until, _config_digest(rc),
+                              bool(rc.district_params or rc.district_enabled)) for rc in rcs]
                       for kind, rcs in rulebook.by_subject.items()}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
@@ -350,22 +353,26 @@ class Engine:
         flaps = self.rulebook.flapping.is_flapping
         watch = tx.watch
         incremental = self.incremental
-        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config in self._plan.get(state["kind"], ()):
+        own_until = now if own_event_ts is None else max(now, own_event_ts)
+        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config, by_district in self._plan.get(
+                state["kind"], ()):
             if before_event and not can_be_quiet:
                 continue
-            until = max(now, own_event_ts) if own_event_ts is not None and own_clock else now
+            until = own_until if own_clock else now
+            enabled = rc.enabled_for(district) if by_district else rc.enabled
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
+                quiet, wake, was_running, evaluated_at, digest = cached
                 if (reached is not None and rule_id not in reached
-                        and self._quiet(rc, cached, until, config, district, stored)):
+                        and self._quiet(rc, cached, until, config, enabled, stored)):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
-                    if cached[1] is not None:
-                        wakes.append(cached[1])
-                    running = running or cached[2]
+                    if wake is not None:
+                        wakes.append(wake)
+                    running = running or was_running
                     continue
                 del nexts[rule_id]
-            params = rc.params_for(district)
-            if not rc.enabled_for(district):
+            params = rc.params_for(district) if by_district else rc.params
+            if not enabled:
                 if stored.get(rule_id, {}).get("status") == "firing":  # disabled while firing: clear it
                     ws = tx.warning(rule_id, written=True)
                     out.append(self._render(rc, facts, {}, step(ws, None, value=ws.value or 0.0,
@@ -415,13 +422,15 @@ class Engine:
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
 
     @staticmethod
-    def _quiet(rc: RuleConfig, cached: list, until: float, config: str, district: str | None, stored: dict) -> bool:
+    def _quiet(rc: RuleConfig, cached: list, until: float, config: str, enabled: bool, stored: dict) -> bool:
         """Whether evaluating a rule up to `until` would change nothing, by its kept quiet time."""
-        return (cached[3] is not None and cached[3] <= until
-                and (cached[0] is None or until < cached[0] - QUIET_MARGIN)
-                and cached[4] == config
-                and rc.enabled_for(district)
-                and not (rc.escalate_after_seconds and stored.get(rc.rule.rule_id, {}).get("status") == "firing"))
+        quiet, _, _, evaluated_at, digest = cached
+        return (evaluated_at is not None and evaluated_at <= until
+                and (quiet is None or until < quiet - QUIET_MARGIN)
+                and digest == config
+                and enabled
+                and not (rc.escalate_after_seconds and rc.rule.rule_id in stored
+                         and stored[rc.rule.rule_id]["status"] == "firing"))
 
     def _due_by(self, state: dict, now: float, own: float) -> bool:
         """Whether some rule of the subject may decide something up to `now` (`own` for those on its own clock).
@@ -432,12 +441,13 @@ class Engine:
         if not self.incremental:
             return True
         nexts, district, stored = state["next"], state["facts"].get("district_id"), state["warnings"]
-        for rc, _, rule_id, own_clock, _, can_be_quiet, config in self._plan.get(state["kind"], ()):
+        for rc, _, rule_id, own_clock, _, can_be_quiet, config, by_district in self._plan.get(state["kind"], ()):
             if not can_be_quiet:
                 continue
             cached = nexts.get(rule_id)
             until = max(now, own) if own_clock else now
-            if cached is None or not self._quiet(rc, cached, until, config, district, stored):
+            enabled = rc.enabled_for(district) if by_district else rc.enabled
+            if cached is None or not self._quiet(rc, cached, until, config, enabled, stored):
                 return True
         return False
 

@@ -15,8 +15,9 @@ for an earlier bucket takes the place of the latest, whose observations are
 counted as late. Only events dated far ahead of the clock reach this.
 
 Aggregations follow a tiny protocol, as in Quix Streams: `zero()`,
-`add(state, value)`, `merge(a, b)`, `result(state)`; their states are JSON
-values so a Faust table can store them.
+`add(state, value)`, `merge(a, b)`, `result(state)`, and `total(states)`, the
+merge of many (a window's buckets) in one go; their states are JSON values so
+a Faust table can store them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Count:
         return a + b
 
     @staticmethod
+    def total(states: list[int]) -> int:
+        return sum(states)
+
+    @staticmethod
     def result(state: int) -> float:
         return float(state)
 
@@ -70,6 +75,13 @@ class Sum:
     @staticmethod
     def merge(a: float, b: float) -> float:
         return a + b
+
+    @staticmethod
+    def total(states: list[float]) -> float:
+        out = 0.0
+        for v in states:  # one by one, in order, as merge would: the same float
+            out += v
+        return out
 
     @staticmethod
     def result(state: float) -> float:
@@ -93,6 +105,13 @@ class Mean:
     def merge(a: list, b: list) -> list:
         return [a[0] + b[0], a[1] + b[1]]
 
+    @classmethod
+    def total(cls, states: list[list]) -> list:
+        out = cls.zero()
+        for v in states:
+            out = cls.merge(out, v)
+        return out
+
     @staticmethod
     def result(state: list) -> float | None:
         return state[0] / state[1] if state[1] else None
@@ -114,6 +133,13 @@ class Ratio:
     @staticmethod
     def merge(a: list, b: list) -> list:
         return [a[0] + b[0], a[1] + b[1]]
+
+    @classmethod
+    def total(cls, states: list[list]) -> list:
+        out = cls.zero()
+        for v in states:
+            out = cls.merge(out, v)
+        return out
 
     @staticmethod
     def result(state: list) -> float | None:
@@ -143,6 +169,13 @@ class Quantile:
         out = sketch.empty()
         sketch.merge(out, a)
         sketch.merge(out, b)
+        return out
+
+    @staticmethod
+    def total(states: list[dict]) -> dict:
+        out = sketch.empty()
+        for v in states:  # into one new sketch, not a new one per bucket
+            sketch.merge(out, v)
         return out
 
     def result(self, state: dict) -> float | None:
@@ -245,18 +278,15 @@ class Window:
 
     def aggregate(self, state: dict, agg, end: float):
         """The aggregation state over [end - size, end)."""
-        out = agg.zero()
         start = end - self.size
-        for key, value in state["b"].items():
-            if start <= float(key) < end:
-                out = agg.merge(out, value)
-        return out
+        return agg.total([value for key, value in state["b"].items() if start <= float(key) < end])
 
     def mark_evaluated(self, state: dict, end: float) -> None:
         """Record that `end` was decided and drop buckets no future window needs."""
         state["evaluated"] = end
         keep_from = end - self.size + self.step
-        state["b"] = {k: v for k, v in state["b"].items() if float(k) >= keep_from}
+        if state["b"] and min(map(float, state["b"])) < keep_from:  # most ends drop no bucket
+            state["b"] = {k: v for k, v in state["b"].items() if float(k) >= keep_from}
 
     def next_due(self, state: dict) -> float | None:
         """The clock time at which the next end becomes due."""

@@ -142,3 +142,22 @@ def test_an_old_dated_first_event_for_a_new_district_costs_a_bounded_number_of_w
         assert n <= math.ceil(w.size / w.step) + 2, (w, n)
     # walking every step since would have been 20 years of them for each window
     assert sum(n for _, n in walked) < 20 * YEAR / (60 * MIN) / 10
+
+
+@pytest.mark.parametrize("agg", [Count, Sum, Mean, Ratio, Quantile(0.9)], ids=lambda a: a.name)
+def test_a_windows_total_is_its_buckets_merged_one_by_one_and_leaves_them_as_they_were(agg):
+    values = {"count": [1, 1, 1], "sum": [0.1, 0.2, 0.3], "mean": [1.5, 2.25, 7.0],
+              "ratio": [True, False, True], "p90": [3.0, 0.0, 41.0, 3.5]}[agg.name]
+    buckets = []
+    for i, v in enumerate(values):
+        state = agg.zero()
+        for _ in range(i + 1):
+            state = agg.add(state, v)
+        buckets.append(state)
+    before = repr(buckets)
+    merged = agg.zero()
+    for b in buckets:
+        merged = agg.merge(merged, b)
+    assert agg.total(buckets) == merged  # floats added in the same order: equal, not just close
+    assert agg.total([]) == agg.zero()
+    assert repr(buckets) == before

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 
-def first(facts: dict, field: str, value) -> None:
-    if facts.get(field) is None and value is not None:
-        facts[field] = value
-
-
 def earliest(facts: dict, field: str, ts: float) -> None:
     current = facts.get(field)
     if current is None or ts < current:
@@ -18,7 +13,8 @@ def context(facts: dict, event: dict, fields: tuple[str, ...]) -> None:
     """First-wins, like every fact: a later event (a resend, a producer's mistake or a hostile one)
     cannot move a subject to another district, feeder or crew, and arrival order does not matter."""
     for f in fields:
-        first(facts, f, event.get(f))
+        if facts.get(f) is None and event.get(f) is not None:
+            facts[f] = event[f]
 
 
 def once(facts: dict, name: str) -> bool:
