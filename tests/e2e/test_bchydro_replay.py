@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from service.core.timefmt import to_epoch
 from service.sim.engine_run import run_stream
 
 from .harness import Deployment
@@ -31,6 +32,7 @@ def test_bchydro_storm_day_gives_storm_mode_and_repair_warnings(kafka_bootstrap,
         d.start_worker()
         d.wait_ready()
         got = timeline(d, settle=60, timeout=900, until=last_event(replay.stream))
+        published = [json.loads(r.value) for r in d.read("risk_warnings", lambda rs: True, timeout=5)]
     finally:
         d.close()
     raised = collections.Counter((row[2], row[5][:10]) for row in got if row[3] == "raised")
@@ -45,6 +47,11 @@ def test_bchydro_storm_day_gives_storm_mode_and_repair_warnings(kafka_bootstrap,
     # Storm mode as the in-memory engine has it, district by district and hour by hour. (Before
     # storm mode decided its hours on the clock, the broker gave 10 raises to the engine's 30:
     # outage starts derived on other partitions reached decided hours and were counted late.)
+    # What a warning says was known at its changed_at: it cites no event dated after it
+    times = {event["event_id"]: to_epoch(event["occurred_at"]) for _, _, _, event in replay.stream}
+    later = [(w["rule_id"], w["changed_at"], e) for w in published for e in w["evidence"]
+             if times.get(e, -1) > to_epoch(w["changed_at"])]
+    assert sum(len(w["evidence"]) for w in published) > 1000 and later == [], later[:5]
     memory = run_stream(replay.stream).warnings
     assert storm_raises(got) == sorted((w["fingerprint"], w["changed_at"]) for w in memory
                                        if w["rule_id"] == STORM and w["transition"] == "raised")
