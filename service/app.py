@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import faust
+import orjson
 from kafka.partitioner import murmur2
 from prometheus_client import generate_latest
 
@@ -73,6 +74,15 @@ log = escaping_logger(__name__)  # values from producers are escaped: one record
 DAY = 86400.0
 WATCHDOG_KEEPALIVE_SECONDS = 30.0  # a worker that has nothing to tick still writes a tick this often
 ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
+
+
+def json_bytes(message: dict) -> bytes:
+    """A warning as JSON, UTF-8 unescaped: orjson's bytes (the standard library's encoder is the
+    slower by far on a warning's nested dicts), or the standard library's for a value orjson refuses."""
+    try:
+        return orjson.dumps(message)
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(message, ensure_ascii=False).encode()
 
 
 def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
@@ -264,6 +274,8 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             headers=[("dlq_reason", reason.encode())],
         )
 
+    published = functools.cache(metrics.warnings_published.labels)  # one child per label set, found once
+
     async def publish(key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
         for w in warnings:
             w["emitted_at"] = to_rfc3339(time.time())
@@ -271,15 +283,15 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 continue
             await send_to(
                 warnings_topic, key=w["fingerprint"].encode(),
-                value=json.dumps(w, ensure_ascii=False).encode(),
+                value=json_bytes(w),
                 headers=cloudevent_headers(w, settings.source_name),
             )
-            metrics.warnings_published.labels(w["rule_id"], w["severity"], w["transition"]).inc()
+            published(w["rule_id"], w["severity"], w["transition"]).inc()
             if w["status"] == "firing":
-                previous = firing_table.get(w["fingerprint"]) or {}
-                await write_at(firing_table, w["fingerprint"], {
-                    "key": key, "warning": w, "ack": previous.get("ack") if w["acknowledged"] else None},
-                    partition, batch)
+                # only an acknowledged warning keeps what the table says of its acknowledgement
+                ack = (firing_table.get(w["fingerprint"]) or {}).get("ack") if w["acknowledged"] else None
+                await write_at(firing_table, w["fingerprint"], {"key": key, "warning": w, "ack": ack},
+                               partition, batch)
             else:
                 await write_at(firing_table, w["fingerprint"], None, partition, batch)
             batch.notes.setdefault(notifier.route(w), []).append(w)

@@ -1,5 +1,6 @@
 """Records the service hands to the producer itself carry the bytes Faust would have written."""
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -45,3 +46,19 @@ def test_a_table_changelog_gets_fausts_own_bytes(app, value):
 def test_a_raw_topic_goes_fausts_way(app):
     topic = app.topic("raw", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     assert encode(topic, b"\xff bytes", key=False) == b"\xff bytes"
+
+
+OUTPUTS = [
+    {"warning_id": "w-1", "summary": "北区抢修超时 — ‮bidi", "n": None, "ok": True, "big": 2**53, "neg": -0.0,
+     "ratio": 0.1 + 0.2, "scope": {"district_id": "D01"}, "evidence": [{"count": 3}, "x\ny"]},
+    {"beyond_64_bits": 2**70, "text": "é"},  # orjson refuses it: the standard library's bytes
+]
+
+
+@pytest.mark.parametrize("message", OUTPUTS)
+def test_a_warning_is_utf8_json_of_the_same_value(message):
+    from service.app import json_bytes
+
+    out = json_bytes(message)
+    assert json.loads(out) == message
+    assert "é".encode() in out or "北".encode() in out  # UTF-8 as is, not \\u escapes (as ensure_ascii=False)
