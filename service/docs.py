@@ -573,6 +573,7 @@ def render_rules() -> str:
         lines.append(f"- **metric** `{rule.metric}` ({rule.unit})\n")
         if rule.observes:
             lines.append(f"- **reads** {', '.join(_code(t) for t in sorted(rule.observes))}\n")
+        lines.append(f"- **threshold** {rule.threshold_semantics()}\n")
         lines.append(f"- **worst-case detection delay** {delay(rule, rc.params)}\n")
         if rc.escalate_after_seconds:
             lines.append(f"- **escalates unacknowledged** after {rc.escalate_after_seconds / 60:g} min\n")

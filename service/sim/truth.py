@@ -4,7 +4,8 @@ An oracle written from the rule catalogue (docs/rules.md) and the shipped defaul
 rules.yaml), independent of the engine: plain arithmetic over the whole
 stream, per rule. For every rule it finds the first moment the raise
 threshold is crossed for each scope: deadline rules at the exact deadline
-(start + limit), counting rules at the event that reaches the count, window
+(start + limit) when the awaited event came after it (a limit is exceeded,
+not reached: the event exactly at the limit is in time), counting rules at the event that reaches the count, window
 rules at the first window end (multiple of the rule's step) whose statistic
 crosses, collection rate at its decision time. Each entry:
 
@@ -136,16 +137,16 @@ class Oracle:
                 levels = pa["urgent_levels"] if f["priority"] == "urgent" else pa["levels"]
                 due = f["created"] + min(levels.values()) * limit
                 arrived = f.get("arrived", f.get("completed"))
-                if arrived is None or arrived >= due:
+                if arrived is None or arrived > due:  # exceeded: a crew on site at the limit is in time
                     self._add("repair.arrival_overdue", scope, d, due, MIN)
             if pr and "arrived" in f:
                 levels = [v * pr["limit_hours"][area] * HOUR for v in pr["levels"].values()] + [pr["red_hours"] * HOUR]
                 due = f["arrived"] + min(levels)
-                if f.get("completed") is None or f["completed"] >= due:
+                if f.get("completed") is None or f["completed"] > due:
                     self._add("repair.restore_overdue", scope, d, due, MIN)
             if pf and "completed" in f:
                 due = f["completed"] + min(pf["hours"].values()) * HOUR
-                if f.get("followed_up") is None or f["followed_up"] >= due:
+                if f.get("followed_up") is None or f["followed_up"] > due:
                     self._add("followup.missing", scope, d, due, MIN)
 
     def outage_rules(self) -> None:
@@ -159,7 +160,7 @@ class Oracle:
             if pn and start is not None and f.get("kind") == "unplanned":
                 due = start + min(pn["minutes"].values()) * MIN
                 stop = min([t for t in (f.get("notice_published"), ended) if t is not None], default=None)
-                if stop is None or stop >= due:
+                if stop is None or stop > due:
                     self._add("outage.notice_late", scope, d, due, MIN)
             if ps and f.get("kind") in ("planned", "temporary") and "scheduled_start" in f:
                 need = (ps["planned_notice_hours"] if f["kind"] == "planned" else ps["temporary_notice_hours"]) * HOUR
@@ -177,7 +178,7 @@ class Oracle:
                     self._add("outage.notice_short", scope, d, min(points), MIN)
             if pl and start is not None:
                 due = start + min(pl["hours"].values()) * HOUR
-                if ended is None or ended >= due:
+                if ended is None or ended > due:
                     self._add("outage.long_duration", scope, d, due, MIN)
 
     # --- counting rules -----------------------------------------------------------

@@ -95,6 +95,15 @@ def test_rules_reference_has_every_rule_with_sources_and_a_delay():
     assert "SGCC ten service commitments" in text and "Regulations on Electricity Supply and Use art. 28" in text
 
 
+def test_every_rule_states_once_whether_its_threshold_is_reached_or_exceeded():
+    text = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    for rule_id, cls in RULES.items():
+        section = text.split(f"\n### `{rule_id}`\n", 1)[1].split("\n### ", 1)[0]
+        said = cls().threshold_semantics()
+        assert said.startswith(("reached: ", "exceeded: ")), rule_id
+        assert section.count("**threshold** ") == 1 and f"**threshold** {said}" in section, rule_id
+
+
 def test_sources_name_real_parameters():
     for rule_id, cls in RULES.items():
         names = {info.alias or name for name, info in cls.Params.model_fields.items()}

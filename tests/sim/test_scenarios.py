@@ -89,3 +89,22 @@ def test_notice_delays_and_counts_of_late_notices():
     sc = scenario("late_notices")
     late = [t for t in sc.truth if t["rule_id"] == "outage.notice_late"]
     assert len(late) == 6  # four late notices and two missing ones
+
+
+def test_the_oracle_agrees_a_deadline_is_exceeded_not_reached():
+    from service.sim.truth import Oracle
+
+    t0 = 1_800_000_000.0
+
+    def tickets(arrival_min):
+        created = {"type": "ticket.created", "event_id": "c", "ticket_id": "T1", "district_id": "D1",
+                   "area_type": "urban", "priority": "normal", "category": "no_power"}
+        arrived = {"type": "ticket.arrived", "event_id": "a", "ticket_id": "T1"}
+        return [(t0, "tickets", "T1", created), (t0 + arrival_min * 60, "tickets", "T1", arrived)]
+
+    def due(arrival_min):
+        return [t["earliest"] - t0 for t in Oracle(tickets(arrival_min), until=t0 + 86400).truth()
+                if t["rule_id"] == "repair.arrival_overdue"]
+
+    assert due(36) == []  # on site exactly at the yellow limit (0.8 x 45 min): in time, as the engine says
+    assert due(36.5) == [36 * 60]

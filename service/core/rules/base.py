@@ -99,7 +99,15 @@ class Rule:
     # Its decisions follow the subject's facts, which any event of its kind may change: every
     # event reaches it (not only those it observes).
     from_facts: ClassVar[bool] = False
+    # When a value exactly at the raise level raises the warning, in words: "reached" (at the level
+    # is enough) or "exceeded" (it must be beyond). docs/rules.md states it for every rule and the
+    # simulator's oracle (service/sim/truth.py) follows it.
+    threshold: ClassVar[str] = ""
     Params: ClassVar[type[RuleParams]]
+
+    def threshold_semantics(self) -> str:
+        """Reached or exceeded, and what that means for this rule (docs/rules.md)."""
+        return self.threshold
 
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
         """Fold an event into the rule's own state (its windows)."""
@@ -147,6 +155,9 @@ def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
 
 class DeadlineRule(Rule):
     from_facts = True
+    threshold = ("exceeded: a severity is raised once its time limit has passed without the awaited event; "
+                 "the event exactly at the limit is in time (no warning), and the warning is stamped with the "
+                 "limit")
 
     def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # Nothing changes before the next crossing it returned: the crossings up to then are applied
@@ -232,6 +243,13 @@ class WindowRule(Rule):
     own_clock = False
     above: ClassVar[bool] = True  # warn when the value is high (False: when low)
     strict: ClassVar[bool] = True  # '>' rather than '>='
+
+    def threshold_semantics(self) -> str:
+        sign = {(True, True): ">", (True, False): ">=", (False, True): "<", (False, False): "<="}[
+            (self.above, self.strict)]
+        word = "exceeded" if self.strict else "reached"
+        return (f"{word}: raised when the value is {sign} the raise level (with at least `min_samples` samples); "
+                f"a firing severity is kept until the value is back across its clear level")
 
     def aggregation(self, params: Any):
         raise NotImplementedError

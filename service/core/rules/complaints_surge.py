@@ -80,6 +80,8 @@ class SurgeRule(Rule):
     """Count in the period just ended versus the subject's own history of such periods."""
 
     observes: ClassVar[frozenset[str]] = SERVICE_EVENTS  # every service event proves the subject is observed
+    threshold = ("reached: raised when the count is >= `min_samples` and its z against the baseline is >= the "
+                 "raise level; kept until z falls below the clear level or the count below `min_samples`")
     # A window rule of an aggregate subject: periods close on the partition's
     # aggregate clock, never on one event's time, or an outage started at 07:59
     # but derived on a slower partition would miss the 07:00-08:00 count.

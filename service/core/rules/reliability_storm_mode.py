@@ -53,6 +53,9 @@ class ReliabilityStormMode(SurgeRule):
         "customer_share_clear": "heuristic (no published figure)",
         "customer_share_min_outages": "heuristic (no published figure): one big feeder fault is not a storm",
     }
+    threshold = ("reached: declared when the outages started in the hour are >= `min_samples` with z >= the raise "
+                 "level, or the customers interrupted in 24 h are >= `customer_share_raise` of those served with "
+                 ">= `customer_share_min_outages` outages")
     category = "coordination"
     subject = "district"
     metric = "outages_started_1h"
