@@ -5,7 +5,9 @@ rules.yaml), independent of the engine: plain arithmetic over the whole
 stream, per rule. For every rule it finds the first moment the raise
 threshold is crossed for each scope: deadline rules at the exact deadline
 (start + limit) when the awaited event came after it (a limit is exceeded,
-not reached: the event exactly at the limit is in time), counting rules at the event that reaches the count, window
+not reached: the event exactly at the limit is in time), counting rules
+(event-driven counts, frequent feeders, surges and storm mode: their counts
+only grow) at the event that reaches the count, window
 rules at the first window end (multiple of the rule's step) whose statistic
 crosses, collection rate at its decision time. Each entry:
 
@@ -196,11 +198,14 @@ class Oracle:
                     continue
                 by_feeder[f["feeder_id"]].append((r, f.get("district_id")))
         for feeder, ends in by_feeder.items():
-            buckets = sorted(math.floor(t / step) * step for t, _ in ends)
-            for b in buckets:
-                end = b + step
-                if bisect_left(buckets, end) - bisect_left(buckets, end - size) >= need:
-                    self._add("outage.frequent_feeder", {"feeder_id": feeder}, ends[0][1], end, step)
+            # a count only grows: raised at the restore that brings the window ending at the next step
+            # boundary to the level (the events of that window up to it), not at the window's end
+            ends.sort()
+            buckets = [math.floor(t / step) * step for t, _ in ends]
+            for i, (t, _) in enumerate(ends):
+                end = buckets[i] + step
+                if i + 1 - bisect_left(buckets, end - size) >= need:
+                    self._add("outage.frequent_feeder", {"feeder_id": feeder}, ends[0][1], t, step)
                     break
 
     def _recent(self, rule_id: str, events: list[tuple[float, str, str | None]], distinct: bool) -> None:
@@ -381,7 +386,9 @@ class Oracle:
         return (count - mean) / max(std, math.sqrt(max(mean, 0.0)), min_deviation)
 
     def _surge_first(self, p: dict, times: list[float], observed_from: float, extra=None) -> float | None:
-        """First window end where count >= min and z >= the lowest raise level (or extra(end) is true)."""
+        """The first event at which the window ending at the next step boundary holds, up to that event,
+        count >= min and z >= the lowest raise level (or extra(end, t) is true): a count only grows, so
+        the rule raises at the event that crosses, not at the window end."""
         step, period = p["step_minutes"] * MIN, p["window_minutes"] * MIN
         periods = round(p["baseline_days"] * DAY / period)
         min_periods = max(1, math.ceil(p["min_history_days"] * DAY / period - 1e-9))
@@ -389,11 +396,11 @@ class Oracle:
         observed = math.floor(observed_from / step) * step
         times = sorted(times)
         buckets = [math.floor(t / step) * step for t in times]
-        if not buckets:
-            return None
-        end = buckets[0] + step
-        while end <= self.until:
-            count = bisect_left(buckets, end) - bisect_left(buckets, end - period)
+        for i, t in enumerate(times):
+            if t > self.until:
+                return None
+            end = buckets[i] + step
+            count = i + 1 - bisect_left(buckets, end - period)  # the events of the window up to this one
             hit = False
             if count >= p["min_samples"]:
                 history = []
@@ -403,9 +410,8 @@ class Oracle:
                         break
                     history.append(bisect_left(buckets, lo + period) - bisect_left(buckets, lo))
                 hit = len(history) >= min_periods and self._z(count, history, p.get("min_deviation", 1.0)) >= level
-            if hit or (extra is not None and extra(end)):
-                return end
-            end += step
+            if hit or (extra is not None and extra(end, t)):
+                return t
         return None
 
     def surge_rules(self) -> None:
@@ -434,11 +440,12 @@ class Oracle:
             xs.sort()
             served = self.served.get(district)
 
-            def wide(end, xs=xs, served=served):
+            def wide(end, now, xs=xs, served=served):
                 if not served:
                     return False
-                out = sum(c for t, c in xs if end - DAY <= math.floor(t / step) * step < end)
-                return out / served >= p["customer_share_raise"]
+                inside = [c for t, c in xs if t <= now and end - DAY <= math.floor(t / step) * step < end]
+                return (len(inside) >= p.get("customer_share_min_outages", 1)
+                        and sum(inside) / served >= p["customer_share_raise"])
 
             at = self._surge_first(p, [t for t, _ in xs], xs[0][0], extra=wide)
             self._add("reliability.storm_mode", {"district_id": district}, district, at, step)

@@ -112,7 +112,13 @@ def test_sources_name_real_parameters():
 
 @pytest.mark.parametrize("rule_id,expected", [
     ("repair.arrival_p90", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
-    ("repair.sla_breach_ratio", "70 min (`step_minutes` 1 h + `lateness_minutes` 10 min)"),
+    ("repair.sla_breach_ratio", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
+    ("followup.dissatisfied_ratio", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
+    ("satisfaction.low", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
+    ("reliability.storm_mode", "none for a raise or an escalation"),
+    ("outage.frequent_feeder", "none for a raise or an escalation"),
+    ("complaints.surge", "none for a raise or an escalation"),
+    ("meter.alarm_surge", "none for a raise or an escalation"),
     ("complaints.staff_repeat", "5 min (`lateness_minutes`)"),
     ("repair.arrival_overdue", "none: each severity is stamped at the exact moment"),
 ])
