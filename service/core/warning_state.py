@@ -117,7 +117,8 @@ def apply(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition
     try:
         d = next(decisions)
         while True:
-            saved = state.to_dict() if state.status != "firing" else None
+            # only a decision with a target can raise: the state before it, to put back if withdrawn
+            saved = state.to_dict() if d.target is not None and state.status != "firing" else None
             t = step(state, d.target, value=d.value, threshold=d.threshold, at=d.at, for_seconds=d.for_seconds)
             if d.no_samples:
                 state.value = None

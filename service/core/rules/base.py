@@ -397,7 +397,7 @@ class WindowRule(Rule):
                     yield Decision(target, value, th, rstate["lifted"], for_seconds=params.for_minutes * MIN)
                 continue
             if before_lift(rstate, end):
-                w.mark_evaluated(rstate["w"], end)  # it describes a moment before a raise already made
+                rstate["w"]["evaluated"] = end  # it describes a moment before a raise already made
                 continue
             state = w.aggregate(rstate["w"], agg, end)
             value = self.value(agg, state)
@@ -407,18 +407,20 @@ class WindowRule(Rule):
                 # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
                 emptied = True  # a never-fired rule's value is not kept between ticks: say so each time
                 yield Decision(None, 0.0, next(iter(raise_.values())), end, no_samples=True)
-                w.mark_evaluated(rstate["w"], end)
+                rstate["w"]["evaluated"] = end
                 continue
             elif n < params.min_samples:
                 # Too few samples to decide: a firing warning holds, a quiet one stays quiet.
-                w.mark_evaluated(rstate["w"], end)
+                rstate["w"]["evaluated"] = end
                 continue
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
             yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
-            w.mark_evaluated(rstate["w"], end)
-        if points:
+            rstate["w"]["evaluated"] = end
+        if points and rstate["w"]["evaluated"] is not None:
+            # the ends above were recorded one by one; the buckets no later end needs go once
+            w.mark_evaluated(rstate["w"], rstate["w"]["evaluated"])
             forget_decided(rstate, w, rstate["w"])
         # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
         running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None

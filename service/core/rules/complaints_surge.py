@@ -150,16 +150,17 @@ class SurgeRule(Rule):
                     yield Decision(target, count, threshold, rstate["lifted"], for_seconds=params.for_minutes * MIN)
                 continue
             if before_lift(rstate, end):
-                store.mark_evaluated(w, end)  # it describes a moment before a raise already made
+                w["evaluated"] = end  # it describes a moment before a raise already made
                 continue
             count = Count.result(params.window().aggregate(w, Count, end))
             current = ws.severity if ws.status == "firing" else None
             target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
             yield Decision(target, count, threshold, end, for_seconds=params.for_minutes * MIN)
-            store.mark_evaluated(w, end)
+            w["evaluated"] = end
             # Evidence: the counted events of the window just decided, and later ones.
             rstate["ids"] = [x for x in rstate.get("ids", []) if x[0] >= end - params.window_minutes * MIN]
-        if points:
+        if points and w["evaluated"] is not None:
+            store.mark_evaluated(w, w["evaluated"])  # the buckets no later end needs go once
             forget_decided(rstate, store, w)
         if bool(w["b"]) or ws.status != "inactive":
             return Evaluation(wake_at=store.next_due(w), running=True)

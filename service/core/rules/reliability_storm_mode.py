@@ -110,10 +110,12 @@ class ReliabilityStormMode(SurgeRule):
                 target, count, threshold, share = self.judge(facts, rstate, ws, end, params)
                 yield Decision(target, count, threshold, end)
                 rstate["share"] = round(share, 4)
-            store.mark_evaluated(rstate["w"], end)
-            customers.mark_evaluated(rstate["c"], end)
-            customers.mark_evaluated(rstate["n"], end)
-        if points:
+            rstate["w"]["evaluated"] = rstate["c"]["evaluated"] = rstate["n"]["evaluated"] = end
+        if points and rstate["w"]["evaluated"] is not None:
+            last = rstate["w"]["evaluated"]  # the buckets no later end needs go once
+            store.mark_evaluated(rstate["w"], last)
+            customers.mark_evaluated(rstate["c"], last)
+            customers.mark_evaluated(rstate["n"], last)
             forget_decided(rstate, store, rstate["w"])
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
         return Evaluation(wake_at=store.next_due(rstate["w"]) if running else None, running=running)
