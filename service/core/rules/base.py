@@ -27,7 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from .. import deadlines
 from ..deadlines import Deadline
 from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
-from ..windows import Count, Sum, Window, samples, window
+from ..windows import Count, Mean, Ratio, Sum, Window, samples, window
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
@@ -239,6 +239,26 @@ def target_severity(value: float, current: str | None, raise_: Levels, clear: Le
     return best
 
 
+# Aggregations whose state can be taken back out of a total: the window ending one step later is the
+# one before, plus the bucket that enters, less the bucket that leaves (integer-valued in practice).
+UNMERGE = {Count: lambda a, b: a - b, Sum: lambda a, b: a - b,
+           Mean: lambda a, b: [a[0] - b[0], a[1] - b[1]], Ratio: lambda a, b: [a[0] - b[0], a[1] - b[1]]}
+
+
+def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | None, end: float) -> Any:
+    """The aggregation state of the window ending at `end`: slid from the window a step before it when
+    `previous` (end, state) is that one, else summed over the window's buckets."""
+    if unmerge is None or previous is None or end != previous[0] + w.step:
+        return w.aggregate(state, agg, end)
+    total, buckets = previous[1], state["b"]
+    entering, leaving = buckets.get(repr(previous[0])), buckets.get(repr(previous[0] - w.size))
+    if entering is not None:
+        total = agg.merge(total, entering)
+    if leaving is not None:
+        total = unmerge(total, leaving)
+    return total
+
+
 def note_latest(rstate: dict, w: Window, ts: float) -> None:
     """Remember the latest time of an event counted in ts's bucket, and the earliest bucket counted
     into since the last evaluation (for `early_points`)."""
@@ -265,10 +285,15 @@ def early_points(rstate: dict, w: Window, state: dict, size: float) -> list[tupl
     if not latest or touched is None:
         return []
     decided, buckets, out = state["evaluated"], state["b"], []
-    # the windows (of `size`) holding the touched bucket end in (touched, touched + size]
-    for i in range(max(1, math.ceil(size / w.step - 1e-9))):
-        key = repr(touched + i * w.step)
-        end = touched + (i + 1) * w.step
+    # the windows (of `size`) holding the touched bucket end in (touched, touched + size]: looked up
+    # step by step, or among the buckets with a latest time when those are fewer
+    steps = max(1, math.ceil(size / w.step - 1e-9))
+    if len(latest) < steps:
+        candidates = [(key, float(key)) for key in latest if touched <= float(key) < touched + steps * w.step]
+    else:
+        candidates = [(repr(touched + i * w.step), touched + i * w.step) for i in range(steps)]
+    for key, start in candidates:
+        end = start + w.step
         if key in latest and key in buckets and (decided is None or end > decided):
             out.append((latest[key], end))
     return sorted(out)
@@ -381,6 +406,9 @@ class WindowRule(Rule):
         points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
         if self.grows(params):
             points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size)])
+        # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
+        unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
+        previous = None
         for at, early, end in points:
             if early:
                 decided = rstate["w"]["evaluated"]
@@ -399,7 +427,8 @@ class WindowRule(Rule):
             if before_lift(rstate, end):
                 rstate["w"]["evaluated"] = end  # it describes a moment before a raise already made
                 continue
-            state = w.aggregate(rstate["w"], agg, end)
+            state = slid(w, rstate["w"], agg, unmerge, previous, end)
+            previous = (end, state)
             value = self.value(agg, state)
             n = samples(agg, state)
             if n == 0 or value is None:
