@@ -27,7 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from .. import deadlines
 from ..deadlines import Deadline
 from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
-from ..windows import Window, samples, window
+from ..windows import Count, Mean, Ratio, Sum, Window, samples, window
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
@@ -99,7 +99,15 @@ class Rule:
     # Its decisions follow the subject's facts, which any event of its kind may change: every
     # event reaches it (not only those it observes).
     from_facts: ClassVar[bool] = False
+    # When a value exactly at the raise level raises the warning, in words: "reached" (at the level
+    # is enough) or "exceeded" (it must be beyond). docs/rules.md states it for every rule and the
+    # simulator's oracle (service/sim/truth.py) follows it.
+    threshold: ClassVar[str] = ""
     Params: ClassVar[type[RuleParams]]
+
+    def threshold_semantics(self) -> str:
+        """Reached or exceeded, and what that means for this rule (docs/rules.md)."""
+        return self.threshold
 
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
         """Fold an event into the rule's own state (its windows)."""
@@ -153,6 +161,9 @@ def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
 
 class DeadlineRule(Rule):
     from_facts = True
+    threshold = ("exceeded: a severity is raised once its time limit has passed without the awaited event; "
+                 "the event exactly at the limit is in time (no warning), and the warning is stamped with the "
+                 "limit")
 
     def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # Nothing changes before the next crossing it returned: the crossings up to then are applied
@@ -234,10 +245,108 @@ def target_severity(value: float, current: str | None, raise_: Levels, clear: Le
     return best
 
 
+# Aggregations whose state can be taken back out of a total: the window ending one step later is the
+# one before, plus the bucket that enters, less the bucket that leaves (integer-valued in practice).
+UNMERGE = {Count: lambda a, b: a - b, Sum: lambda a, b: a - b,
+           Mean: lambda a, b: [a[0] - b[0], a[1] - b[1]], Ratio: lambda a, b: [a[0] - b[0], a[1] - b[1]]}
+
+
+def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | None, end: float) -> Any:
+    """The aggregation state of the window ending at `end`: slid from the window a step before it when
+    `previous` (end, state) is that one, else summed over the window's buckets."""
+    if unmerge is None or previous is None or end != previous[0] + w.step:
+        return w.aggregate(state, agg, end)
+    total, buckets = previous[1], state["b"]
+    entering, leaving = buckets.get(repr(previous[0])), buckets.get(repr(previous[0] - w.size))
+    if entering is not None:
+        total = agg.merge(total, entering)
+    if leaving is not None:
+        total = unmerge(total, leaving)
+    return total
+
+
+def note_latest(rstate: dict, w: Window, ts: float) -> None:
+    """Remember the latest time of an event counted in ts's bucket, and the earliest bucket counted
+    into since the last evaluation (for `early_points`)."""
+    latest = rstate.setdefault("mx", {})
+    bucket = w.bucket_of(ts)
+    key = repr(bucket)
+    if latest.get(key, -math.inf) < ts:
+        latest[key] = ts
+    rstate["touched"] = min(rstate.get("touched", bucket), bucket)
+
+
+def early_points(rstate: dict, w: Window, state: dict, size: float) -> list[tuple[float, float]]:
+    """(moment, window end), in time order, for each window end not yet decided whose last bucket holds
+    data and whose window holds an event counted since the last evaluation (only those can have crossed).
+
+    For a statistic that only grows as events arrive (a count, a sum), the value of the window
+    ending at `end`, as far as it is known, was already reached at the latest time of an event
+    in its last bucket (no event of that window is later): whatever arrives later can only add
+    to it. So a raise it calls for can be stamped at that moment, instead of waiting for `end`
+    and the lateness. `forget_decided` drops what is no longer needed.
+    """
+    touched = rstate.pop("touched", None)  # the rule is evaluated right after it observes
+    latest = rstate.get("mx")
+    if not latest or touched is None:
+        return []
+    decided, buckets, out = state["evaluated"], state["b"], []
+    # the windows (of `size`) holding the touched bucket end in (touched, touched + size]: looked up
+    # step by step, or among the buckets with a latest time when those are fewer
+    steps = max(1, math.ceil(size / w.step - 1e-9))
+    if len(latest) < steps:
+        candidates = [(key, float(key)) for key in latest if touched <= float(key) < touched + steps * w.step]
+    else:
+        candidates = [(repr(touched + i * w.step), touched + i * w.step) for i in range(steps)]
+    for key, start in candidates:
+        end = start + w.step
+        if key in latest and key in buckets and (decided is None or end > decided):
+            out.append((latest[key], end))
+    return sorted(out)
+
+
+def forget_decided(rstate: dict, w: Window, state: dict) -> None:
+    """After window ends were decided: forget the latest times of buckets no undecided end needs."""
+    latest = rstate.get("mx")
+    if latest:
+        decided, buckets = state["evaluated"], state["b"]
+        for key in [k for k in latest if k not in buckets or (decided is not None and float(k) + w.step <= decided)]:
+            del latest[key]
+
+
+def before_lift(rstate: dict, end: float) -> bool:
+    """Whether a window end is at or before the last early raise: its decision would come after the
+    raise but describe an earlier moment (and its window leaves out the events that raised it).
+    Forgets the raise's time once every such end is decided."""
+    lifted = rstate.get("lifted")
+    if lifted is None:
+        return False
+    if end <= lifted:
+        return True
+    del rstate["lifted"]
+    return False
+
+
+def lifts(ws: WarningState, target: str | None) -> bool:
+    """Whether `target` raises the warning or escalates it (an early decision never lowers one)."""
+    if target is None:
+        return False
+    if ws.status != "firing":
+        return True
+    return min(RANK[target] + ws.bump, len(SEVERITIES) - 1) > RANK[ws.severity]
+
+
 class WindowRule(Rule):
     own_clock = False
     above: ClassVar[bool] = True  # warn when the value is high (False: when low)
     strict: ClassVar[bool] = True  # '>' rather than '>='
+
+    def threshold_semantics(self) -> str:
+        sign = {(True, True): ">", (True, False): ">=", (False, True): "<", (False, False): "<="}[
+            (self.above, self.strict)]
+        word = "exceeded" if self.strict else "reached"
+        return (f"{word}: raised when the value is {sign} the raise level (with at least `min_samples` samples); "
+                f"a firing severity is kept until the value is back across its clear level")
 
     def aggregation(self, params: Any):
         raise NotImplementedError
@@ -249,6 +358,11 @@ class WindowRule(Rule):
     def sample_with(self, facts: dict, event: dict, params: Any) -> Any:
         """As `sample`, for rules whose sample depends on their parameters."""
         return self.sample(facts, event)
+
+    def grows(self, params: Any) -> bool:
+        """Whether the statistic can only grow while events arrive inside its window (a count or a
+        sum, warned on when high): then a raise is decided at the event that crosses the threshold."""
+        return self.above and self.aggregation(params) in (Count, Sum)
 
     def levels(self, facts: dict, params: Any) -> tuple[Levels, Levels]:
         return params.raise_, params.clear
@@ -264,6 +378,8 @@ class WindowRule(Rule):
         rstate.setdefault("w", w.new_state())
         if w.add(rstate["w"], self.aggregation(params), ts, v):
             rstate["ev"] = (rstate.get("ev", []) + [[event["event_id"], ts]])[-EVIDENCE:]
+            if self.grows(params):
+                note_latest(rstate, w, ts)
 
     def evidence(self, facts: dict, rstate: dict, at: float) -> list[str]:
         """The most recent events that went into the window, of those dated no later than `at`."""
@@ -286,12 +402,39 @@ class WindowRule(Rule):
             ends = w.due_ends(rstate["w"], now)  # nothing to decide: skip the quiet stretch at once
             if ends:
                 w.mark_evaluated(rstate["w"], ends[-1])
+                forget_decided(rstate, w, rstate["w"])
             # a window end passed with nothing in it: no value (a gauge shows NaN)
             return Evaluation(emptied=bool(ends), no_value=True)
         emptied = False
         raise_, clear = self.levels(facts, params)
-        for end in w.due_ends(rstate["w"], now):
-            state = w.aggregate(rstate["w"], agg, end)
+        # Window ends in time order, and for a growing statistic the moments a raise was
+        # already certain (early_points), each before the end of its own window.
+        points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
+        if self.grows(params):
+            points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size)])
+        # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
+        unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
+        previous = None
+        for at, early, end in points:
+            if early:
+                decided = rstate["w"]["evaluated"]
+                if decided is not None and end <= decided:
+                    continue
+                state = w.aggregate(rstate["w"], agg, end)
+                value = self.value(agg, state)
+                if value is None or samples(agg, state) < params.min_samples:
+                    continue
+                target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
+                                             raise_, clear, self.above, self.strict)
+                if lifts(ws, target):
+                    rstate["lifted"] = max(at, ws.changed_at or at)
+                    yield Decision(target, value, th, rstate["lifted"], for_seconds=params.for_minutes * MIN)
+                continue
+            if before_lift(rstate, end):
+                rstate["w"]["evaluated"] = end  # it describes a moment before a raise already made
+                continue
+            state = slid(w, rstate["w"], agg, unmerge, previous, end)
+            previous = (end, state)
             value = self.value(agg, state)
             n = samples(agg, state)
             if n == 0 or value is None:
@@ -299,17 +442,21 @@ class WindowRule(Rule):
                 # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
                 emptied = True  # a never-fired rule's value is not kept between ticks: say so each time
                 yield Decision(None, 0.0, next(iter(raise_.values())), end, no_samples=True)
-                w.mark_evaluated(rstate["w"], end)
+                rstate["w"]["evaluated"] = end
                 continue
             elif n < params.min_samples:
                 # Too few samples to decide: a firing warning holds, a quiet one stays quiet.
-                w.mark_evaluated(rstate["w"], end)
+                rstate["w"]["evaluated"] = end
                 continue
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
             yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
-            w.mark_evaluated(rstate["w"], end)
+            rstate["w"]["evaluated"] = end
+        if points and rstate["w"]["evaluated"] is not None:
+            # the ends above were recorded one by one; the buckets no later end needs go once
+            w.mark_evaluated(rstate["w"], rstate["w"]["evaluated"])
+            forget_decided(rstate, w, rstate["w"])
         # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
         running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None
         return Evaluation(wake_at=w.next_due(rstate["w"]) if running else None, running=running, emptied=emptied)
