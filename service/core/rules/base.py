@@ -18,6 +18,7 @@ evaluated only when an event reaches it or that time has come.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
@@ -265,44 +266,105 @@ def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | Non
     return total
 
 
-def note_latest(rstate: dict, w: Window, ts: float) -> None:
-    """Remember the latest time of an event counted in ts's bucket, and the earliest bucket counted
-    into since the last evaluation (for `early_points`)."""
-    latest = rstate.setdefault("mx", {})
+def note_latest(rstate: dict, w: Window, ts: float, value: float = 1.0) -> None:
+    """Remember the time (and the value it added) of an event counted in ts's bucket, and the earliest
+    bucket counted into since the last evaluation (for `early_points`)."""
+    samples = rstate.setdefault("mx", {}).setdefault(repr(w.bucket_of(ts)), [])
+    if samples and not isinstance(samples[0], list):  # a state that kept only the latest time
+        samples[:] = [[samples[0], 0.0]]
+    bisect.insort(samples, [ts, value])
     bucket = w.bucket_of(ts)
-    key = repr(bucket)
-    if latest.get(key, -math.inf) < ts:
-        latest[key] = ts
     rstate["touched"] = min(rstate.get("touched", bucket), bucket)
 
 
-def early_points(rstate: dict, w: Window, state: dict, size: float) -> list[tuple[float, float]]:
+def early_points(rstate: dict, w: Window, state: dict, size: float, now: float) -> list[tuple[float, float]]:
     """(moment, window end), in time order, for each window end not yet decided whose last bucket holds
-    data and whose window holds an event counted since the last evaluation (only those can have crossed).
+    data and whose window holds an event counted since the last evaluation (only those can have crossed);
+    the moment is that of the bucket's latest event the clock `now` has reached (`first_crossing`
+    finds the event that crossed).
 
     For a statistic that only grows as events arrive (a count, a sum), the value of the window
-    ending at `end`, as far as it is known, was already reached at the latest time of an event
-    in its last bucket (no event of that window is later): whatever arrives later can only add
-    to it. So a raise it calls for can be stamped at that moment, instead of waiting for `end`
-    and the lateness. `forget_decided` drops what is no longer needed.
+    ending at `end` at a moment of its last bucket is that of its events up to that moment: whatever
+    arrives later can only add to it. So a raise it calls for can be stamped at the event that made
+    it, instead of waiting for `end` and the lateness. `forget_decided` drops what is no longer needed.
+
+    Events dated after `now` are held until the clock reaches them (`held_until`): events dated
+    before them may still be in flight on partitions the clock waits for, and one of those may make
+    an earlier window cross first. Raised at once, the later moment would stand (an early raise is
+    never moved back), so arrival order would decide the stamp; held, the moments are looked at in
+    time order, as in an in-order stream.
     """
     touched = rstate.pop("touched", None)  # the rule is evaluated right after it observes
+    held_from = rstate.pop("held_from", None)
+    rstate.pop("held", None)
     latest = rstate.get("mx")
-    if not latest or touched is None:
+    if not latest or (touched is None and held_from is None):
         return []
     decided, buckets, out = state["evaluated"], state["b"], []
     # the windows (of `size`) holding the touched bucket end in (touched, touched + size]: looked up
-    # step by step, or among the buckets with a latest time when those are fewer
+    # step by step, or among the buckets with event times when those are fewer
     steps = max(1, math.ceil(size / w.step - 1e-9))
-    if len(latest) < steps:
-        candidates = [(key, float(key)) for key in latest if touched <= float(key) < touched + steps * w.step]
-    else:
-        candidates = [(repr(touched + i * w.step), touched + i * w.step) for i in range(steps)]
-    for key, start in candidates:
+    candidates: dict[str, float] = {}
+    if touched is not None:
+        if len(latest) < steps:
+            candidates.update((key, float(key)) for key in latest if touched <= float(key) < touched + steps * w.step)
+        else:
+            candidates.update((repr(touched + i * w.step), touched + i * w.step) for i in range(steps))
+    if held_from is not None:  # and every bucket from the first one that held an event
+        candidates.update((key, float(key)) for key in latest if float(key) >= held_from)
+    held: list[tuple[float, float]] = []  # (event time, bucket) the clock has not reached
+    for key, start in candidates.items():
         end = start + w.step
         if key in latest and key in buckets and (decided is None or end > decided):
-            out.append((latest[key], end))
+            samples = latest[key]
+            known = bisect.bisect_right(samples, [now, math.inf])
+            if known:
+                out.append((samples[known - 1][0], end))
+            if known < len(samples):
+                held.append((samples[known][0], start))
+    if held:
+        # looked at again at the next evaluation, or when the clock reaches the first
+        rstate["held_from"] = min(start for _, start in held)
+        rstate["held"] = min(at for at, _ in held)
     return sorted(out)
+
+
+def first_crossing(rstate: dict, w: Window, end: float, now: float, judge):
+    """(moment, verdict) of the first event of the last bucket of the window ending at `end`, dated
+    no later than `now`, by which the window's value calls for a raise; None if none does.
+
+    judge(later) gives the verdict on the window without the [time, value] samples `later` (those
+    after the moment), or None when it raises nothing. The value only grows with the moment, so the
+    first moment is found by halving.
+    """
+    samples = rstate["mx"][repr(end - w.step)]
+    known = bisect.bisect_right(samples, [now, math.inf])
+    if not known:
+        return None
+    verdict = judge(samples[known:])
+    if verdict is None:
+        return None
+    lo, hi = 0, known - 1  # samples[hi] raises
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if judge(samples[mid + 1:]) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    return samples[hi][0], (verdict if hi == known - 1 else judge(samples[hi + 1:]))
+
+
+def held_until(rstate: dict) -> float:
+    """The clock time at which an event `early_points` held comes due (inf: none held)."""
+    return rstate.get("held", math.inf)
+
+
+def wake(due: float | None, rstate: dict) -> float | None:
+    """The earlier of a window's next due end (None: none) and the first held event."""
+    held = held_until(rstate)
+    if held == math.inf:
+        return due
+    return held if due is None else min(due, held)
 
 
 def forget_decided(rstate: dict, w: Window, state: dict) -> None:
@@ -379,7 +441,7 @@ class WindowRule(Rule):
         if w.add(rstate["w"], self.aggregation(params), ts, v):
             rstate["ev"] = (rstate.get("ev", []) + [[event["event_id"], ts]])[-EVIDENCE:]
             if self.grows(params):
-                note_latest(rstate, w, ts)
+                note_latest(rstate, w, ts, v)
 
     def evidence(self, facts: dict, rstate: dict, at: float) -> list[str]:
         """The most recent events that went into the window, of those dated no later than `at`."""
@@ -392,7 +454,7 @@ class WindowRule(Rule):
         if not rstate["w"]["b"] and ws.status == "inactive" and ws.value is not None:
             return None  # evaluate forgets the last value at once
         due = params.window().next_due(rstate["w"])
-        return math.inf if due is None else due
+        return min(math.inf if due is None else due, held_until(rstate))
 
     def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         if "w" not in rstate:
@@ -411,7 +473,7 @@ class WindowRule(Rule):
         # already certain (early_points), each before the end of its own window.
         points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
         if self.grows(params):
-            points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size)])
+            points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size, now)])
         # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
         unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
         previous = None
@@ -420,13 +482,25 @@ class WindowRule(Rule):
                 decided = rstate["w"]["evaluated"]
                 if decided is not None and end <= decided:
                     continue
-                state = w.aggregate(rstate["w"], agg, end)
-                value = self.value(agg, state)
-                if value is None or samples(agg, state) < params.min_samples:
-                    continue
-                target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
-                                             raise_, clear, self.above, self.strict)
-                if lifts(ws, target):
+                full = w.aggregate(rstate["w"], agg, end)
+
+                def judge(later, full=full):  # the window without the events after a moment
+                    state = full
+                    if later:
+                        gone = agg.zero()
+                        for _, v in later:
+                            gone = agg.add(gone, v)
+                        state = UNMERGE[agg](full, gone)
+                    value = self.value(agg, state)
+                    if value is None or samples(agg, state) < params.min_samples:
+                        return None
+                    target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
+                                                 raise_, clear, self.above, self.strict)
+                    return (target, value, th) if lifts(ws, target) else None
+
+                found = first_crossing(rstate, w, end, now, judge)
+                if found is not None:
+                    at, (target, value, th) = found
                     rstate["lifted"] = max(at, ws.changed_at or at)
                     yield Decision(target, value, th, rstate["lifted"], for_seconds=params.for_minutes * MIN)
                 continue
@@ -459,7 +533,8 @@ class WindowRule(Rule):
             forget_decided(rstate, w, rstate["w"])
         # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
         running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None
-        return Evaluation(wake_at=w.next_due(rstate["w"]) if running else None, running=running, emptied=emptied)
+        return Evaluation(wake_at=wake(w.next_due(rstate["w"]), rstate) if running else None, running=running,
+                          emptied=emptied)
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
         return (t.at - params.window_minutes * MIN, t.at)

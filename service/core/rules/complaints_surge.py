@@ -37,8 +37,9 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, forget_decided, lifts,
-                   note_latest, scope_of, target_severity)
+from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, first_crossing, forget_decided,
+                   held_until, lifts,
+                   note_latest, scope_of, target_severity, wake)
 
 EVIDENCE_KEPT = 20
 SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
@@ -93,6 +94,10 @@ class SurgeRule(Rule):
     def counted(self, event: dict, params: Any) -> bool:
         raise NotImplementedError
 
+    def early_value(self, event: dict) -> float:
+        """What the event adds besides its count, remembered until its bucket is decided (base.note_latest)."""
+        return 1.0
+
     def observe(self, facts, rstate, event, ts, params) -> None:
         rstate["since"] = min(rstate.get("since", ts), ts)
         rstate["last"] = max(rstate.get("last", ts), ts)
@@ -101,7 +106,7 @@ class SurgeRule(Rule):
         store = params.store()
         rstate.setdefault("w", store.new_state())
         if store.add(rstate["w"], Count, ts, 1):
-            note_latest(rstate, store, ts)
+            note_latest(rstate, store, ts, self.early_value(event))
             ids = rstate.setdefault("ids", [])
             ids.append([ts, event["event_id"]])
             ids.sort()
@@ -113,7 +118,7 @@ class SurgeRule(Rule):
             return math.inf
         store = params.store()
         due = store.next_due(rstate["w"]) if rstate.get("w") is not None else None
-        return min(rstate["last"] + store.size, math.inf if due is None else due)
+        return min(rstate["last"] + store.size, math.inf if due is None else due, held_until(rstate))
 
     def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Decisions[Evaluation]:
         if "since" not in rstate:
@@ -137,15 +142,21 @@ class SurgeRule(Rule):
         # The period ends due, and the moments a raise was already certain (a count only grows: base.early_points)
         points = sorted([(end, 0, end) for end in store.due_ends(w, now)]
                         + [(at, 1, end) for at, end in
-                           early_points(rstate, store, w, params.window_minutes * MIN)])
+                           early_points(rstate, store, w, params.window_minutes * MIN, now)])
         for at, early, end in points:
             if early:
                 if w["evaluated"] is not None and end <= w["evaluated"]:
                     continue
-                count = Count.result(params.window().aggregate(w, Count, end))
+                full = Count.result(params.window().aggregate(w, Count, end))
                 current = ws.severity if ws.status == "firing" else None
-                target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
-                if lifts(ws, target):
+
+                def judge(later, full=full, current=current, end=end):  # the period without the events after a moment
+                    target, threshold = self.decide(full - len(later), current, w["b"], end, observed_from, params)
+                    return (target, full - len(later), threshold) if lifts(ws, target) else None
+
+                found = first_crossing(rstate, store, end, now, judge)
+                if found is not None:
+                    at, (target, count, threshold) = found
                     rstate["lifted"] = max(at, ws.changed_at or at)
                     yield Decision(target, count, threshold, rstate["lifted"], for_seconds=params.for_minutes * MIN)
                 continue
@@ -163,7 +174,7 @@ class SurgeRule(Rule):
             store.mark_evaluated(w, w["evaluated"])  # the buckets no later end needs go once
             forget_decided(rstate, store, w)
         if bool(w["b"]) or ws.status != "inactive":
-            return Evaluation(wake_at=store.next_due(w), running=True)
+            return Evaluation(wake_at=wake(store.next_due(w), rstate), running=True)
         return kept
 
     @staticmethod

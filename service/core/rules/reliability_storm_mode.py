@@ -28,7 +28,9 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import DAY, MIN, Evaluation, before_lift, early_points, forget_decided, lifts, scope_of
+from .base import (DAY, MIN, Evaluation, before_lift, early_points, first_crossing, forget_decided, held_until, lifts,
+                   scope_of,
+                   wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
@@ -71,6 +73,9 @@ class ReliabilityStormMode(SurgeRule):
     def counted(self, event, params) -> bool:
         return True
 
+    def early_value(self, event: dict) -> float:
+        return float(event.get("customers_affected") or 0)  # the customer share grows with it
+
     def observe(self, facts, rstate, event, ts, params: Params) -> None:
         super().observe(facts, rstate, event, ts, params)
         w = params.customers()
@@ -84,7 +89,7 @@ class ReliabilityStormMode(SurgeRule):
         if "w" not in rstate:
             return math.inf
         due = params.store().next_due(rstate["w"])
-        return math.inf if due is None else due
+        return min(math.inf if due is None else due, held_until(rstate))
 
     def evaluate(self, facts, rstate, ws, now, params: Params) -> Decisions[Evaluation]:
         if "w" not in rstate:
@@ -95,14 +100,21 @@ class ReliabilityStormMode(SurgeRule):
         # declared at the outage that makes it so, not at the end of its step.
         points = sorted([(end, 0, end) for end in store.due_ends(rstate["w"], now)]
                         + [(at, 1, end) for at, end in
-                           early_points(rstate, store, rstate["w"], params.customers().size)])
+                           early_points(rstate, store, rstate["w"], params.customers().size, now)])
         for at, early, end in points:
             if early:
                 decided = rstate["w"]["evaluated"]
                 if decided is not None and end <= decided:
                     continue
-                target, count, threshold, _ = self.judge(facts, rstate, ws, end, params)
-                if lifts(ws, target):
+
+                def judge(later, end=end):  # the windows without the outages after a moment
+                    less = (len(later), sum(v for _, v in later))
+                    target, count, threshold, _ = self.judge(facts, rstate, ws, end, params, less)
+                    return (target, count, threshold) if lifts(ws, target) else None
+
+                found = first_crossing(rstate, store, end, now, judge)
+                if found is not None:
+                    at, (target, count, threshold) = found
                     rstate["lifted"] = max(at, ws.changed_at or at)
                     yield Decision(target, count, threshold, rstate["lifted"])
                 continue
@@ -118,15 +130,17 @@ class ReliabilityStormMode(SurgeRule):
             customers.mark_evaluated(rstate["n"], last)
             forget_decided(rstate, store, rstate["w"])
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
-        return Evaluation(wake_at=store.next_due(rstate["w"]) if running else None, running=running)
+        return Evaluation(wake_at=wake(store.next_due(rstate["w"]), rstate) if running else None, running=running)
 
-    def judge(self, facts, rstate, ws, end: float, params: Params) -> tuple[str | None, float, float, float]:
-        """(blue or None, outages in the hour, the count it needs, customer share) for the hour ending at `end`."""
+    def judge(self, facts, rstate, ws, end: float, params: Params,
+              less: tuple[int, float] = (0, 0.0)) -> tuple[str | None, float, float, float]:
+        """(blue or None, outages in the hour, the count it needs, customer share) for the hour ending at `end`,
+        less (outages, customers) of its last bucket not counted yet at the moment judged."""
         store, customers = params.store(), params.customers()
         served = facts.get("customers_served")
-        count = Count.result(params.window().aggregate(rstate["w"], Count, end))
-        share = Sum.result(customers.aggregate(rstate["c"], Sum, end)) / served if served else 0.0
-        outages_24h = Count.result(customers.aggregate(rstate["n"], Count, end)) if "n" in rstate else 0
+        count = Count.result(params.window().aggregate(rstate["w"], Count, end)) - less[0]
+        share = (Sum.result(customers.aggregate(rstate["c"], Sum, end)) - less[1]) / served if served else 0.0
+        outages_24h = Count.result(customers.aggregate(rstate["n"], Count, end)) - less[0] if "n" in rstate else 0
         firing = ws.status == "firing"
         wide = (share >= (params.customer_share_clear if firing else params.customer_share_raise)
                 and outages_24h >= params.customer_share_min_outages)
