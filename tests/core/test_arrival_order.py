@@ -48,3 +48,18 @@ def test_out_of_order_arrival_raises_as_in_order_arrival(order):
     storm = [x for x in in_order if x[0] == "reliability.storm_mode"]
     assert storm and storm[0][2] == "raised"  # the burst declares storm mode
     assert storm_run(order) == in_order
+
+
+def test_a_flood_into_one_bucket_keeps_its_event_times_bounded():
+    """A producer flooding one district within a second: the undecided bucket keeps at most
+    BUCKET_SAMPLES event times (its latest merged into one), and every event still counts."""
+    from service.core.rules.base import BUCKET_SAMPLES
+
+    w = World(rulebook(only=["complaints.surge"]))
+    for i in range(1000):
+        w.send("complaint.received", 10 + i * 0.001, district_id="D1", area_type="urban", channel="phone",
+               category="power_quality")
+    w.run(30, every=1)
+    rstate = w.states["district:D1"]["rules"]["complaints.surge"]
+    assert rstate.get("mx") and all(len(s) <= BUCKET_SAMPLES for s in rstate["mx"].values())
+    assert sum(v for s in rstate["mx"].values() for _, v in s) == 1000  # every event still counted

@@ -32,6 +32,9 @@ from ..windows import Count, Mean, Ratio, Sum, Window, samples, window
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
+# Event times an undecided bucket keeps for the early raise; past it, its latest two are merged
+# (a flood's stamp can come a little late, never early, and the state stays bounded)
+BUCKET_SAMPLES = 64
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -273,6 +276,9 @@ def note_latest(rstate: dict, w: Window, ts: float, value: float = 1.0) -> None:
     if samples and not isinstance(samples[0], list):  # a state that kept only the latest time
         samples[:] = [[samples[0], 0.0]]
     bisect.insort(samples, [ts, value])
+    if len(samples) > BUCKET_SAMPLES:
+        last = samples.pop()
+        samples[-1] = [last[0], samples[-1][1] + last[1]]
     bucket = w.bucket_of(ts)
     rstate["touched"] = min(rstate.get("touched", bucket), bucket)
 
