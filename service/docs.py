@@ -478,17 +478,32 @@ def rule_kind(rule: Any) -> str:
     raise RuntimeError(f"{rule.rule_id}: unknown kind of rule; teach service/docs.py rule_kind and delay")
 
 
+def raises_at_the_crossing(rule: Any, params: Any) -> bool:
+    """Whether a raise is decided by the event that crosses the threshold (a growing count or sum)."""
+    from .core.rules.base import WindowRule
+
+    if rule_kind(rule) == "surge against a baseline":
+        return not getattr(params, "for_minutes", 0.0)
+    return isinstance(rule, WindowRule) and rule.grows(params) and not params.for_minutes
+
+
 def delay_minutes(rule: Any, params: Any) -> float:
-    """Worst case, in event-time minutes, from the moment a condition holds to its state change being decided.
+    """Worst case, in event-time minutes, from the moment a condition holds to its raise being decided.
 
     0 for rules stamped at the exact moment (deadlines, account timelines,
-    billing periods: their decision moments are part of the rule).
+    billing periods: their decision moments are part of the rule) and for
+    counts and sums raised by the event that crosses their threshold.
     """
     kind = rule_kind(rule)
-    if kind in ("deadline", "account timeline", "billing period"):
+    if kind in ("deadline", "account timeline", "billing period") or raises_at_the_crossing(rule, params):
         return 0.0
     if kind == "event-driven count":
         return params.lateness_minutes
+    return params.step_minutes + params.lateness_minutes + getattr(params, "for_minutes", 0.0)
+
+
+def lowering_minutes(rule: Any, params: Any) -> float:
+    """Worst case, in event-time minutes, for a window or surge rule's de-escalation or clear."""
     return params.step_minutes + params.lateness_minutes + getattr(params, "for_minutes", 0.0)
 
 
@@ -505,6 +520,12 @@ def delay(rule: Any, params: Any) -> str:
         return (f"{_minutes(delay_minutes(rule, params))} (`lateness_minutes`): raised at the event that crosses "
                 f"the threshold, decided once the clock is that far past it")
     step, late = params.step_minutes, params.lateness_minutes
+    if raises_at_the_crossing(rule, params):
+        return (f"none for a raise or an escalation: the count only grows while events arrive, so the event "
+                f"that brings the window ending at the next `step_minutes` boundary to the level decides it at "
+                f"once, stamped with its time; a de-escalation or clear waits for a window end: "
+                f"{_minutes(lowering_minutes(rule, params))} (`step_minutes` {_minutes(step)} + "
+                f"`lateness_minutes` {_minutes(late)})")
     extra = getattr(params, "for_minutes", 0.0)
     total = delay_minutes(rule, params)
     parts = f"`step_minutes` {_minutes(step)} + `lateness_minutes` {_minutes(late)}"
@@ -573,6 +594,7 @@ def render_rules() -> str:
         lines.append(f"- **metric** `{rule.metric}` ({rule.unit})\n")
         if rule.observes:
             lines.append(f"- **reads** {', '.join(_code(t) for t in sorted(rule.observes))}\n")
+        lines.append(f"- **threshold** {rule.threshold_semantics()}\n")
         lines.append(f"- **worst-case detection delay** {delay(rule, rc.params)}\n")
         if rc.escalate_after_seconds:
             lines.append(f"- **escalates unacknowledged** after {rc.escalate_after_seconds / 60:g} min\n")

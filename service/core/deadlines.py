@@ -7,10 +7,17 @@ an exact time: transitions are stamped with it, not with the moment a tick
 happened to notice, so a replay yields the same timeline whatever the tick
 granularity, and an event that stops the clock first replays the crossings
 before it.
+
+A limit is exceeded, not merely reached: the expected thing happening exactly
+at the limit is in time (a crew on site at 45 min meets a 45-minute
+commitment). So a crossing at `at` is decided only once the clock is past it,
+and a clock stopped at `at` stops it before it: a warning is never raised and
+resolved at the same instant.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .warning_state import RANK, Decision, Decisions, Transition, WarningState, apply
@@ -34,7 +41,7 @@ def _reached(deadlines: list[Deadline], elapsed: float) -> Deadline | None:
 def crossings(
     state: WarningState, start: float, deadlines: list[Deadline], until: float, unit: float
 ) -> Decisions[None]:
-    """Every crossing in (last change, until], in time order.
+    """Every crossing in (last change, until), in time order: one at `until` is not exceeded yet.
 
     Crossings at or before the warning's last change were applied before:
     skipping them makes re-evaluation (a redelivered event, a second tick)
@@ -42,7 +49,7 @@ def crossings(
     """
     for after in sorted({d.after for d in deadlines}):
         at = start + after
-        if at > until:
+        if at >= until:
             break
         if state.changed_at is not None and at <= state.changed_at:
             continue
@@ -53,7 +60,7 @@ def crossings(
 def stopping(
     state: WarningState, start: float, deadlines: list[Deadline], done_at: float, unit: float
 ) -> Decisions[None]:
-    """The expected thing happened at `done_at`: the crossings before it, then clear."""
+    """The expected thing happened at `done_at`: the crossings before it (not one at it), then clear."""
     yield from crossings(state, start, deadlines, done_at, unit)
     threshold = min((d.after for d in deadlines), default=0.0)
     for d in deadlines:
@@ -65,7 +72,7 @@ def stopping(
 def advance(
     state: WarningState, start: float, deadlines: list[Deadline], until: float, unit: float
 ) -> list[Transition]:
-    """Apply every crossing in (last change, until] to `state` (crossings); the transitions."""
+    """Apply every crossing in (last change, until) to `state` (crossings); the transitions."""
     return apply(state, crossings(state, start, deadlines, until, unit))[0]
 
 
@@ -77,9 +84,12 @@ def stop(
 
 
 def next_due(start: float, deadlines: list[Deadline], after: float) -> float | None:
-    """The first crossing strictly after `after`, or None when all have passed."""
-    due = [start + d.after for d in deadlines if start + d.after > after]
-    return min(due) if due else None
+    """The first clock time at which a crossing not decided at `after` is, or None when all are.
+
+    Just past the crossing (the next float): at the crossing itself it is not exceeded yet.
+    """
+    due = [start + d.after for d in deadlines if start + d.after >= after]
+    return math.nextafter(min(due), math.inf) if due else None
 
 
 @dataclass(frozen=True, slots=True)

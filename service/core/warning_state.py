@@ -107,21 +107,41 @@ def apply(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition
 
     The one place a rule's judgement becomes a change of its warning: rules yield decisions
     and read the warning state, they never change it.
+
+    A warning raised and resolved at the same instant never was: both are withdrawn, and the
+    state is put back as it was before the raise (the next raise takes the number this one
+    would have had).
     """
     out: list[Transition] = []
+    before: dict | None = None  # the state before the last transition, while that is a raise
     try:
         d = next(decisions)
         while True:
+            # only a decision with a target can raise: the state before it, to put back if withdrawn
+            saved = state.to_dict() if d.target is not None and state.status != "firing" else None
             t = step(state, d.target, value=d.value, threshold=d.threshold, at=d.at, for_seconds=d.for_seconds)
             if d.no_samples:
                 state.value = None
                 if t is not None:
                     t = replace(t, no_samples=True)
             if t is not None:
+                if (t.kind == "resolved" and before is not None and out and out[-1].kind == "raised"
+                        and out[-1].at == t.at):
+                    out.pop()
+                    _restore(state, before)
+                    before = None
+                    d = decisions.send(None)
+                    continue
+                before = saved if t.kind == "raised" else None
                 out.append(t)
             d = decisions.send(t)
     except StopIteration as stop:
         return out, stop.value
+
+
+def _restore(state: WarningState, saved: dict) -> None:
+    for name, value in saved.items():
+        setattr(state, name, value)
 
 
 def step(

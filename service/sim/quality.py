@@ -9,22 +9,30 @@ and crew). Per rule:
   again after it resolved, for the same incident, still counts as true);
 - delay: the first matching raise's `first_fired_at` minus the earliest
   possible time (minutes; the engine stamps transitions with the moment the
-  threshold was crossed, so this is 0 when it is exact);
+  threshold was crossed, so this is 0 when it is exact), with its p50, p90
+  and max over the rule's detections;
 - latency: when the warnings carry `detected_at` (the event-time clock when
   the engine produced them, see engine_run.py), that minus the earliest time:
-  what tick granularity and window lateness cost.
+  what tick granularity and window lateness cost (p50, p90, max too).
 
 Warnings in the scenario's quiet districts are listed separately: there, any
 warning is a false alarm.
+
+`sms` runs the warnings, in the order the engine produced them, through the
+notification path (service/core/notify.py, shipped defaults) and counts the
+texts sent, folded into summaries by the rate limit, and held back, with those
+storm mode held back (warnings marked suppressed by `storm_mode`) and the
+per-ticket repair texts sent in a district before its storm mode was declared.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
-from ..core.timefmt import to_epoch
+from ..core.timefmt import to_epoch, to_rfc3339
 
 
 def _raises(warnings: list[dict]) -> list[dict]:
@@ -93,7 +101,9 @@ def evaluate(truth, warnings: list[dict], quiet: list[str] | None = None) -> dic
                     for w in raises if w.get("scope", {}).get("district_id") in quiet]
     total_expected = sum(r["expected"] for r in per_rule.values())
     total_raised = sum(r["raised"] for r in per_rule.values())
+    reference = truth.get("reference") if isinstance(truth, dict) else None
     return {
+        "sms": sms(warnings, reference),
         "scenario": truth.get("scenario") if isinstance(truth, dict) else None,
         "rules": per_rule,
         "overall": {
@@ -114,7 +124,65 @@ def _stats(values: list[float]) -> dict | None:
     if not values:
         return None
     s = sorted(values)
-    return {"mean": round(sum(s) / len(s), 3), "median": s[len(s) // 2], "max": s[-1], "min": s[0]}
+    return {"mean": round(sum(s) / len(s), 3), "median": s[len(s) // 2], "max": s[-1], "min": s[0],
+            "p50": _percentile(s, 0.5), "p90": _percentile(s, 0.9)}
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """The nearest-rank percentile of sorted values (a value that occurred)."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+STORM_RULE = "reliability.storm_mode"
+PER_TICKET = ("repair.arrival_overdue", "repair.restore_overdue")  # the shipped storm_inhibits
+
+
+def sms(warnings: list[dict], reference: dict | None = None, default_group: str = "ops") -> dict:
+    """What the notification path makes of the warnings (module doc), counted."""
+    from ..core.notify import Notifier, NotifyConfig
+    from ..core.reference import load_reference
+
+    districts = load_reference(reference, "simulated reference") if reference else {}
+    notifier = Notifier(NotifyConfig(default_group=default_group), districts)
+    groups: dict[str, dict | None] = {}
+    sent: Counter = Counter()
+    skipped: Counter = Counter()
+    storm_held, summaries = 0, 0
+    per_ticket: dict[str, list[float]] = defaultdict(list)  # district -> when its per-ticket texts went out
+    storm_on: dict[str, float] = {}  # district -> when its storm mode was declared
+    # whole warning messages only (a report may be asked of bare raises, which no SMS is made of)
+    ordered = sorted((w for w in warnings if "warning_id" in w and "fingerprint" in w and "changed_at" in w),
+                     key=lambda w: to_epoch(w.get("detected_at") or w["changed_at"]))
+    for w in ordered:
+        now = to_epoch(w.get("detected_at") or w["changed_at"])
+        district = (w.get("scope") or {}).get("district_id")
+        if w["rule_id"] == STORM_RULE and w["status"] == "firing" and district:
+            storm_on.setdefault(district, to_epoch(w["changed_at"]))
+        group = notifier.route(w)
+        outcome = notifier.on_warning(groups.get(group), w, group, now)
+        groups[group] = outcome.state
+        skipped.update(outcome.skipped)
+        if w.get("suppressed") and "storm_mode" in (w.get("suppressed_by") or []):
+            storm_held += 1
+        for note in outcome.notifications:
+            if note.get("kind") == "summary":
+                summaries += 1
+                continue
+            sent[note["rule_id"]] += 1
+            if note["rule_id"] in PER_TICKET:
+                per_ticket[note.get("district_id") or "?"].append(now)
+    for group, state in groups.items():  # the rate-limit windows still open close with their summary
+        outcome = notifier.on_tick(state, group, math.inf if not ordered else
+                                   to_epoch(ordered[-1].get("detected_at") or ordered[-1]["changed_at"]) + 86400)
+        summaries += sum(1 for n in outcome.notifications if n.get("kind") == "summary")
+    return {"sent": sum(sent.values()), "summaries": summaries, "sent_by_rule": dict(sorted(sent.items())),
+            "folded": skipped.get("folded", 0), "held_back": {k: v for k, v in sorted(skipped.items())
+                                                              if k != "folded"},
+            "held_back_by_storm_mode": storm_held, "storm_declared": {d: to_rfc3339(t) for d, t in storm_on.items()},
+            # in each district that went into storm mode: per-ticket texts sent before and after it was declared
+            "per_ticket_sent_around_storm_mode": {d: {"before": sum(t < at for t in per_ticket[d]),
+                                                      "after": sum(t >= at for t in per_ticket[d])}
+                                                  for d, at in sorted(storm_on.items())}}
 
 
 def _fmt(x, pct: bool = False) -> str:
@@ -126,13 +194,16 @@ def _fmt(x, pct: bool = False) -> str:
 def table(report: dict) -> str:
     """A fixed-width table, one line per rule, then the totals."""
     head = f"{'rule':30} {'expected':>8} {'found':>6} {'raised':>6} {'recall':>7} {'precision':>9} " \
-           f"{'delay min/max (min)':>20} {'latency max (min)':>18}"
+           f"{'delay p50/p90/max (min)':>24} {'latency p50/p90/max':>20}"
     lines = [head, "-" * len(head)]
+
+    def spread(s):
+        return f"{s['p50']:.1f}/{s['p90']:.1f}/{s['max']:.1f}" if s else "-"
+
     for rule, r in sorted(report["rules"].items()):
-        delay = f"{r['delay_min']['min']:.1f}/{r['delay_min']['max']:.1f}" if r["delay_min"] else "-"
-        latency = f"{r['latency_min']['max']:.1f}" if r["latency_min"] else "-"
+        delay, latency = spread(r["delay_min"]), spread(r["latency_min"])
         lines.append(f"{rule:30} {r['expected']:>8} {r['detected']:>6} {r['raised']:>6} {_fmt(r['recall']):>7} "
-                     f"{_fmt(r['precision']):>9} {delay:>20} {latency:>18}")
+                     f"{_fmt(r['precision']):>9} {delay:>24} {latency:>20}")
     o = report["overall"]
     lines.append("-" * len(head))
     lines.append(f"{'all rules':30} {o['expected']:>8} {o['detected']:>6} {o['raised']:>6} {_fmt(o['recall']):>7} "
@@ -140,6 +211,14 @@ def table(report: dict) -> str:
     quiet = report["quiet_district_warnings"]
     lines.append(f"warnings in quiet districts: {len(quiet)}"
                  + "".join(f"\n  {q['rule_id']} {q['scope']} at {q['first_fired_at']}" for q in quiet[:10]))
+    s = report.get("sms")
+    if s:
+        lines.append(f"SMS: {s['sent']} texts and {s['summaries']} summaries sent, {s['folded']} folded by the "
+                     f"rate limit, {s['held_back_by_storm_mode']} held back by storm mode"
+                     + "".join(f"\n  storm mode in {d} from {at}: per-ticket texts sent before "
+                               f"{s['per_ticket_sent_around_storm_mode'][d]['before']}, after "
+                               f"{s['per_ticket_sent_around_storm_mode'][d]['after']}"
+                               for d, at in s["storm_declared"].items()))
     missed = [(rule, m) for rule, r in report["rules"].items() for m in r["missed"]]
     if missed:
         lines.append(f"missed: {len(missed)}" + "".join(f"\n  {rule} {m['scope']} (earliest {m['earliest_at']})"

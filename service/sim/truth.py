@@ -4,7 +4,10 @@ An oracle written from the rule catalogue (docs/rules.md) and the shipped defaul
 rules.yaml), independent of the engine: plain arithmetic over the whole
 stream, per rule. For every rule it finds the first moment the raise
 threshold is crossed for each scope: deadline rules at the exact deadline
-(start + limit), counting rules at the event that reaches the count, window
+(start + limit) when the awaited event came after it (a limit is exceeded,
+not reached: the event exactly at the limit is in time), counting rules
+(event-driven counts, frequent feeders, surges and storm mode: their counts
+only grow) at the event that reaches the count, window
 rules at the first window end (multiple of the rule's step) whose statistic
 crosses, collection rate at its decision time. Each entry:
 
@@ -136,16 +139,16 @@ class Oracle:
                 levels = pa["urgent_levels"] if f["priority"] == "urgent" else pa["levels"]
                 due = f["created"] + min(levels.values()) * limit
                 arrived = f.get("arrived", f.get("completed"))
-                if arrived is None or arrived >= due:
+                if arrived is None or arrived > due:  # exceeded: a crew on site at the limit is in time
                     self._add("repair.arrival_overdue", scope, d, due, MIN)
             if pr and "arrived" in f:
                 levels = [v * pr["limit_hours"][area] * HOUR for v in pr["levels"].values()] + [pr["red_hours"] * HOUR]
                 due = f["arrived"] + min(levels)
-                if f.get("completed") is None or f["completed"] >= due:
+                if f.get("completed") is None or f["completed"] > due:
                     self._add("repair.restore_overdue", scope, d, due, MIN)
             if pf and "completed" in f:
                 due = f["completed"] + min(pf["hours"].values()) * HOUR
-                if f.get("followed_up") is None or f["followed_up"] >= due:
+                if f.get("followed_up") is None or f["followed_up"] > due:
                     self._add("followup.missing", scope, d, due, MIN)
 
     def outage_rules(self) -> None:
@@ -159,7 +162,7 @@ class Oracle:
             if pn and start is not None and f.get("kind") == "unplanned":
                 due = start + min(pn["minutes"].values()) * MIN
                 stop = min([t for t in (f.get("notice_published"), ended) if t is not None], default=None)
-                if stop is None or stop >= due:
+                if stop is None or stop > due:
                     self._add("outage.notice_late", scope, d, due, MIN)
             if ps and f.get("kind") in ("planned", "temporary") and "scheduled_start" in f:
                 need = (ps["planned_notice_hours"] if f["kind"] == "planned" else ps["temporary_notice_hours"]) * HOUR
@@ -177,7 +180,7 @@ class Oracle:
                     self._add("outage.notice_short", scope, d, min(points), MIN)
             if pl and start is not None:
                 due = start + min(pl["hours"].values()) * HOUR
-                if ended is None or ended >= due:
+                if ended is None or ended > due:
                     self._add("outage.long_duration", scope, d, due, MIN)
 
     # --- counting rules -----------------------------------------------------------
@@ -195,11 +198,14 @@ class Oracle:
                     continue
                 by_feeder[f["feeder_id"]].append((r, f.get("district_id")))
         for feeder, ends in by_feeder.items():
-            buckets = sorted(math.floor(t / step) * step for t, _ in ends)
-            for b in buckets:
-                end = b + step
-                if bisect_left(buckets, end) - bisect_left(buckets, end - size) >= need:
-                    self._add("outage.frequent_feeder", {"feeder_id": feeder}, ends[0][1], end, step)
+            # a count only grows: raised at the restore that brings the window ending at the next step
+            # boundary to the level (the events of that window up to it), not at the window's end
+            ends.sort()
+            buckets = [math.floor(t / step) * step for t, _ in ends]
+            for i, (t, _) in enumerate(ends):
+                end = buckets[i] + step
+                if i + 1 - bisect_left(buckets, end - size) >= need:
+                    self._add("outage.frequent_feeder", {"feeder_id": feeder}, ends[0][1], t, step)
                     break
 
     def _recent(self, rule_id: str, events: list[tuple[float, str, str | None]], distinct: bool) -> None:
@@ -380,7 +386,9 @@ class Oracle:
         return (count - mean) / max(std, math.sqrt(max(mean, 0.0)), min_deviation)
 
     def _surge_first(self, p: dict, times: list[float], observed_from: float, extra=None) -> float | None:
-        """First window end where count >= min and z >= the lowest raise level (or extra(end) is true)."""
+        """The first event at which the window ending at the next step boundary holds, up to that event,
+        count >= min and z >= the lowest raise level (or extra(end, t) is true): a count only grows, so
+        the rule raises at the event that crosses, not at the window end."""
         step, period = p["step_minutes"] * MIN, p["window_minutes"] * MIN
         periods = round(p["baseline_days"] * DAY / period)
         min_periods = max(1, math.ceil(p["min_history_days"] * DAY / period - 1e-9))
@@ -388,11 +396,11 @@ class Oracle:
         observed = math.floor(observed_from / step) * step
         times = sorted(times)
         buckets = [math.floor(t / step) * step for t in times]
-        if not buckets:
-            return None
-        end = buckets[0] + step
-        while end <= self.until:
-            count = bisect_left(buckets, end) - bisect_left(buckets, end - period)
+        for i, t in enumerate(times):
+            if t > self.until:
+                return None
+            end = buckets[i] + step
+            count = i + 1 - bisect_left(buckets, end - period)  # the events of the window up to this one
             hit = False
             if count >= p["min_samples"]:
                 history = []
@@ -402,9 +410,8 @@ class Oracle:
                         break
                     history.append(bisect_left(buckets, lo + period) - bisect_left(buckets, lo))
                 hit = len(history) >= min_periods and self._z(count, history, p.get("min_deviation", 1.0)) >= level
-            if hit or (extra is not None and extra(end)):
-                return end
-            end += step
+            if hit or (extra is not None and extra(end, t)):
+                return t
         return None
 
     def surge_rules(self) -> None:
@@ -433,11 +440,12 @@ class Oracle:
             xs.sort()
             served = self.served.get(district)
 
-            def wide(end, xs=xs, served=served):
+            def wide(end, now, xs=xs, served=served):
                 if not served:
                     return False
-                out = sum(c for t, c in xs if end - DAY <= math.floor(t / step) * step < end)
-                return out / served >= p["customer_share_raise"]
+                inside = [c for t, c in xs if t <= now and end - DAY <= math.floor(t / step) * step < end]
+                return (len(inside) >= p.get("customer_share_min_outages", 1)
+                        and sum(inside) / served >= p["customer_share_raise"])
 
             at = self._surge_first(p, [t for t, _ in xs], xs[0][0], extra=wide)
             self._add("reliability.storm_mode", {"district_id": district}, district, at, step)

@@ -49,7 +49,25 @@ def test_equal_offsets_take_the_highest_severity():
     assert kinds(got) == [("raised", "yellow", 10), ("escalated", "red", 20)]
 
 
-def test_next_due():
-    assert next_due(0, URBAN, 0) == 36 * MIN
-    assert next_due(0, URBAN, 36 * MIN) == 45 * MIN
-    assert next_due(0, URBAN, 90 * MIN) is None
+def test_next_due_is_just_past_the_first_crossing_not_yet_exceeded():
+    import math
+
+    assert next_due(0, URBAN, 0) == math.nextafter(36 * MIN, math.inf)
+    assert next_due(0, URBAN, 36 * MIN) == math.nextafter(36 * MIN, math.inf)  # reached, not exceeded
+    assert next_due(0, URBAN, 37 * MIN) == math.nextafter(45 * MIN, math.inf)
+    assert next_due(0, URBAN, 91 * MIN) is None
+
+
+def test_a_limit_is_exceeded_only_once_the_clock_is_past_it():
+    s = WarningState()
+    assert advance(s, 0, URBAN, 36 * MIN, MIN) == []  # at the limit: not late yet
+    assert kinds(advance(s, 0, URBAN, 36 * MIN + 1, MIN)) == [("raised", "yellow", 36 * MIN)]
+
+
+def test_the_awaited_event_exactly_at_the_limit_is_in_time_no_zero_length_warning():
+    s = WarningState()
+    assert advance(s, 0, URBAN, 36 * MIN, MIN) == []  # a tick at the very limit
+    assert stop(s, 0, URBAN, 36 * MIN, MIN) == []  # the crew arrives at 36 min exactly
+    assert s.seq == 0 and s.status == "inactive"
+    got = stop(WarningState(), 0, URBAN, 45 * MIN, MIN)  # at the orange limit: yellow only, then clear
+    assert kinds(got) == [("raised", "yellow", 36 * MIN), ("resolved", "yellow", 45 * MIN)]

@@ -1,5 +1,6 @@
 """The two deadline rules driven through the engine, as the shell drives them."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,11 @@ class Driver:
         return [(w["transition"], w["severity"], w["changed_at"]) for w in self.out]
 
 
+def just_after(t):
+    """A deadline's wake time: the limit is exceeded just past it."""
+    return math.nextafter(t, math.inf)
+
+
 def at(minute):
     return to_rfc3339(T0 + minute * MIN)
 
@@ -66,7 +72,7 @@ TICKET = dict(ticket_id="T1", district_id="D1", category="no_power", priority="n
 def test_arrival_overdue_uses_the_area_limit(area, limit):
     d = Driver()
     d.event("ticket.created", 0, area_type=area, **TICKET)
-    assert d.wake == T0 + 0.8 * limit * MIN
+    assert d.wake == just_after(T0 + 0.8 * limit * MIN)
     d.tick(3 * limit)
     assert d.timeline() == [
         ("raised", "yellow", at(0.8 * limit)),
@@ -81,7 +87,7 @@ def test_a_tick_says_whether_it_changed_the_state():
     d = Driver()
     d.event("ticket.created", 0, area_type="urban", **TICKET)
     quiet = d.engine.on_tick(d.state, T0 + 10 * MIN)  # before the first deadline (36 min)
-    assert quiet.unchanged and quiet.warnings == [] and quiet.wake_at == T0 + 0.8 * 45 * MIN
+    assert quiet.unchanged and quiet.warnings == [] and quiet.wake_at == just_after(T0 + 0.8 * 45 * MIN)
     due = d.engine.on_tick(d.state, T0 + 40 * MIN)
     assert not due.unchanged and [w["transition"] for w in due.warnings] == ["raised"]
     again = d.engine.on_tick(due.state, T0 + 41 * MIN)  # raised already, orange at 45 min
@@ -116,8 +122,21 @@ def test_escalation_carries_previous_severity():
 def test_urgent_ticket_goes_red_at_the_limit():
     d = Driver()
     d.event("ticket.created", 0, area_type="urban", **{**TICKET, "priority": "urgent"})
-    d.tick(45)
+    d.tick(45.5)  # past the limit: at 45 min exactly the crew is still in time
     assert d.timeline() == [("raised", "yellow", at(36)), ("escalated", "red", at(45))]
+
+
+def test_a_crew_arriving_exactly_at_the_limit_is_in_time_and_no_warning_is_published():
+    # a tick at the very limit, then the arrival stamped at it: no zero-length warning
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.tick(36)
+    d.event("ticket.arrived", 36, ticket_id="T1")
+    assert d.timeline() == []
+    d = Driver()
+    d.event("ticket.created", 0, area_type="urban", **TICKET)
+    d.event("ticket.arrived", 45, ticket_id="T1")  # on the orange limit: late for yellow only
+    assert d.timeline() == [("raised", "yellow", at(36)), ("resolved", "yellow", at(45))]
 
 
 def test_arrival_before_any_tick_still_reports_the_lateness():
@@ -175,7 +194,7 @@ def test_district_override_changes_the_limit_for_that_district_only():
     d1, d2 = Driver(Engine(book)), Driver(Engine(book))
     d1.event("ticket.created", 0, area_type="urban", **TICKET)
     d2.event("ticket.created", 0, area_type="urban", **{**TICKET, "ticket_id": "T2", "district_id": "D2"})
-    assert d1.wake == T0 + 24 * MIN and d2.wake == T0 + 36 * MIN
+    assert d1.wake == just_after(T0 + 24 * MIN) and d2.wake == just_after(T0 + 36 * MIN)
 
 
 def test_disabled_rule_is_silent():

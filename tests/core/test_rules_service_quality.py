@@ -65,18 +65,18 @@ def surge_events():
                   key=lambda e: e[0])
 
 
-def test_surge_raises_escalates_and_resolves_at_hour_boundaries():
+def test_surge_raises_and_escalates_at_the_crossing_complaint_and_resolves_at_an_hour_boundary():
     w = world(SURGE)
     play(w, surge_events())
     w.tick(13 * DAY_MIN)
     assert w.timeline(SURGE) == [
-        ("raised", "yellow", at(10 * DAY_MIN + 660)),  # the hour holding the 18:00 complaints closes
-        ("escalated", "orange", at(10 * DAY_MIN + 720)),
+        ("raised", "yellow", at(10 * DAY_MIN + 600.3)),  # the fourth 18:00 complaint makes 8: z = 2
+        ("escalated", "orange", at(10 * DAY_MIN + 700.1)),  # the second at 19:40 makes 10: z = 3
         ("resolved", "orange", at(11 * DAY_MIN + 660)),  # 24 h later they leave the window
     ]
     raised = w.of(SURGE)[0]
     assert raised["metric"]["value"] == 8 and raised["metric"]["threshold"] == 8  # mean 4 + 2 * 2
-    assert raised["metric"]["window_start"] == at(9 * DAY_MIN + 660)
+    assert raised["metric"]["window_start"] == at(9 * DAY_MIN + 600.3)
     assert raised["scope"] == {"district_id": "D1"} and raised["risk_category"] == "staff_conduct"
     assert w.of(SURGE)[1]["metric"]["threshold"] == 10
     assert len(raised["evidence"]) == 8 and raised["summary_zh"]
@@ -104,7 +104,7 @@ def test_surge_complaint_later_than_the_lateness_is_counted_as_late_not_used(clo
     send(w, complaint(10 * DAY_MIN + 610))
     w.tick(11 * DAY_MIN)
     if clock < 10 * DAY_MIN + 665:  # within the 5 min lateness of the 19:00 window end
-        assert w.late == 0 and w.timeline(SURGE)[0] == ("raised", "yellow", at(10 * DAY_MIN + 660))
+        assert w.late == 0 and w.timeline(SURGE)[0] == ("raised", "yellow", at(10 * DAY_MIN + 610))
     else:
         assert w.late == 1 and w.of(SURGE) == []
 
@@ -119,7 +119,7 @@ def test_four_complaints_on_a_surge_day_are_not_a_surge_five_are():
 
     assert burst(4) == []
     # Flat-zero history: z = 5 / max(0, 0, 1) = 5, orange; gone when the burst leaves the 24 h.
-    assert burst(5) == [("raised", "orange", at(9 * DAY_MIN + 660)), ("resolved", "orange", at(10 * DAY_MIN + 660))]
+    assert burst(5) == [("raised", "orange", at(9 * DAY_MIN + 600.4)), ("resolved", "orange", at(10 * DAY_MIN + 660))]
 
 
 def test_surge_clears_when_the_count_drops_below_the_minimum_whatever_the_z():
@@ -128,7 +128,7 @@ def test_surge_clears_when_the_count_drops_below_the_minimum_whatever_the_z():
          + complaints(9 * DAY_MIN + 600, 1) + complaints(9 * DAY_MIN + 660, 4))
     w.tick(11 * DAY_MIN)
     assert w.timeline(SURGE) == [
-        ("raised", "orange", at(9 * DAY_MIN + 720)),
+        ("raised", "orange", at(9 * DAY_MIN + 660.3)),  # the fifth complaint
         # 24 h after the first complaint 4 remain: still z > 3 over a quiet history, but fewer than 5.
         ("resolved", "orange", at(10 * DAY_MIN + 660)),
     ]
@@ -146,8 +146,8 @@ def test_surge_needs_min_history_days_of_observation():
     assert burst_on(6) == []  # gone from the trailing 24 h before 7 days of history exist
     # Still in the trailing 24 h at 08:00 on day 8, when the 7th history day completes.
     assert burst_on(7)[0] == ("raised", at(8 * DAY_MIN))
-    assert burst_on(8)[0] == ("raised", at(8 * DAY_MIN + 660))
-    assert burst_on(3, min_history_days=2)[0] == ("raised", at(3 * DAY_MIN + 660))
+    assert burst_on(8)[0] == ("raised", at(8 * DAY_MIN + 600.4))  # at the fifth complaint of the burst
+    assert burst_on(3, min_history_days=2)[0] == ("raised", at(3 * DAY_MIN + 600.4))
 
 
 def test_surge_state_is_bounded_to_the_baseline_days():
@@ -263,7 +263,8 @@ def test_satisfaction_hovering_around_4_does_not_flap():
     w = world(SAT)
     play(w, HOVERING)
     w.tick(600)
-    assert w.timeline(SAT) == [("raised", "yellow", at(120)), ("resolved", "yellow", at(360))]
+    # decided at the first 5-minute window end after each hour's surveys
+    assert w.timeline(SAT) == [("raised", "yellow", at(65)), ("resolved", "yellow", at(305))]
     assert w.of(SAT)[-1]["metric"]["value"] == pytest.approx(149 / 35, abs=1e-3)
 
 
@@ -280,9 +281,9 @@ def test_satisfaction_raises_escalates_and_resolves():
     play(w, surveys(0, [4] * 20) + surveys(60, [3, 3]) + surveys(120, [3] * 20) + surveys(180, [5] * 60))
     w.tick(600)
     assert w.timeline(SAT) == [
-        ("raised", "yellow", at(120)),  # 3.909
-        ("escalated", "orange", at(180)),  # 146 / 42 = 3.476
-        ("resolved", "orange", at(240)),  # 446 / 102 = 4.37
+        ("raised", "yellow", at(65)),  # 3.909
+        ("escalated", "orange", at(125)),  # 146 / 42 = 3.476
+        ("resolved", "orange", at(185)),  # 446 / 102 = 4.37
     ]
     assert w.of(SAT)[1]["previous_severity"] == "yellow"
 
@@ -294,14 +295,14 @@ def test_satisfaction_needs_20_responses():
     assert w.of(SAT) == []
     play(w, surveys(300, [1]))
     w.tick(400)
-    assert w.timeline(SAT) == [("raised", "orange", at(360))]
+    assert w.timeline(SAT) == [("raised", "orange", at(305))]
 
 
 def test_satisfaction_resolves_when_the_surveys_age_out():
     w = world(SAT)
     play(w, surveys(0, [2] * 20))
     w.tick(8 * DAY_MIN)
-    assert w.timeline(SAT) == [("raised", "orange", at(60)), ("resolved", "orange", at(7 * DAY_MIN + 60))]
+    assert w.timeline(SAT) == [("raised", "orange", at(5)), ("resolved", "orange", at(7 * DAY_MIN + 5))]
 
 
 def test_satisfaction_per_staff_member_is_its_own_warning():
@@ -341,12 +342,12 @@ def test_meter_alarm_surge_against_the_hourly_baseline():
     play(w, sorted(regular + alarms(2 * DAY_MIN + 20, 9), key=lambda e: e[0]))
     w.tick(3 * DAY_MIN)
     assert w.timeline(METER_SURGE) == [
-        ("raised", "yellow", at(2 * DAY_MIN + 30)),  # the quarter hour holding 18:20 closes
+        ("raised", "yellow", at(2 * DAY_MIN + 20.08)),  # at the ninth 18:20 alarm, not when its quarter closes
         ("resolved", "yellow", at(2 * DAY_MIN + 90)),  # an hour later they leave the window
     ]
     raised = w.of(METER_SURGE)[0]
     assert raised["metric"] == {"name": "meter_alarms_1h", "value": 18, "threshold": 18, "unit": "alarms",
-                                "window_start": at(2 * DAY_MIN - 30), "window_end": at(2 * DAY_MIN + 30)}
+                                "window_start": at(2 * DAY_MIN - 39.92), "window_end": at(2 * DAY_MIN + 20.08)}
     assert raised["risk_category"] == "equipment"
 
 

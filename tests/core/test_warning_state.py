@@ -1,4 +1,4 @@
-from service.core.warning_state import WarningState, step
+from service.core.warning_state import Decision, WarningState, apply, step
 
 
 def test_raise_escalate_deescalate_resolve_are_each_one_transition():
@@ -66,3 +66,30 @@ def test_to_dict_carries_every_field_as_asdict_would():
     assert d == dataclasses.asdict(s)
     d["changes"].append(9.0)
     assert s.changes == [2.0, 3.0]  # a copy, not the live list
+
+
+def test_a_warning_raised_and_resolved_at_the_same_instant_is_not_published():
+    def decisions():
+        yield Decision("yellow", 5, 5, at=100)
+        yield Decision(None, 4, 5, at=100)
+        return "done"
+
+    s = WarningState()
+    out, returned = apply(s, decisions())
+    assert out == [] and returned == "done"
+    assert (s.status, s.seq, s.first_fired_at, s.changed_at, s.changes) == ("inactive", 0, None, None, [])
+
+    def later():
+        yield Decision("orange", 7, 7, at=200)
+
+    out, _ = apply(s, later())
+    assert [(t.kind, t.seq, t.first_fired_at) for t in out] == [("raised", 1, 200)]  # numbered as the first
+
+
+def test_a_warning_that_lasted_is_resolved_even_within_one_evaluation():
+    def decisions():
+        yield Decision("yellow", 5, 5, at=100)
+        yield Decision(None, 4, 5, at=101)
+
+    out, _ = apply(WarningState(), decisions())
+    assert [(t.kind, t.at) for t in out] == [("raised", 100), ("resolved", 101)]

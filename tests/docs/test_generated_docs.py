@@ -95,6 +95,15 @@ def test_rules_reference_has_every_rule_with_sources_and_a_delay():
     assert "SGCC ten service commitments" in text and "Regulations on Electricity Supply and Use art. 28" in text
 
 
+def test_every_rule_states_once_whether_its_threshold_is_reached_or_exceeded():
+    text = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    for rule_id, cls in RULES.items():
+        section = text.split(f"\n### `{rule_id}`\n", 1)[1].split("\n### ", 1)[0]
+        said = cls().threshold_semantics()
+        assert said.startswith(("reached: ", "exceeded: ")), rule_id
+        assert section.count("**threshold** ") == 1 and f"**threshold** {said}" in section, rule_id
+
+
 def test_sources_name_real_parameters():
     for rule_id, cls in RULES.items():
         names = {info.alias or name for name, info in cls.Params.model_fields.items()}
@@ -103,7 +112,13 @@ def test_sources_name_real_parameters():
 
 @pytest.mark.parametrize("rule_id,expected", [
     ("repair.arrival_p90", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
-    ("repair.sla_breach_ratio", "70 min (`step_minutes` 1 h + `lateness_minutes` 10 min)"),
+    ("repair.sla_breach_ratio", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
+    ("followup.dissatisfied_ratio", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
+    ("satisfaction.low", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
+    ("reliability.storm_mode", "none for a raise or an escalation"),
+    ("outage.frequent_feeder", "none for a raise or an escalation"),
+    ("complaints.surge", "none for a raise or an escalation"),
+    ("meter.alarm_surge", "none for a raise or an escalation"),
     ("complaints.staff_repeat", "5 min (`lateness_minutes`)"),
     ("repair.arrival_overdue", "none: each severity is stamped at the exact moment"),
 ])

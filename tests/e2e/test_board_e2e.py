@@ -243,7 +243,7 @@ def replay(kafka_bootstrap, tmp_path):
 def test_a_replayed_stream_is_measured_on_event_time(replay, browser):
     """Ages, the timeline, the storm banner and held-back cards of a stream dated 2026-03, on the event clock.
 
-    Three outages take 12 % of east's customers off supply (storm mode from 09:00); two rural tickets
+    Three outages take 12 % of east's customers off supply (storm mode from 08:15, the third); two rural tickets
     created at 09:30 go overdue at 10:42 (east's held back by the storm, west's not); the last event is
     at 11:20, so east's card has been firing for 38 minutes of event time, not for months of wall time.
     """
@@ -286,7 +286,7 @@ def test_a_replayed_stream_is_measured_on_event_time(replay, browser):
     assert age == "38m 0s", age
     storm_age = browser.execute_script(f"return document.querySelector('.card[data-fp=\"{storm_fp}\"] .dur')"
                                        ".textContent")
-    assert storm_age == "2h 20m 0s", storm_age  # firing since 09:00
+    assert storm_age == "3h 5m 0s", storm_age  # declared at the third outage, 08:15
 
     # the timeline: the last 24 hours of the event clock hold every change of the replay
     # (the strip is redrawn once a second: wait for the draw after the last change arrived)

@@ -72,3 +72,14 @@ def test_simulate_then_evaluate_commands(tmp_path, capsys):
     assert len(ev.read_text().splitlines()) > 500
     assert main(["evaluate", "--scenario", "late_notices", "--seed", "2"]) == 0
     assert "outage.notice_late" in capsys.readouterr().out
+
+
+def test_the_delay_and_latency_are_given_as_p50_p90_and_max_per_rule():
+    truth = {"scenario": "spread", "quiet_districts": [], "expected": [
+        {"rule_id": "a", "scope": {"ticket_id": f"t{i}"}, "district_id": "north", "earliest": T, "tolerance_s": 60}
+        for i in range(10)]}
+    warnings = [w("a", {"ticket_id": f"t{i}"}, 60 * i, detected=60 * i + 30) for i in range(10)]  # 0 .. 9 min late
+    r = quality.evaluate(truth, warnings)["rules"]["a"]
+    assert (r["delay_min"]["p50"], r["delay_min"]["p90"], r["delay_min"]["max"]) == (4.0, 8.0, 9.0)
+    assert (r["latency_min"]["p50"], r["latency_min"]["p90"], r["latency_min"]["max"]) == (4.5, 8.5, 9.5)
+    assert "4.0/8.0/9.0" in quality.table(quality.evaluate(truth, warnings))

@@ -18,6 +18,7 @@ evaluated only when an event reaches it or that time has come.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
@@ -27,10 +28,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from .. import deadlines
 from ..deadlines import Deadline
 from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
-from ..windows import Window, samples, window
+from ..windows import Count, Mean, Ratio, Sum, Window, samples, window
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
+# Event times an undecided bucket keeps for the early raise; past it, its latest two are merged
+# (a flood's stamp can come a little late, never early, and the state stays bounded)
+BUCKET_SAMPLES = 64
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -99,7 +103,15 @@ class Rule:
     # Its decisions follow the subject's facts, which any event of its kind may change: every
     # event reaches it (not only those it observes).
     from_facts: ClassVar[bool] = False
+    # When a value exactly at the raise level raises the warning, in words: "reached" (at the level
+    # is enough) or "exceeded" (it must be beyond). docs/rules.md states it for every rule and the
+    # simulator's oracle (service/sim/truth.py) follows it.
+    threshold: ClassVar[str] = ""
     Params: ClassVar[type[RuleParams]]
+
+    def threshold_semantics(self) -> str:
+        """Reached or exceeded, and what that means for this rule (docs/rules.md)."""
+        return self.threshold
 
     def observe(self, facts: dict, rstate: dict, event: dict, ts: float, params: Any) -> None:
         """Fold an event into the rule's own state (its windows)."""
@@ -153,6 +165,9 @@ def scope_of(facts: dict, keys: tuple[str, ...]) -> dict[str, str]:
 
 class DeadlineRule(Rule):
     from_facts = True
+    threshold = ("exceeded: a severity is raised once its time limit has passed without the awaited event; "
+                 "the event exactly at the limit is in time (no warning), and the warning is stamped with the "
+                 "limit")
 
     def quiet_until(self, facts, rstate, ws, params, evaluation) -> float | None:
         # Nothing changes before the next crossing it returned: the crossings up to then are applied
@@ -234,10 +249,172 @@ def target_severity(value: float, current: str | None, raise_: Levels, clear: Le
     return best
 
 
+# Aggregations whose state can be taken back out of a total: the window ending one step later is the
+# one before, plus the bucket that enters, less the bucket that leaves (integer-valued in practice).
+UNMERGE = {Count: lambda a, b: a - b, Sum: lambda a, b: a - b,
+           Mean: lambda a, b: [a[0] - b[0], a[1] - b[1]], Ratio: lambda a, b: [a[0] - b[0], a[1] - b[1]]}
+
+
+def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | None, end: float) -> Any:
+    """The aggregation state of the window ending at `end`: slid from the window a step before it when
+    `previous` (end, state) is that one, else summed over the window's buckets."""
+    if unmerge is None or previous is None or end != previous[0] + w.step:
+        return w.aggregate(state, agg, end)
+    total, buckets = previous[1], state["b"]
+    entering, leaving = buckets.get(repr(previous[0])), buckets.get(repr(previous[0] - w.size))
+    if entering is not None:
+        total = agg.merge(total, entering)
+    if leaving is not None:
+        total = unmerge(total, leaving)
+    return total
+
+
+def note_latest(rstate: dict, w: Window, ts: float, value: float = 1.0) -> None:
+    """Remember the time (and the value it added) of an event counted in ts's bucket, and the earliest
+    bucket counted into since the last evaluation (for `early_points`)."""
+    samples = rstate.setdefault("mx", {}).setdefault(repr(w.bucket_of(ts)), [])
+    if samples and not isinstance(samples[0], list):  # a state that kept only the latest time
+        samples[:] = [[samples[0], 0.0]]
+    bisect.insort(samples, [ts, value])
+    if len(samples) > BUCKET_SAMPLES:
+        last = samples.pop()
+        samples[-1] = [last[0], samples[-1][1] + last[1]]
+    bucket = w.bucket_of(ts)
+    rstate["touched"] = min(rstate.get("touched", bucket), bucket)
+
+
+def early_points(rstate: dict, w: Window, state: dict, size: float, now: float) -> list[tuple[float, float]]:
+    """(moment, window end), in time order, for each window end not yet decided whose last bucket holds
+    data and whose window holds an event counted since the last evaluation (only those can have crossed);
+    the moment is that of the bucket's latest event the clock `now` has reached (`first_crossing`
+    finds the event that crossed).
+
+    For a statistic that only grows as events arrive (a count, a sum), the value of the window
+    ending at `end` at a moment of its last bucket is that of its events up to that moment: whatever
+    arrives later can only add to it. So a raise it calls for can be stamped at the event that made
+    it, instead of waiting for `end` and the lateness. `forget_decided` drops what is no longer needed.
+
+    Events dated after `now` are held until the clock reaches them (`held_until`): events dated
+    before them may still be in flight on partitions the clock waits for, and one of those may make
+    an earlier window cross first. Raised at once, the later moment would stand (an early raise is
+    never moved back), so arrival order would decide the stamp; held, the moments are looked at in
+    time order, as in an in-order stream.
+    """
+    touched = rstate.pop("touched", None)  # the rule is evaluated right after it observes
+    held_from = rstate.pop("held_from", None)
+    rstate.pop("held", None)
+    latest = rstate.get("mx")
+    if not latest or (touched is None and held_from is None):
+        return []
+    decided, buckets, out = state["evaluated"], state["b"], []
+    # the windows (of `size`) holding the touched bucket end in (touched, touched + size]: looked up
+    # step by step, or among the buckets with event times when those are fewer
+    steps = max(1, math.ceil(size / w.step - 1e-9))
+    candidates: dict[str, float] = {}
+    if touched is not None:
+        if len(latest) < steps:
+            candidates.update((key, float(key)) for key in latest if touched <= float(key) < touched + steps * w.step)
+        else:
+            candidates.update((repr(touched + i * w.step), touched + i * w.step) for i in range(steps))
+    if held_from is not None:  # and every bucket from the first one that held an event
+        candidates.update((key, float(key)) for key in latest if float(key) >= held_from)
+    held: list[tuple[float, float]] = []  # (event time, bucket) the clock has not reached
+    for key, start in candidates.items():
+        end = start + w.step
+        if key in latest and key in buckets and (decided is None or end > decided):
+            samples = latest[key]
+            known = bisect.bisect_right(samples, [now, math.inf])
+            if known:
+                out.append((samples[known - 1][0], end))
+            if known < len(samples):
+                held.append((samples[known][0], start))
+    if held:
+        # looked at again at the next evaluation, or when the clock reaches the first
+        rstate["held_from"] = min(start for _, start in held)
+        rstate["held"] = min(at for at, _ in held)
+    return sorted(out)
+
+
+def first_crossing(rstate: dict, w: Window, end: float, now: float, judge):
+    """(moment, verdict) of the first event of the last bucket of the window ending at `end`, dated
+    no later than `now`, by which the window's value calls for a raise; None if none does.
+
+    judge(later) gives the verdict on the window without the [time, value] samples `later` (those
+    after the moment), or None when it raises nothing. The value only grows with the moment, so the
+    first moment is found by halving.
+    """
+    samples = rstate["mx"][repr(end - w.step)]
+    known = bisect.bisect_right(samples, [now, math.inf])
+    if not known:
+        return None
+    verdict = judge(samples[known:])
+    if verdict is None:
+        return None
+    lo, hi = 0, known - 1  # samples[hi] raises
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if judge(samples[mid + 1:]) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    return samples[hi][0], (verdict if hi == known - 1 else judge(samples[hi + 1:]))
+
+
+def held_until(rstate: dict) -> float:
+    """The clock time at which an event `early_points` held comes due (inf: none held)."""
+    return rstate.get("held", math.inf)
+
+
+def wake(due: float | None, rstate: dict) -> float | None:
+    """The earlier of a window's next due end (None: none) and the first held event."""
+    held = held_until(rstate)
+    if held == math.inf:
+        return due
+    return held if due is None else min(due, held)
+
+
+def forget_decided(rstate: dict, w: Window, state: dict) -> None:
+    """After window ends were decided: forget the latest times of buckets no undecided end needs."""
+    latest = rstate.get("mx")
+    if latest:
+        decided, buckets = state["evaluated"], state["b"]
+        for key in [k for k in latest if k not in buckets or (decided is not None and float(k) + w.step <= decided)]:
+            del latest[key]
+
+
+def before_lift(rstate: dict, end: float) -> bool:
+    """Whether a window end is at or before the last early raise: its decision would come after the
+    raise but describe an earlier moment (and its window leaves out the events that raised it).
+    Forgets the raise's time once every such end is decided."""
+    lifted = rstate.get("lifted")
+    if lifted is None:
+        return False
+    if end <= lifted:
+        return True
+    del rstate["lifted"]
+    return False
+
+
+def lifts(ws: WarningState, target: str | None) -> bool:
+    """Whether `target` raises the warning or escalates it (an early decision never lowers one)."""
+    if target is None:
+        return False
+    if ws.status != "firing":
+        return True
+    return min(RANK[target] + ws.bump, len(SEVERITIES) - 1) > RANK[ws.severity]
+
+
 class WindowRule(Rule):
     own_clock = False
     above: ClassVar[bool] = True  # warn when the value is high (False: when low)
     strict: ClassVar[bool] = True  # '>' rather than '>='
+
+    def threshold_semantics(self) -> str:
+        sign = {(True, True): ">", (True, False): ">=", (False, True): "<", (False, False): "<="}[
+            (self.above, self.strict)]
+        word = "exceeded" if self.strict else "reached"
+        return (f"{word}: raised when the value is {sign} the raise level (with at least `min_samples` samples); "
+                f"a firing severity is kept until the value is back across its clear level")
 
     def aggregation(self, params: Any):
         raise NotImplementedError
@@ -249,6 +426,11 @@ class WindowRule(Rule):
     def sample_with(self, facts: dict, event: dict, params: Any) -> Any:
         """As `sample`, for rules whose sample depends on their parameters."""
         return self.sample(facts, event)
+
+    def grows(self, params: Any) -> bool:
+        """Whether the statistic can only grow while events arrive inside its window (a count or a
+        sum, warned on when high): then a raise is decided at the event that crosses the threshold."""
+        return self.above and self.aggregation(params) in (Count, Sum)
 
     def levels(self, facts: dict, params: Any) -> tuple[Levels, Levels]:
         return params.raise_, params.clear
@@ -264,6 +446,8 @@ class WindowRule(Rule):
         rstate.setdefault("w", w.new_state())
         if w.add(rstate["w"], self.aggregation(params), ts, v):
             rstate["ev"] = (rstate.get("ev", []) + [[event["event_id"], ts]])[-EVIDENCE:]
+            if self.grows(params):
+                note_latest(rstate, w, ts, v)
 
     def evidence(self, facts: dict, rstate: dict, at: float) -> list[str]:
         """The most recent events that went into the window, of those dated no later than `at`."""
@@ -276,7 +460,7 @@ class WindowRule(Rule):
         if not rstate["w"]["b"] and ws.status == "inactive" and ws.value is not None:
             return None  # evaluate forgets the last value at once
         due = params.window().next_due(rstate["w"])
-        return math.inf if due is None else due
+        return min(math.inf if due is None else due, held_until(rstate))
 
     def evaluate(self, facts, rstate, ws, now, params) -> Decisions[Evaluation]:
         if "w" not in rstate:
@@ -286,12 +470,51 @@ class WindowRule(Rule):
             ends = w.due_ends(rstate["w"], now)  # nothing to decide: skip the quiet stretch at once
             if ends:
                 w.mark_evaluated(rstate["w"], ends[-1])
+                forget_decided(rstate, w, rstate["w"])
             # a window end passed with nothing in it: no value (a gauge shows NaN)
             return Evaluation(emptied=bool(ends), no_value=True)
         emptied = False
         raise_, clear = self.levels(facts, params)
-        for end in w.due_ends(rstate["w"], now):
-            state = w.aggregate(rstate["w"], agg, end)
+        # Window ends in time order, and for a growing statistic the moments a raise was
+        # already certain (early_points), each before the end of its own window.
+        points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
+        if self.grows(params):
+            points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size, now)])
+        # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
+        unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
+        previous = None
+        for at, early, end in points:
+            if early:
+                decided = rstate["w"]["evaluated"]
+                if decided is not None and end <= decided:
+                    continue
+                full = w.aggregate(rstate["w"], agg, end)
+
+                def judge(later, full=full):  # the window without the events after a moment
+                    state = full
+                    if later:
+                        gone = agg.zero()
+                        for _, v in later:
+                            gone = agg.add(gone, v)
+                        state = UNMERGE[agg](full, gone)
+                    value = self.value(agg, state)
+                    if value is None or samples(agg, state) < params.min_samples:
+                        return None
+                    target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
+                                                 raise_, clear, self.above, self.strict)
+                    return (target, value, th) if lifts(ws, target) else None
+
+                found = first_crossing(rstate, w, end, now, judge)
+                if found is not None:
+                    at, (target, value, th) = found
+                    rstate["lifted"] = max(at, ws.changed_at or at)
+                    yield Decision(target, value, th, rstate["lifted"], for_seconds=params.for_minutes * MIN)
+                continue
+            if before_lift(rstate, end):
+                rstate["w"]["evaluated"] = end  # it describes a moment before a raise already made
+                continue
+            state = slid(w, rstate["w"], agg, unmerge, previous, end)
+            previous = (end, state)
             value = self.value(agg, state)
             n = samples(agg, state)
             if n == 0 or value is None:
@@ -299,20 +522,25 @@ class WindowRule(Rule):
                 # no value: the resolve says so (0 would read as "p90 0 min"), the gauge shows NaN.
                 emptied = True  # a never-fired rule's value is not kept between ticks: say so each time
                 yield Decision(None, 0.0, next(iter(raise_.values())), end, no_samples=True)
-                w.mark_evaluated(rstate["w"], end)
+                rstate["w"]["evaluated"] = end
                 continue
             elif n < params.min_samples:
                 # Too few samples to decide: a firing warning holds, a quiet one stays quiet.
-                w.mark_evaluated(rstate["w"], end)
+                rstate["w"]["evaluated"] = end
                 continue
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
             yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
-            w.mark_evaluated(rstate["w"], end)
+            rstate["w"]["evaluated"] = end
+        if points and rstate["w"]["evaluated"] is not None:
+            # the ends above were recorded one by one; the buckets no later end needs go once
+            w.mark_evaluated(rstate["w"], rstate["w"]["evaluated"])
+            forget_decided(rstate, w, rstate["w"])
         # One more end after the last sample left: it is decided empty, and the gauge shows the gap.
         running = bool(rstate["w"]["b"]) or ws.status != "inactive" or ws.value is not None
-        return Evaluation(wake_at=w.next_due(rstate["w"]) if running else None, running=running, emptied=emptied)
+        return Evaluation(wake_at=wake(w.next_due(rstate["w"]), rstate) if running else None, running=running,
+                          emptied=emptied)
 
     def window_of(self, t: Transition, params: Any) -> tuple[float, float] | None:
         return (t.at - params.window_minutes * MIN, t.at)

@@ -57,6 +57,7 @@ def _day(ts: float) -> str:
 
 
 class CollectionRate(Rule):
+    threshold = "exceeded: raised when the collected share is < the raise level on the decision day"
     rule_id = "billing.collection_rate"
     sources = {  # parameter -> where its default comes from
         "raise": "heuristic (no published figure)",

@@ -147,6 +147,7 @@ def in_cents(levels: Levels) -> Levels:
 
 
 class FlaggedArrears(AccountTimeline):
+    threshold = "exceeded: raised when the unpaid amount of a flagged account is > the raise level"
     rule_id = "billing.flagged_arrears"
     sources = {  # parameter -> where its default comes from
         "raise": (

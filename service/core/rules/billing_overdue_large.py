@@ -46,6 +46,8 @@ def _new_year_after(due_date: str) -> float:
 
 
 class OverdueLarge(AccountTimeline):
+    threshold = ("reached: raised when a bill is `overdue_days` past its due day and the overdue amount is >= "
+                 "`min_amount` (orange: >= `year_crossing_min_amount` across a calendar year)")
     rule_id = "billing.overdue_large"
     sources = {  # parameter -> where its default comes from
         "overdue_days": (

@@ -79,6 +79,7 @@ class RecentEventsRule(Rule):
     """Events (or distinct labels of events) in the window (t - window, t], decided at change points."""
 
     distinct: ClassVar[bool] = False  # the value: number of events (False) or of distinct labels (True)
+    threshold = "reached: raised when the count is >= the raise level, at the event that makes it so"
     # Its subjects hear from more than one partition (an account: bills and meter
     # alarms; a district: complaints and derived events), so one event's time
     # does not prove the others have arrived: change points follow the clock.

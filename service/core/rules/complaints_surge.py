@@ -6,9 +6,11 @@ z >= 2, orange at z >= 3 (heuristic), and never below a minimum count (5
 complaints), so a quiet district's two complaints are not a surge.
 
 Decisions:
-- Trailing 24 h evaluated every hour (`step_minutes`), not calendar days: a
-  surge is seen within the hour instead of at midnight, and no time zone is
-  needed. Transitions are stamped at the hour boundary that decided them.
+- Trailing 24 h evaluated every hour (`step_minutes`), not calendar days: no
+  time zone is needed. A count only grows while complaints arrive, so a raise
+  or an escalation is decided by the complaint that brings the 24 h ending at
+  the next hour boundary to its level, stamped with its time; a
+  de-escalation or a clear is decided, and stamped, at the hour boundary.
 - Counts live in hourly buckets kept for baseline_days + 1 days (older
   buckets are dropped as windows are decided), so the state is bounded.
 - History starts when the district is first observed by the rule (any
@@ -35,7 +37,9 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import MIN, Evaluation, Levels, Rule, WindowParams, scope_of, target_severity
+from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, first_crossing, forget_decided,
+                   held_until, lifts,
+                   note_latest, scope_of, target_severity, wake)
 
 EVIDENCE_KEPT = 20
 SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
@@ -80,6 +84,8 @@ class SurgeRule(Rule):
     """Count in the period just ended versus the subject's own history of such periods."""
 
     observes: ClassVar[frozenset[str]] = SERVICE_EVENTS  # every service event proves the subject is observed
+    threshold = ("reached: raised when the count is >= `min_samples` and its z against the baseline is >= the "
+                 "raise level; kept until z falls below the clear level or the count below `min_samples`")
     # A window rule of an aggregate subject: periods close on the partition's
     # aggregate clock, never on one event's time, or an outage started at 07:59
     # but derived on a slower partition would miss the 07:00-08:00 count.
@@ -87,6 +93,10 @@ class SurgeRule(Rule):
 
     def counted(self, event: dict, params: Any) -> bool:
         raise NotImplementedError
+
+    def early_value(self, event: dict) -> float:
+        """What the event adds besides its count, remembered until its bucket is decided (base.note_latest)."""
+        return 1.0
 
     def observe(self, facts, rstate, event, ts, params) -> None:
         rstate["since"] = min(rstate.get("since", ts), ts)
@@ -96,6 +106,7 @@ class SurgeRule(Rule):
         store = params.store()
         rstate.setdefault("w", store.new_state())
         if store.add(rstate["w"], Count, ts, 1):
+            note_latest(rstate, store, ts, self.early_value(event))
             ids = rstate.setdefault("ids", [])
             ids.append([ts, event["event_id"]])
             ids.sort()
@@ -107,7 +118,7 @@ class SurgeRule(Rule):
             return math.inf
         store = params.store()
         due = store.next_due(rstate["w"]) if rstate.get("w") is not None else None
-        return min(rstate["last"] + store.size, math.inf if due is None else due)
+        return min(rstate["last"] + store.size, math.inf if due is None else due, held_until(rstate))
 
     def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Decisions[Evaluation]:
         if "since" not in rstate:
@@ -125,18 +136,45 @@ class SurgeRule(Rule):
             ends = store.due_ends(w, now)  # nothing counted: skip the quiet stretch at once
             if ends:
                 store.mark_evaluated(w, ends[-1])
+                forget_decided(rstate, store, w)
             return kept
         observed_from = store.bucket_of(rstate["since"])
-        for end in store.due_ends(w, now):
+        # The period ends due, and the moments a raise was already certain (a count only grows: base.early_points)
+        points = sorted([(end, 0, end) for end in store.due_ends(w, now)]
+                        + [(at, 1, end) for at, end in
+                           early_points(rstate, store, w, params.window_minutes * MIN, now)])
+        for at, early, end in points:
+            if early:
+                if w["evaluated"] is not None and end <= w["evaluated"]:
+                    continue
+                full = Count.result(params.window().aggregate(w, Count, end))
+                current = ws.severity if ws.status == "firing" else None
+
+                def judge(later, full=full, current=current, end=end):  # the period without the events after a moment
+                    target, threshold = self.decide(full - len(later), current, w["b"], end, observed_from, params)
+                    return (target, full - len(later), threshold) if lifts(ws, target) else None
+
+                found = first_crossing(rstate, store, end, now, judge)
+                if found is not None:
+                    at, (target, count, threshold) = found
+                    rstate["lifted"] = max(at, ws.changed_at or at)
+                    yield Decision(target, count, threshold, rstate["lifted"], for_seconds=params.for_minutes * MIN)
+                continue
+            if before_lift(rstate, end):
+                w["evaluated"] = end  # it describes a moment before a raise already made
+                continue
             count = Count.result(params.window().aggregate(w, Count, end))
             current = ws.severity if ws.status == "firing" else None
             target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
             yield Decision(target, count, threshold, end, for_seconds=params.for_minutes * MIN)
-            store.mark_evaluated(w, end)
+            w["evaluated"] = end
             # Evidence: the counted events of the window just decided, and later ones.
             rstate["ids"] = [x for x in rstate.get("ids", []) if x[0] >= end - params.window_minutes * MIN]
+        if points and w["evaluated"] is not None:
+            store.mark_evaluated(w, w["evaluated"])  # the buckets no later end needs go once
+            forget_decided(rstate, store, w)
         if bool(w["b"]) or ws.status != "inactive":
-            return Evaluation(wake_at=store.next_due(w), running=True)
+            return Evaluation(wake_at=wake(store.next_due(w), rstate), running=True)
         return kept
 
     @staticmethod

@@ -24,6 +24,8 @@ class Params(RuleParams):
 
 
 class OutageNoticeShort(Rule):
+    threshold = ("reached: yellow at the moment the outage is its notice period away with no notice, orange at "
+                 "a notice with less lead than required, red at the start with no notice")
     from_facts = True
     rule_id = "outage.notice_short"
     sources = {  # parameter -> where its default comes from

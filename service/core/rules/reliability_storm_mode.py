@@ -9,6 +9,11 @@ warnings of the district are marked suppressed (storm_inhibits in the rule
 configuration), so the operations centre sees one storm warning instead of
 hundreds of late crews; they stay on the warnings topic.
 
+Both signs only grow as outages arrive, so storm mode is declared at the
+outage that makes either true, stamped with its time (the hour and the 24 h
+are windows moved every 5 minutes, ending at the step boundary after that
+outage); it ends at a window end, with hysteresis.
+
 Heuristics, no published source: 5 % of customers in 24 h (clear below 3 %),
 z >= 3 against up to 28 days of hourly counts with at least 5 outages in the
 hour (clear below z 2), and two days of history before the baseline counts.
@@ -23,13 +28,15 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import DAY, MIN, Evaluation, scope_of
+from .base import (DAY, MIN, Evaluation, before_lift, early_points, first_crossing, forget_decided, held_until, lifts,
+                   scope_of,
+                   wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
 class Params(SurgeParams):
     window_minutes: float = Field(60.0, gt=0)
-    step_minutes: float = Field(60.0, gt=0)
+    step_minutes: float = Field(5.0, gt=0)  # a sliding hour, moved every 5 min
     min_samples: int = Field(5, ge=1)
     raise_: dict[str, float] = Field(default_factory=lambda: {"blue": 3.0}, alias="raise")
     clear: dict[str, float] = Field(default_factory=lambda: {"blue": 2.0})
@@ -53,6 +60,9 @@ class ReliabilityStormMode(SurgeRule):
         "customer_share_clear": "heuristic (no published figure)",
         "customer_share_min_outages": "heuristic (no published figure): one big feeder fault is not a storm",
     }
+    threshold = ("reached: declared when the outages started in the hour are >= `min_samples` with z >= the raise "
+                 "level, or the customers interrupted in 24 h are >= `customer_share_raise` of those served with "
+                 ">= `customer_share_min_outages` outages")
     category = "coordination"
     subject = "district"
     metric = "outages_started_1h"
@@ -62,6 +72,9 @@ class ReliabilityStormMode(SurgeRule):
 
     def counted(self, event, params) -> bool:
         return True
+
+    def early_value(self, event: dict) -> float:
+        return float(event.get("customers_affected") or 0)  # the customer share grows with it
 
     def observe(self, facts, rstate, event, ts, params: Params) -> None:
         super().observe(facts, rstate, event, ts, params)
@@ -76,34 +89,70 @@ class ReliabilityStormMode(SurgeRule):
         if "w" not in rstate:
             return math.inf
         due = params.store().next_due(rstate["w"])
-        return math.inf if due is None else due
+        return min(math.inf if due is None else due, held_until(rstate))
 
     def evaluate(self, facts, rstate, ws, now, params: Params) -> Decisions[Evaluation]:
         if "w" not in rstate:
             return Evaluation()
         store, customers = params.store(), params.customers()
-        observed_from = store.bucket_of(rstate["since"])
-        served = facts.get("customers_served")
-        for end in store.due_ends(rstate["w"], now):
-            count = Count.result(params.window().aggregate(rstate["w"], Count, end))
-            share = Sum.result(customers.aggregate(rstate["c"], Sum, end)) / served if served else 0.0
-            outages_24h = Count.result(customers.aggregate(rstate["n"], Count, end)) if "n" in rstate else 0
-            firing = ws.status == "firing"
-            base = baseline(rstate["w"]["b"], end, params.window_minutes * MIN, params.periods(),
-                            observed_from=observed_from, min_periods=params.min_periods(),
-                            min_deviation=params.min_deviation)
-            z = base.z(count) if base is not None else 0.0
-            surge = count >= params.min_samples and z >= (params.clear if firing else params.raise_)["blue"]
-            wide = (share >= (params.customer_share_clear if firing else params.customer_share_raise)
-                    and outages_24h >= params.customer_share_min_outages)
-            level = base.level(params.raise_["blue"]) if base is not None else float(params.min_samples)
-            yield Decision("blue" if surge or wide else None, count, max(level, params.min_samples), end)
-            store.mark_evaluated(rstate["w"], end)
-            customers.mark_evaluated(rstate["c"], end)
-            customers.mark_evaluated(rstate["n"], end)
-            rstate["share"] = round(share, 4)
+        # The hour ends due, and the moments a declaration was already certain: both signs only
+        # grow as outages arrive inside their windows (base.early_points), so storm mode is
+        # declared at the outage that makes it so, not at the end of its step.
+        points = sorted([(end, 0, end) for end in store.due_ends(rstate["w"], now)]
+                        + [(at, 1, end) for at, end in
+                           early_points(rstate, store, rstate["w"], params.customers().size, now)])
+        for at, early, end in points:
+            if early:
+                decided = rstate["w"]["evaluated"]
+                if decided is not None and end <= decided:
+                    continue
+
+                def judge(later, end=end):  # the windows without the outages after a moment
+                    less = (len(later), sum(v for _, v in later))
+                    target, count, threshold, _ = self.judge(facts, rstate, ws, end, params, less)
+                    return (target, count, threshold) if lifts(ws, target) else None
+
+                found = first_crossing(rstate, store, end, now, judge)
+                if found is not None:
+                    at, (target, count, threshold) = found
+                    rstate["lifted"] = max(at, ws.changed_at or at)
+                    yield Decision(target, count, threshold, rstate["lifted"])
+                continue
+            if not before_lift(rstate, end):  # else it describes a moment before the declaration
+                target, count, threshold, share = self.judge(facts, rstate, ws, end, params)
+                yield Decision(target, count, threshold, end)
+                rstate["share"] = round(share, 4)
+            rstate["w"]["evaluated"] = rstate["c"]["evaluated"] = rstate["n"]["evaluated"] = end
+        if points and rstate["w"]["evaluated"] is not None:
+            last = rstate["w"]["evaluated"]  # the buckets no later end needs go once
+            store.mark_evaluated(rstate["w"], last)
+            customers.mark_evaluated(rstate["c"], last)
+            customers.mark_evaluated(rstate["n"], last)
+            forget_decided(rstate, store, rstate["w"])
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
-        return Evaluation(wake_at=store.next_due(rstate["w"]) if running else None, running=running)
+        return Evaluation(wake_at=wake(store.next_due(rstate["w"]), rstate) if running else None, running=running)
+
+    def judge(self, facts, rstate, ws, end: float, params: Params,
+              less: tuple[int, float] = (0, 0.0)) -> tuple[str | None, float, float, float]:
+        """(blue or None, outages in the hour, the count it needs, customer share) for the hour ending at `end`,
+        less (outages, customers) of its last bucket not counted yet at the moment judged."""
+        store, customers = params.store(), params.customers()
+        served = facts.get("customers_served")
+        count = Count.result(params.window().aggregate(rstate["w"], Count, end)) - less[0]
+        share = (Sum.result(customers.aggregate(rstate["c"], Sum, end)) - less[1]) / served if served else 0.0
+        outages_24h = Count.result(customers.aggregate(rstate["n"], Count, end)) - less[0] if "n" in rstate else 0
+        firing = ws.status == "firing"
+        wide = (share >= (params.customer_share_clear if firing else params.customer_share_raise)
+                and outages_24h >= params.customer_share_min_outages)
+        if count < params.min_samples and not firing and not wide:  # the common quiet hour needs no baseline
+            return None, count, float(params.min_samples), share
+        base = baseline(rstate["w"]["b"], end, params.window_minutes * MIN, params.periods(),
+                        observed_from=store.bucket_of(rstate["since"]), min_periods=params.min_periods(),
+                        min_deviation=params.min_deviation)
+        z = base.z(count) if base is not None else 0.0
+        surge = count >= params.min_samples and z >= (params.clear if firing else params.raise_)["blue"]
+        level = base.level(params.raise_["blue"]) if base is not None else float(params.min_samples)
+        return ("blue" if surge or wide else None), count, max(level, params.min_samples), share
 
     def scope(self, facts):
         return scope_of(facts, ("district_id",))

@@ -1,6 +1,6 @@
 """satisfaction.low and satisfaction.low_staff: customers rate the service poorly.
 
-Mean survey score (1-5) over the last 7 days, sliding every hour, with at
+Mean survey score (1-5) over the last 7 days, moved every 5 minutes, with at
 least 20 responses; yellow below 4.0, orange below 3.5 (heuristic). A firing
 warning clears only at 4.2 or more, so a mean hovering around 4.0 does not
 flap; orange de-escalates to yellow at 3.7 (the same 0.2 margin, our choice).
@@ -27,7 +27,7 @@ EVIDENCE_KEPT = 20
 
 class Params(WindowParams):
     window_minutes: float = Field(7 * 1440.0, gt=0)
-    step_minutes: float = Field(60.0, gt=0)
+    step_minutes: float = Field(5.0, gt=0)
     min_samples: int = Field(20, ge=1)
     raise_: Levels = Field(default_factory=lambda: {"yellow": 4.0, "orange": 3.5}, alias="raise")
     clear: Levels = Field(default_factory=lambda: {"yellow": 4.2, "orange": 3.7})
