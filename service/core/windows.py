@@ -88,7 +88,26 @@ class Sum:
         return state
 
 
-class Mean:
+class _Pair:
+    """An aggregation whose state is [numerator, count] and whose result is their quotient."""
+
+    @staticmethod
+    def merge(a: list, b: list) -> list:
+        return [a[0] + b[0], a[1] + b[1]]
+
+    @classmethod
+    def total(cls, states: list[list]) -> list:
+        out = cls.zero()
+        for v in states:
+            out = cls.merge(out, v)
+        return out
+
+    @staticmethod
+    def result(state: list) -> float | None:
+        return state[0] / state[1] if state[1] else None
+
+
+class Mean(_Pair):
     """Mean of the observed values; state [sum, count]."""
 
     name: ClassVar[str] = "mean"
@@ -101,23 +120,9 @@ class Mean:
     def add(state: list, value: float) -> list:
         return [state[0] + value, state[1] + 1]
 
-    @staticmethod
-    def merge(a: list, b: list) -> list:
-        return [a[0] + b[0], a[1] + b[1]]
-
-    @classmethod
-    def total(cls, states: list[list]) -> list:
-        out = cls.zero()
-        for v in states:
-            out = cls.merge(out, v)
-        return out
-
-    @staticmethod
-    def result(state: list) -> float | None:
-        return state[0] / state[1] if state[1] else None
 
 
-class Ratio:
+class Ratio(_Pair):
     """Share of observations that are true; state [hits, total]."""
 
     name: ClassVar[str] = "ratio"
@@ -130,20 +135,6 @@ class Ratio:
     def add(state: list, value: bool) -> list:
         return [state[0] + (1 if value else 0), state[1] + 1]
 
-    @staticmethod
-    def merge(a: list, b: list) -> list:
-        return [a[0] + b[0], a[1] + b[1]]
-
-    @classmethod
-    def total(cls, states: list[list]) -> list:
-        out = cls.zero()
-        for v in states:
-            out = cls.merge(out, v)
-        return out
-
-    @staticmethod
-    def result(state: list) -> float | None:
-        return state[0] / state[1] if state[1] else None
 
 
 class Quantile:

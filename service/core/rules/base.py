@@ -360,6 +360,17 @@ def first_crossing(rstate: dict, w: Window, end: float, now: float, judge):
     return samples[hi][0], (verdict if hi == known - 1 else judge(samples[hi + 1:]))
 
 
+def early_raise(rstate: dict, w: Window, end: float, now: float, ws: WarningState, judge,
+                for_seconds: float = 0.0) -> Decisions[None]:
+    """The raise (or escalation) the window ending at `end` called for at its first crossing event
+    (`first_crossing`), stamped then (never before the warning's last change); nothing if none."""
+    found = first_crossing(rstate, w, end, now, judge)
+    if found is not None:
+        at, (target, value, threshold) = found
+        rstate["lifted"] = max(at, ws.changed_at or at)
+        yield Decision(target, value, threshold, rstate["lifted"], for_seconds=for_seconds)
+
+
 def held_until(rstate: dict) -> float:
     """The clock time at which an event `early_points` held comes due (inf: none held)."""
     return rstate.get("held", math.inf)
@@ -504,11 +515,7 @@ class WindowRule(Rule):
                                                  raise_, clear, self.above, self.strict)
                     return (target, value, th) if lifts(ws, target) else None
 
-                found = first_crossing(rstate, w, end, now, judge)
-                if found is not None:
-                    at, (target, value, th) = found
-                    rstate["lifted"] = max(at, ws.changed_at or at)
-                    yield Decision(target, value, th, rstate["lifted"], for_seconds=params.for_minutes * MIN)
+                yield from early_raise(rstate, w, end, now, ws, judge, params.for_minutes * MIN)
                 continue
             if before_lift(rstate, end):
                 rstate["w"]["evaluated"] = end  # it describes a moment before a raise already made

@@ -37,9 +37,8 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, first_crossing, forget_decided,
-                   held_until, lifts,
-                   note_latest, scope_of, target_severity, wake)
+from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise,
+                   forget_decided, held_until, lifts, note_latest, scope_of, target_severity, wake)
 
 EVIDENCE_KEPT = 20
 SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
@@ -154,11 +153,7 @@ class SurgeRule(Rule):
                     target, threshold = self.decide(full - len(later), current, w["b"], end, observed_from, params)
                     return (target, full - len(later), threshold) if lifts(ws, target) else None
 
-                found = first_crossing(rstate, store, end, now, judge)
-                if found is not None:
-                    at, (target, count, threshold) = found
-                    rstate["lifted"] = max(at, ws.changed_at or at)
-                    yield Decision(target, count, threshold, rstate["lifted"], for_seconds=params.for_minutes * MIN)
+                yield from early_raise(rstate, store, end, now, ws, judge, params.for_minutes * MIN)
                 continue
             if before_lift(rstate, end):
                 w["evaluated"] = end  # it describes a moment before a raise already made

@@ -28,9 +28,8 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import (DAY, MIN, Evaluation, before_lift, early_points, first_crossing, forget_decided, held_until, lifts,
-                   scope_of,
-                   wake)
+from .base import (DAY, MIN, Evaluation, before_lift, early_points, early_raise, forget_decided, held_until, lifts,
+                   scope_of, wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
@@ -112,11 +111,7 @@ class ReliabilityStormMode(SurgeRule):
                     target, count, threshold, _ = self.judge(facts, rstate, ws, end, params, less)
                     return (target, count, threshold) if lifts(ws, target) else None
 
-                found = first_crossing(rstate, store, end, now, judge)
-                if found is not None:
-                    at, (target, count, threshold) = found
-                    rstate["lifted"] = max(at, ws.changed_at or at)
-                    yield Decision(target, count, threshold, rstate["lifted"])
+                yield from early_raise(rstate, store, end, now, ws, judge)
                 continue
             if not before_lift(rstate, end):  # else it describes a moment before the declaration
                 target, count, threshold, share = self.judge(facts, rstate, ws, end, params)
