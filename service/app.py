@@ -731,9 +731,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
 
     @app.page("/healthz")
     async def health(web, request):
-        # 200 either way: a restart does not bring the broker back (the watchdog exits when it is long away)
+        # 200 either way: a restart does not bring the broker back (the watchdog exits when it is long away).
+        # An idle worker hears Kafka only through its keep-alive tick: silence up to that is health.
         silence = broker_silence()
-        return web.json({"status": "ok" if silence < 10 * settings.tick_seconds + 5 else "broker_unreachable",
+        healthy = silence < watchdog_keepalive + 10 * settings.tick_seconds + 5
+        return web.json({"status": "ok" if healthy else "broker_unreachable",
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,

@@ -301,7 +301,7 @@ def test_a_replayed_stream_is_measured_on_event_time(replay, browser):
     # the storm banner names the district, since when, and how many of its warnings are held back
     banner = browser.execute_script("const b = document.querySelector('#storm div[data-district=\"east\"]');"
                                     "return b && !document.getElementById('storm').hidden ? b.textContent : null")
-    assert banner and "storm mode in district east" in banner and "(for 2h 20m 0s)" in banner, banner
+    assert banner and "storm mode in district east" in banner and "(for 3h 5m 0s)" in banner, banner
     assert "warnings held back: 1" in banner
 
     # east's overdue ticket is held back (notifications) and says so; west's is not
