@@ -60,11 +60,12 @@ def test_bchydro_storm_day_gives_storm_mode_and_repair_warnings(kafka_bootstrap,
     # still within its window's lateness can differ: the in-memory engine, its clock one tick behind
     # the events, still sees the warning firing at the crossing and raises at the next window end
     # (powell-river, 15:55); the worker's clock decides the clearing first and raises at the
-    # crossing (15:54). Open (docs/early-warnings.md): either may come up to one step later, never earlier.
+    # crossing (15:54). Open (docs/early-warnings.md): the engine's raise can come up to one step
+    # later than the worker's, never earlier (how many differ depends on the partitions' interleaving).
     assert [fp for fp, _ in broker] == [fp for fp, _ in engine]
     step = 5 * 60
-    assert all(abs(to_epoch(a) - to_epoch(b)) <= step for (_, a), (_, b) in zip(broker, engine)), (broker, engine)
-    assert sum(a != b for (_, a), (_, b) in zip(broker, engine)) <= 1, [(x, y) for x, y in zip(broker, engine) if x != y]
+    assert all(0 <= to_epoch(b) - to_epoch(a) <= step for (_, a), (_, b) in zip(broker, engine)), (
+        [(x, y) for x, y in zip(broker, engine) if x != y])
 
 
 def storm_raises(timeline_rows) -> list[tuple[str, str]]:
