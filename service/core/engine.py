@@ -362,13 +362,12 @@ class Engine:
             enabled = rc.enabled_for(district) if by_district else rc.enabled
             cached = nexts.get(rule_id) if can_be_quiet else None
             if cached is not None:
-                quiet, wake, was_running, evaluated_at, digest = cached
                 if (reached is not None and rule_id not in reached
                         and self._quiet(rc, cached, until, config, enabled, stored)):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
-                    if wake is not None:
-                        wakes.append(wake)
-                    running = running or was_running
+                    if cached[1] is not None:
+                        wakes.append(cached[1])  # its last wake time
+                    running = running or cached[2]  # and its running flag
                     continue
                 del nexts[rule_id]
             params = rc.params_for(district) if by_district else rc.params
