@@ -279,6 +279,11 @@ class Window:
         if state["b"] and min(map(float, state["b"])) < keep_from:  # most ends drop no bucket
             state["b"] = {k: v for k, v in state["b"].items() if float(k) >= keep_from}
 
+    def first_undecided_end(self, state: dict) -> float | None:
+        """The earliest window end not decided yet (None: nothing counted and nothing decided)."""
+        base = self._base(state)
+        return None if base is None else base + self.step
+
     def next_due(self, state: dict) -> float | None:
         """The clock time at which the next end becomes due."""
         base = self._base(state)

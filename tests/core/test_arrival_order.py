@@ -10,10 +10,11 @@ what the clock has not reached, so the warning is the in-order stream's.
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 import pytest
 
-from tests.core.world import World, rulebook
+from tests.core.world import T0, World, rulebook
 
 DAY = 24 * 60
 
@@ -63,3 +64,84 @@ def test_a_flood_into_one_bucket_keeps_its_event_times_bounded():
     rstate = w.states["district:D1"]["rules"]["complaints.surge"]
     assert rstate.get("mx") and all(len(s) <= BUCKET_SAMPLES for s in rstate["mx"].values())
     assert sum(v for s in rstate["mx"].values() for _, v in s) == 1000  # every event still counted
+
+
+def outages(w, minutes, tag, feeders=2, restored_after=None):
+    for i, minute in enumerate(minutes):
+        oid = f"{tag}{i}"
+        w.send("outage.started", minute, outage_id=oid, kind="unplanned", district_id="D1",
+               feeder_id=f"F{i % feeders}", area_type="rural", customers_affected=10)
+        if restored_after is not None:
+            w.send("outage.restored", minute + restored_after, outage_id=oid)
+
+
+def storm_history(w):
+    outages(w, [d * DAY + i * 360 for d in range(3) for i in range(4)], "q", feeders=4)  # the quiet baseline
+    w.run(3 * DAY, every=60)
+    outages(w, [3 * DAY + 5 + 3 * i for i in range(16)], "b")  # a storm
+
+
+def feeder_history(w):
+    outages(w, [0, 40, 80], "b", feeders=1, restored_after=30)  # a third sustained outage in 2 h: raised
+
+
+def alarms(w, minutes, tag):
+    for i, minute in enumerate(minutes):
+        w.tick(minute)
+        w.send("meter.alarm", minute, meter_id=f"{tag}{i}", district_id="D1", alarm="communication_loss")
+
+
+def alarm_history(w):
+    # 9 alarms every hour for two days (the baseline), then 9 more in one hour: 18, z = 3
+    alarms(w, sorted([h * 60 + 7 + 0.01 * i for h in range(48) for i in range(9)]
+                     + [47 * 60 + 20 + 0.01 * i for i in range(9)]), "m")
+
+
+# (rules, overrides, history, second burst after a window end, that window's lateness in minutes)
+CASES = {
+    "storm mode": (["reliability.storm_mode"], {}, storm_history,
+                   lambda w, end: outages(w, [end + 1 + 0.4 * i for i in range(8)], "c"), 5),
+    "meter alarm surge": (["meter.alarm_surge"], {}, alarm_history,
+                          lambda w, end: alarms(w, [end + 1 + 0.01 * i for i in range(40)], "c"), 5),
+    "frequent feeder": (["outage.frequent_feeder"],
+                        {"outage.frequent_feeder": {"params": {"window_minutes": 120, "step_minutes": 60,
+                                                               "lateness_minutes": 60, "min_samples": 1,
+                                                               "raise": {"yellow": 3}}}},
+                        feeder_history,
+                        lambda w, end: outages(w, [end - 29 + 3 * i for i in range(3)], "c", feeders=1,
+                                               restored_after=30), 60),
+}
+
+
+def crossing_after_clearing(case: str, lag: float | None) -> list[tuple]:
+    """The case's warnings; with `lag`, a second burst (dated just after the window end that cleared
+    the first) arrives when the clock is `lag` minutes past that end."""
+    only, overrides, history, again, _ = CASES[case]
+    w = World(rulebook(only=only, **overrides))
+    history(w)
+    if lag is None:
+        w.run(5 * DAY, every=5)
+    else:
+        cleared = clearing_end(case)
+        w.run(cleared + lag, every=1)
+        again(w, cleared)
+        w.run(cleared + 300, every=1)
+    return [(x["transition"], x["severity"], x["changed_at"], x["metric"]["value"]) for x in w.warnings]
+
+
+def clearing_end(case: str) -> float:
+    resolved = [x for x in crossing_after_clearing(case, None) if x[0] == "resolved"]
+    assert resolved, "the first burst's warning clears"
+    return (datetime.fromisoformat(resolved[0][2].replace("Z", "+00:00")).timestamp() - T0) / 60
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_crossing_just_after_a_clearing_raises_at_the_crossing(case):
+    """The warning clears at a window end E; a new burst dated just after E comes in while E is
+    still within its lateness (the warning still fires then). The raise is the one an in-order
+    stream gives whose clock had decided E first: at the crossing event, not at the next end."""
+    decided_first = crossing_after_clearing(case, lag=CASES[case][-1] + 1)
+    close_behind = crossing_after_clearing(case, lag=1)
+    raises = [x for x in decided_first if x[0] == "raised"]
+    assert len(raises) == 2, decided_first  # the first burst, and the second after the clearing
+    assert close_behind == decided_first

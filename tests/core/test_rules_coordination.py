@@ -178,6 +178,26 @@ def test_sla_breach_ratio_levels_and_minimum_samples():
     assert w.warnings[0]["metric"]["value"] == pytest.approx(9 / 14, abs=1e-3)
 
 
+def test_sla_breach_ratio_is_decided_at_its_window_end_not_when_it_first_looks_high():
+    """A ratio is not raised at a crossing: in-time arrivals later in the same 5 minutes can still
+    bring it under. Here 10 late crews (100 %, the sample minimum reached) come first, then 200 in
+    time before the window ends: 10 of 210 is under 5 %, nothing is raised. Nothing bounds how many
+    samples the rest of a window brings, so a raise before its end is never certain."""
+    w = world("repair.sla_breach_ratio")
+    for i in range(10):  # late: arriving at 60.0-60.45, 60 min after their reports
+        w.send("ticket.created", 0.05 * i, ticket_id=f"L{i}", district_id="D1", area_type="urban",
+               category="no_power", priority="normal")
+        w.send("ticket.arrived", 60 + 0.05 * i, ticket_id=f"L{i}")
+    w.run(61, every=0.25)  # the clock passes the 10 late arrivals
+    for i in range(200):  # in time: arriving at 61-63, 21 min after their reports
+        w.send("ticket.created", 40 + 0.01 * i, ticket_id=f"T{i}", district_id="D1", area_type="urban",
+               category="no_power", priority="normal")
+        w.send("ticket.arrived", 61 + 0.01 * i, ticket_id=f"T{i}")
+    w.run(200, every=1)
+    assert w.of("repair.sla_breach_ratio") == []
+    assert w.states["district:D1"]["rules"]["repair.sla_breach_ratio"]["w"]["evaluated"] is not None  # decided
+
+
 def test_sla_breach_ratio_judges_each_ticket_by_its_own_area():
     w = world("repair.sla_breach_ratio")
     tickets_arriving(w, 0, 10, 80, area="rural")  # 80 min is in time for rural (90)

@@ -360,15 +360,32 @@ def first_crossing(rstate: dict, w: Window, end: float, now: float, judge):
     return samples[hi][0], (verdict if hi == known - 1 else judge(samples[hi + 1:]))
 
 
+def early_ready(rstate: dict, end: float) -> bool:
+    """Whether the window ending at `end` is undecided, so that a moment of its last bucket may raise."""
+    decided = rstate["w"]["evaluated"]
+    return decided is None or end > decided
+
+
 def early_raise(rstate: dict, w: Window, end: float, now: float, ws: WarningState, judge,
                 for_seconds: float = 0.0) -> Decisions[None]:
     """The raise (or escalation) the window ending at `end` called for at its first crossing event
-    (`first_crossing`), stamped then (never before the warning's last change); nothing if none."""
+    (`first_crossing`), stamped then (never before the warning's last change); nothing if none.
+
+    A crossing that raises nothing because the warning fires is held while an end before `end` is
+    undecided: that end may clear the warning, and then the crossing raises it again at its own
+    moment (judged only now, the raise would wait for `end`). `early_points` looks at the bucket
+    again at the next evaluation, which comes by the next end's due time at the latest: the
+    decisions are those of an in-order stream whose clock had decided every end before the crossing.
+    """
     found = first_crossing(rstate, w, end, now, judge)
     if found is not None:
         at, (target, value, threshold) = found
         rstate["lifted"] = max(at, ws.changed_at or at)
         yield Decision(target, value, threshold, rstate["lifted"], for_seconds=for_seconds)
+    elif ws.status == "firing":
+        first = w.first_undecided_end(rstate["w"])
+        if first is not None and first < end:
+            rstate["held_from"] = min(rstate.get("held_from", math.inf), end - w.step)
 
 
 def held_until(rstate: dict) -> float:
@@ -496,8 +513,7 @@ class WindowRule(Rule):
         previous = None
         for at, early, end in points:
             if early:
-                decided = rstate["w"]["evaluated"]
-                if decided is not None and end <= decided:
+                if not early_ready(rstate, end):
                     continue
                 full = w.aggregate(rstate["w"], agg, end)
 

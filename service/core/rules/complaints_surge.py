@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise,
+from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise, early_ready,
                    forget_decided, held_until, lifts, note_latest, scope_of, target_severity, wake)
 
 EVIDENCE_KEPT = 20
@@ -144,7 +144,7 @@ class SurgeRule(Rule):
                            early_points(rstate, store, w, params.window_minutes * MIN, now)])
         for at, early, end in points:
             if early:
-                if w["evaluated"] is not None and end <= w["evaluated"]:
+                if not early_ready(rstate, end):
                     continue
                 full = Count.result(params.window().aggregate(w, Count, end))
                 current = ws.severity if ws.status == "firing" else None

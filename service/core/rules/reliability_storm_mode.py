@@ -28,8 +28,8 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import (DAY, MIN, Evaluation, before_lift, early_points, early_raise, forget_decided, held_until, lifts,
-                   scope_of, wake)
+from .base import (DAY, MIN, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
+                   held_until, lifts, scope_of, wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
@@ -102,8 +102,7 @@ class ReliabilityStormMode(SurgeRule):
                            early_points(rstate, store, rstate["w"], params.customers().size, now)])
         for at, early, end in points:
             if early:
-                decided = rstate["w"]["evaluated"]
-                if decided is not None and end <= decided:
+                if not early_ready(rstate, end):
                     continue
 
                 def judge(later, end=end):  # the windows without the outages after a moment
