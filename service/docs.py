@@ -492,11 +492,15 @@ def delay_minutes(rule: Any, params: Any) -> float:
 
     0 for rules stamped at the exact moment (deadlines, account timelines,
     billing periods: their decision moments are part of the rule) and for
-    counts and sums raised by the event that crosses their threshold.
+    counts and sums raised by the event that crosses their threshold (a
+    surge's raise waits for the window end before the crossing: its lateness).
     """
     kind = rule_kind(rule)
-    if kind in ("deadline", "account timeline", "billing period") or raises_at_the_crossing(rule, params):
+    if kind in ("deadline", "account timeline", "billing period"):
         return 0.0
+    if raises_at_the_crossing(rule, params):
+        # a surge's level moves with its baseline from end to end: the end before the crossing goes first
+        return params.lateness_minutes if kind == "surge against a baseline" else 0.0
     if kind == "event-driven count":
         return params.lateness_minutes
     return params.step_minutes + params.lateness_minutes + getattr(params, "for_minutes", 0.0)
@@ -520,6 +524,13 @@ def delay(rule: Any, params: Any) -> str:
         return (f"{_minutes(delay_minutes(rule, params))} (`lateness_minutes`): raised at the event that crosses "
                 f"the threshold, decided once the clock is that far past it")
     step, late = params.step_minutes, params.lateness_minutes
+    if raises_at_the_crossing(rule, params) and kind == "surge against a baseline":
+        return (f"{_minutes(late)} for a raise or an escalation (`lateness_minutes`): the count only grows while "
+                f"events arrive, so the event that brings the window ending at the next `step_minutes` boundary "
+                f"to the level raises it, stamped with its time, once the window end before it is decided (the "
+                f"level moves with the baseline from end to end, and that end may call for a raise of its own); "
+                f"a de-escalation or clear waits for a window end: {_minutes(lowering_minutes(rule, params))} "
+                f"(`step_minutes` {_minutes(step)} + `lateness_minutes` {_minutes(late)})")
     if raises_at_the_crossing(rule, params):
         return (f"none for a raise or an escalation: the count only grows while events arrive, so the event "
                 f"that brings the window ending at the next `step_minutes` boundary to the level decides it at "

@@ -14,7 +14,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.core.world import T0, World, rulebook
+from service.sim import replay
+from service.sim.engine_run import run_stream
+from tests.core.world import T0, World, default_rules, rulebook
 
 DAY = 24 * 60
 
@@ -145,3 +147,32 @@ def test_a_crossing_just_after_a_clearing_raises_at_the_crossing(case):
     raises = [x for x in decided_first if x[0] == "raised"]
     assert len(raises) == 2, decided_first  # the first burst, and the second after the clearing
     assert close_behind == decided_first
+
+
+EARLY = ("reliability.storm_mode", "complaints.surge", "meter.alarm_surge", "outage.frequent_feeder")
+
+
+def replayed(stream, lateness: float | None) -> list[tuple]:
+    """The early-raising rules' warnings over an in-order replay, their lateness as shipped or set."""
+    overrides = {}
+    if lateness is not None:
+        shipped = default_rules()["rules"]
+        overrides = {r: {"params": {**shipped[r]["params"], "lateness_minutes": lateness}} for r in EARLY}
+    run = run_stream(stream, rulebook=rulebook(only=list(EARLY), **overrides), until=stream[-1][0] + 86400)
+    return sorted((x["rule_id"], x["fingerprint"], x["transition"], x["severity"], x["changed_at"],
+                   x["metric"]["value"]) for x in run.warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not replay.BCHYDRO_FILE.is_file(), reason="BC Hydro outage history not present (../shared)")
+def test_an_in_order_replay_decides_the_same_whatever_the_lateness():
+    """In an in-order stream nothing is late, so the lateness may delay a decision, never change it:
+    with lateness 0 every window end is decided before any later event. Nine days of BC Hydro
+    outages (the storm of 20 November), storm mode's thresholds moving with its baseline from end
+    to end: a crossing judged while an earlier end waited for its lateness passed over that end's
+    own raise, or saw a warning that end was about to clear."""
+    r = replay.bchydro(replay.BCHYDRO_FILE)
+    stream = [s for s in r.stream if s[0] < r.stream[0][0] + 9 * 86400]
+    shipped = replayed(stream, None)
+    assert sum(1 for x in shipped if x[0] == "reliability.storm_mode" and x[2] == "raised") > 20
+    assert shipped == replayed(stream, 0)

@@ -115,10 +115,10 @@ def test_sources_name_real_parameters():
     ("repair.sla_breach_ratio", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
     ("followup.dissatisfied_ratio", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
     ("satisfaction.low", "10 min (`step_minutes` 5 min + `lateness_minutes` 5 min)"),
-    ("reliability.storm_mode", "none for a raise or an escalation"),
+    ("reliability.storm_mode", "5 min for a raise or an escalation (`lateness_minutes`)"),
     ("outage.frequent_feeder", "none for a raise or an escalation"),
-    ("complaints.surge", "none for a raise or an escalation"),
-    ("meter.alarm_surge", "none for a raise or an escalation"),
+    ("complaints.surge", "5 min for a raise or an escalation (`lateness_minutes`)"),
+    ("meter.alarm_surge", "5 min for a raise or an escalation (`lateness_minutes`)"),
     ("complaints.staff_repeat", "5 min (`lateness_minutes`)"),
     ("repair.arrival_overdue", "none: each severity is stamped at the exact moment"),
 ])
@@ -181,3 +181,25 @@ def test_the_documented_delay_of_an_event_driven_count_is_what_the_engine_takes(
     seen = first_published(w, 2, 60)
     assert bound - 0.5 <= seen - 2 <= bound
     assert w.warnings[0]["changed_at"].startswith("2026-11-27T08:02")  # stamped at the complaint itself
+
+
+def test_the_documented_delay_of_a_surge_is_what_the_engine_takes():
+    from tests.core.world import World, rulebook
+
+    book = rulebook(only=["meter.alarm_surge"])
+    rc = book.rules["meter.alarm_surge"]
+    bound = docs.delay_minutes(rc.rule, rc.params)
+    assert bound == rc.params.lateness_minutes
+    w = World(book)
+    # 9 alarms every hour for two days (the baseline), then 18 more just after the quarter ending at 47:15
+    regular = [h * 60 + 7 + 0.01 * i for h in range(47) for i in range(9)]
+    for m in regular:
+        w.tick(m)
+        w.send("meter.alarm", m, meter_id=f"r{m}", district_id="D1", alarm="communication_loss")
+    crossing = 47 * 60 + 15.5
+    for i in range(18):
+        w.send("meter.alarm", crossing + 0.001 * i, meter_id=f"b{i}", district_id="D1", alarm="communication_loss")
+    seen = first_published(w, crossing, crossing + 60)
+    # raised at a burst alarm, once the quarter ending at 47:15 is decided (47:20): tight within a tick
+    assert w.warnings[0]["transition"] == "raised"
+    assert bound - 1 <= seen - crossing <= bound

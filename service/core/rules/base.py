@@ -367,25 +367,32 @@ def early_ready(rstate: dict, end: float) -> bool:
 
 
 def early_raise(rstate: dict, w: Window, end: float, now: float, ws: WarningState, judge,
-                for_seconds: float = 0.0) -> Decisions[None]:
+                for_seconds: float = 0.0, after_ends: bool = False) -> Decisions[None]:
     """The raise (or escalation) the window ending at `end` called for at its first crossing event
     (`first_crossing`), stamped then (never before the warning's last change); nothing if none.
 
-    A crossing that raises nothing because the warning fires is held while an end before `end` is
-    undecided: that end may clear the warning, and then the crossing raises it again at its own
-    moment (judged only now, the raise would wait for `end`). `early_points` looks at the bucket
-    again at the next evaluation, which comes by the next end's due time at the latest: the
-    decisions are those of an in-order stream whose clock had decided every end before the crossing.
+    A crossing waits while a window end before `end` is undecided, so that the decisions are those
+    of an in-order stream whose clock had decided every end before the crossing:
+    - always with `after_ends` (thresholds that move from end to end, as a baseline's do: an
+      earlier end can call for a raise of its own, which a raise at the crossing would pass over);
+    - otherwise when the crossing raises nothing because the warning fires: the earlier end may
+      clear the warning, and then the crossing raises it again at its own moment. An escalation
+      does not wait (with fixed levels an earlier end raises nothing its own crossing did not).
+    A waiting bucket is looked at again by `early_points` at the next evaluation, which comes by
+    the next end's due time at the latest; the raise keeps the crossing's moment.
     """
-    found = first_crossing(rstate, w, end, now, judge)
+    first = w.first_undecided_end(rstate["w"])
+    if first is not None and first < end and (after_ends or ws.status == "firing"):
+        found = None if after_ends else first_crossing(rstate, w, end, now, judge)
+        if found is None:
+            rstate["held_from"] = min(rstate.get("held_from", math.inf), end - w.step)
+            return
+    else:
+        found = first_crossing(rstate, w, end, now, judge)
     if found is not None:
         at, (target, value, threshold) = found
         rstate["lifted"] = max(at, ws.changed_at or at)
         yield Decision(target, value, threshold, rstate["lifted"], for_seconds=for_seconds)
-    elif ws.status == "firing":
-        first = w.first_undecided_end(rstate["w"])
-        if first is not None and first < end:
-            rstate["held_from"] = min(rstate.get("held_from", math.inf), end - w.step)
 
 
 def held_until(rstate: dict) -> float:

@@ -153,7 +153,7 @@ class SurgeRule(Rule):
                     target, threshold = self.decide(full - len(later), current, w["b"], end, observed_from, params)
                     return (target, full - len(later), threshold) if lifts(ws, target) else None
 
-                yield from early_raise(rstate, store, end, now, ws, judge, params.for_minutes * MIN)
+                yield from early_raise(rstate, store, end, now, ws, judge, params.for_minutes * MIN, after_ends=True)
                 continue
             if before_lift(rstate, end):
                 w["evaluated"] = end  # it describes a moment before a raise already made

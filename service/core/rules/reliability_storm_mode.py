@@ -110,7 +110,7 @@ class ReliabilityStormMode(SurgeRule):
                     target, count, threshold, _ = self.judge(facts, rstate, ws, end, params, less)
                     return (target, count, threshold) if lifts(ws, target) else None
 
-                yield from early_raise(rstate, store, end, now, ws, judge)
+                yield from early_raise(rstate, store, end, now, ws, judge, after_ends=True)
                 continue
             if not before_lift(rstate, end):  # else it describes a moment before the declaration
                 target, count, threshold, share = self.judge(facts, rstate, ws, end, params)
