@@ -40,13 +40,11 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import faust
 import orjson
-from kafka.partitioner import murmur2
 from prometheus_client import generate_latest
 
 from schemas import BadEvent, DeadLetter, WarningAck, parse_event
@@ -68,6 +66,7 @@ from .logfilter import escaping_logger
 from .privacy import Pseudonyms
 from .shell import NotifyShell, Shell
 from .webcache import CachedBody
+from .worker.tables import TableStore, TableStorm, home_partitions, store_options, write_at
 
 log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
 
@@ -98,78 +97,12 @@ def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
     ]
 
 
-# Faust opens one RocksDB per table partition with a 64 MiB x 3 write buffer and a
-# 2 GiB block cache each: memory grows with partitions, not with data. Our values
-# are small (~0.5-7 KiB) and read once per event, so small buffers and caches do.
-ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2,
-                   "target_file_size_base": 16 << 20, "block_cache_size": 16 << 20}
-
-
 # Faust's own web pages are off: /table/ reads any table key (an account's whole state), /router/
 # shows the cluster's layout, the statistics and graph pages the worker's internals. Nothing
 # here uses @table_route, the one thing /router/ is for.
 FAUST_PAGES_OFF = {"web_tables_enabled": False, "web_router_enabled": False, "web_stats_enabled": False,
                    "web_graph_enabled": False, "web_metrics_enabled": False}
 METRICS_CACHE_SECONDS = 1.0  # /metrics is rendered at most this often, in a thread
-
-
-class TableStore:
-    """The state table as the shell's store: a key is read from and written to the partition that owns it."""
-
-    def __init__(self, table, home: Callable[[str], int]) -> None:
-        self.table = table
-        self.home = home
-        self.items = table.items
-
-    def get(self, key: str) -> dict | None:
-        # RocksDB reads only the database of the current message's partition: in process, a
-        # key is applied from a message of another partition (a district from its outage's)
-        previous, event = faust.current_event(), _PartitionEvent(self.home(key))
-        set_current_event(event)
-        try:
-            return self.table.get(key)
-        finally:
-            if previous is not None:  # the message being applied stays the current one
-                set_current_event(previous)
-
-    async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None:
-        await write_at(self.table, key, value, partition, batch)
-
-
-class TableStorm:
-    """The districts in storm mode as a global table, which every worker reads (the shell's `storm`)."""
-
-    def __init__(self, table) -> None:
-        self.table = table
-
-    def __call__(self) -> set[str]:
-        return {d for d, on in self.table.items() if on}
-
-    async def set(self, district: str, on: bool, partition: int, batch: Batch) -> None:
-        await write_at(self.table, district, on, partition, batch)
-
-
-async def write_at(table, key, value, partition: int, batch: Batch) -> None:
-    """Write a table key whose changelog record goes to `partition`, whatever called it.
-
-    A message of `partition` is made current for the write (RocksDB picks its database
-    by it; `table[key] = value` needs one and raises without): a key applied in process
-    from another partition's message has the wrong one, and the clock timer's batch none.
-    """
-    event = batch.event_for.get(partition) or _PartitionEvent(partition)
-    set_current_event(event)
-    await write_direct(table, key, value, partition)
-
-
-class _PartitionEvent:
-    """Stands for a message of `partition` where a table write needs one and none is at hand."""
-
-    def __init__(self, partition: int) -> None:
-        self.message = SimpleNamespace(partition=partition)
-
-
-def store_options(store: str) -> dict:
-    return {"options": ROCKSDB_OPTIONS} if store.startswith("rocksdb") else {}
 
 
 def create_app(settings: Settings, **faust_options) -> faust.App:
@@ -297,18 +230,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             batch.notes.setdefault(notifier.route(w), []).append(w)
             log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], pseudonyms.scope(w["scope"]))
 
-    @functools.lru_cache(maxsize=1 << 16)
-    def home(key: str) -> int:
-        """The work partition that owns a state key: where a contract producer puts its entity.
-
-        "ticket:T1" lives where a producer keying by "T1" with the Java client's
-        default partitioner (murmur2, also kafka-python's and aiokafka's) puts
-        ticket T1's events, so those are applied where they are read. Cached:
-        kafka-python's murmur2 is pure Python (1.5 us), asked for every routed
-        key, and a district's key comes back with every event in it.
-        """
-        return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
-
     # The shell decides what each message does (service/shell.py); what follows wraps
     # Kafka topics and tables as its parts and decodes messages for it.
     async def send_events(partition: int, items: list[list]) -> None:
@@ -326,6 +247,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         if entry:
             await write_direct(firing_table, fingerprint, {**entry, "ack": ack}, partition)
 
+    home = home_partitions(settings.partitions)
     owned_work: set[int] = set()  # work partitions assigned to this worker now
     shell = Shell(engine, SimpleNamespace(warnings=publish, events=send_events, notes=send_notes,
                                           dead_letter=send_dead_letter, ack_recorded=ack_recorded),

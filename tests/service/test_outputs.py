@@ -9,6 +9,7 @@ import pytest
 import service.app as app_module
 from service import metrics, outputs
 from service.app import create_app
+from service.worker import tables
 from service.batch import Batch
 from service.config import load_settings
 from service.core.engine import Engine
@@ -68,6 +69,7 @@ async def app(tmp_path, monkeypatch):
 
     monkeypatch.setattr(app_module, "send_to", send_to)
     monkeypatch.setattr(app_module, "write_direct", write_direct)
+    monkeypatch.setattr(tables, "write_direct", write_direct)
     app = create_app(settings, loop=asyncio.get_running_loop())
     app.sent = sent
     return app

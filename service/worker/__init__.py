@@ -1,0 +1,1 @@
+"""The Faust adapter: Kafka topics, tables and timers wrapped around the shell (service/shell.py)."""
