@@ -40,61 +40,38 @@ import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import faust
-import orjson
 from prometheus_client import generate_latest
 
-from schemas import BadEvent, DeadLetter, WarningAck, parse_event
+from schemas import BadEvent, WarningAck, parse_event
 
 from . import api, board, metrics, outputs
 from .auth import Authenticator
-from .batch import Batch, chunks
+from .batch import Batch
 from .config import Settings, load_districts, load_notify, load_rulebook
 from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine, StateTooLarge
 from .core.notify import Notifier
 from .core.subjects import routes
-from .core.timefmt import to_epoch, to_rfc3339
+from .core.timefmt import to_epoch
 from .core.wakeups import Wakeups
-from .faust_fixes import (FlowControl, Transport, VisibleTopic, committed_offset, send_to, set_current_event,
-                          write_direct)
+from .faust_fixes import FlowControl, Transport, VisibleTopic, committed_offset, send_to, set_current_event
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
 from .shell import NotifyShell, Shell
 from .webcache import CachedBody
-from .worker.tables import TableStore, TableStorm, home_partitions, store_options, write_at
+from .worker.publish import KafkaPublisher
+from .worker.tables import TableStore, TableStorm, home_partitions, store_options
 
 log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
 
 DAY = 86400.0
 WATCHDOG_KEEPALIVE_SECONDS = 30.0  # a worker that has nothing to tick still writes a tick this often
 ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
-
-
-def json_bytes(message: dict) -> bytes:
-    """A warning as JSON, UTF-8 unescaped: orjson's bytes (the standard library's encoder is the
-    slower by far on a warning's nested dicts), or the standard library's for a value orjson refuses."""
-    try:
-        return orjson.dumps(message)
-    except TypeError:  # e.g. an integer beyond 64 bits
-        return json.dumps(message, ensure_ascii=False).encode()
-
-
-def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
-    """CloudEvents 1.0 binary content mode, as the contract asks."""
-    return [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", warning["warning_id"].encode()),
-        ("ce_source", source.encode()),
-        ("ce_type", f"risk.warning.{warning['transition']}".encode()),
-        ("ce_time", warning["changed_at"].encode()),
-        ("ce_subject", warning["fingerprint"].encode()),
-        ("content-type", b"application/json"),
-    ]
 
 
 # Faust's own web pages are off: /table/ reads any table key (an account's whole state), /router/
@@ -192,66 +169,12 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
     told = [float("-inf")]  # the highest clock this worker's ticks have carried (event clock: too_old)
 
-    async def send_dead_letter(message, reason: str, detail: str, key: bytes | None = None,
-                               value: bytes | None = None) -> None:
-        """Dead-letter a message, or (key, value) of one event in a work-topic batch record."""
-        metrics.bad_events.labels(message.topic, reason).inc()
-        key = message.key if key is None else key
-        record = DeadLetter.from_message(
-            reason=reason, detail=detail, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=key, value=(message.value or b"") if value is None else value,
-            received_at=datetime.now(UTC), service=settings.source_name,
-        )
-        await dead_letters.send(
-            key=key, value=record.model_dump_json().encode(),
-            headers=[("dlq_reason", reason.encode())],
-        )
-
-    published = functools.cache(metrics.warnings_published.labels)  # one child per label set, found once
-
-    async def publish(key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
-        for w in warnings:
-            w["emitted_at"] = to_rfc3339(time.time())
-            if not outputs.sendable("warning", w):  # logged and counted; consumers would fail on it
-                continue
-            await send_to(
-                warnings_topic, key=w["fingerprint"].encode(),
-                value=json_bytes(w),
-                headers=cloudevent_headers(w, settings.source_name),
-            )
-            published(w["rule_id"], w["severity"], w["transition"]).inc()
-            if w["status"] == "firing":
-                # only an acknowledged warning keeps what the table says of its acknowledgement
-                ack = (firing_table.get(w["fingerprint"]) or {}).get("ack") if w["acknowledged"] else None
-                await write_at(firing_table, w["fingerprint"], {"key": key, "warning": w, "ack": ack},
-                               partition, batch)
-            else:
-                await write_at(firing_table, w["fingerprint"], None, partition, batch)
-            batch.notes.setdefault(notifier.route(w), []).append(w)
-            log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], pseudonyms.scope(w["scope"]))
-
-    # The shell decides what each message does (service/shell.py); what follows wraps
-    # Kafka topics and tables as its parts and decodes messages for it.
-    async def send_events(partition: int, items: list[list]) -> None:
-        for part in chunks(items):
-            await send_to(work, partition=partition, value={"kind": "events", "items": part})
-
-    async def send_notes(batch: Batch) -> None:
-        for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
-            for part in chunks(ws):
-                await send_to(to_notify, key=group, value={"kind": "warnings", "items": part})
-        batch.notes.clear()
-
-    async def ack_recorded(fingerprint: str, ack: dict, partition: int) -> None:
-        entry = firing_table.get(fingerprint)
-        if entry:
-            await write_direct(firing_table, fingerprint, {**entry, "ack": ack}, partition)
-
     home = home_partitions(settings.partitions)
     owned_work: set[int] = set()  # work partitions assigned to this worker now
-    shell = Shell(engine, SimpleNamespace(warnings=publish, events=send_events, notes=send_notes,
-                                          dead_letter=send_dead_letter, ack_recorded=ack_recorded),
-                  TableStore(state, home), clocks, settings.partitions, home, owns=owned_work.__contains__,
+    publisher = KafkaPublisher(settings.source_name, warnings_topic, dead_letters, work, to_notify, firing_table,
+                               notifier, pseudonyms)
+    send_dead_letter = publisher.dead_letter
+    shell = Shell(engine, publisher, TableStore(state, home), clocks, settings.partitions, home, owns=owned_work.__contains__,
                   wakeups=wakeups, firing=firing, district_labels=district_labels, districts=districts,
                   describe_key=pseudonyms.state_key, storm=storm_districts)
 
@@ -661,5 +584,5 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
-                "publish": publish, "send_notifications": send_notifications, "shell": shell, "tick": tick_once}
+                "publish": publisher.warnings, "send_notifications": send_notifications, "shell": shell, "tick": tick_once}
     return app

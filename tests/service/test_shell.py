@@ -324,6 +324,7 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
     from service.app import create_app
     from service.config import load_settings
     from service.faust_patches import speed
+    from service.worker import publish
 
     published = []
 
@@ -343,7 +344,8 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
     districts.write_text(yaml.safe_dump(REPLAY_DISTRICTS))
     settings = load_settings({"RISK_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP": "127.0.0.1:1",
                               "RISK_CLOCK": "event", "RISK_DISTRICTS_FILE": str(districts), "RISK_STORE": store})
-    monkeypatch.setattr(app_module, "send_to", send_to)
+    for module in (publish, app_module):
+        monkeypatch.setattr(module, "send_to", send_to)
     monkeypatch.setattr(speed, "send_direct", send_direct)
     app = create_app(settings, loop=asyncio.get_running_loop())
     shell = app.risk["shell"]
