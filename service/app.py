@@ -31,8 +31,6 @@ target partition and its warnings as one notify record per recipient group.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import itertools
 import json
 import logging
@@ -46,24 +44,24 @@ from types import SimpleNamespace
 import faust
 from prometheus_client import generate_latest
 
-from schemas import BadEvent, WarningAck, parse_event
-
 from . import api, board, metrics, outputs
 from .auth import Authenticator
 from .batch import Batch
 from .config import Settings, load_districts, load_notify, load_rulebook
-from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
-from .core.engine import Engine, StateTooLarge
+from .core.engine import Engine
 from .core.notify import Notifier
-from .core.subjects import routes
-from .core.timefmt import to_epoch
 from .core.wakeups import Wakeups
 from .faust_fixes import FlowControl, Transport, VisibleTopic, committed_offset, send_to, set_current_event
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
 from .shell import NotifyShell, Shell
 from .webcache import CachedBody
+from .worker.acks import Acknowledgements
+from .worker.finish import Finish
+from .worker.ingest import Ingest
+from .worker.inputs import InputProgress
+from .worker.process import Process
 from .worker.publish import KafkaPublisher
 from .worker.tables import TableStore, TableStorm, home_partitions, store_options
 
@@ -71,7 +69,6 @@ log = escaping_logger(__name__)  # values from producers are escaped: one record
 
 DAY = 86400.0
 WATCHDOG_KEEPALIVE_SECONDS = 30.0  # a worker that has nothing to tick still writes a tick this often
-ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
 
 
 # Faust's own web pages are off: /table/ reads any table key (an account's whole state), /router/
@@ -178,135 +175,15 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                   wakeups=wakeups, firing=firing, district_labels=district_labels, districts=districts,
                   describe_key=pseudonyms.state_key, storm=storm_districts)
 
-    # a metric's child for a label set, found once: prometheus_client's labels() takes ~1 us a call
-    consumed = functools.cache(metrics.events_consumed.labels)
-    lag = functools.cache(metrics.event_lag.labels)
-
-    @app.agent(inputs)
-    async def ingest(stream):
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            batch = Batch()
-            # the clock an event's age is measured against: wall time, or as far as this worker's
-            # ticks have said its event clock is (risk_clock_seconds; -inf before the first)
-            clock = time.time() if settings.clock == "wall" else told[0]
-            try:
-                for event in events:
-                    batch.enter(event)
-                    await admit(event.message, batch, clock)
-                await finish_or_exit("ingest", batch)
-            finally:  # read only once processed: until then the partition holds the event clock
-                for event in events:
-                    delivered[(event.message.topic, event.message.partition)] = event.message.offset + 1
-
-    async def admit(message, batch: Batch, clock: float | None = None) -> None:
-        """Validate an input message and its time (against wall time and `clock`, the service's),
-        then hand it to the shell, which applies it where its state lives or sends it there."""
-        try:
-            parsed = parse_event(message.value or b"")
-        except BadEvent as bad:
-            await send_dead_letter(message, bad.reason, bad.detail)
-            return
-        ts = parsed.occurred_at.timestamp()
-        refused = check_event_time(ts, time.time(), clock, max_skew=skew, retention=settings.retention_days * DAY)
-        if refused is not None:
-            await send_dead_letter(message, *refused)
-            return
-        try:
-            body = parsed.model_dump(mode="json", exclude_none=True)
-            consumed(message.topic, parsed.type).inc()
-            lag(message.topic).observe(max(time.time() - ts, 0.0))
-            await shell.on_input(routes(body), body, ts, batch)
-            # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
-            batch.observed.append(((message.topic, message.partition), ts))
-        except StateTooLarge as e:  # its subject keeps the state it had; Kafka would refuse the new one
-            # the subject's id is in the dead letter's detail, not in the log
-            log.warning("dead-lettered %s[%s]@%s: state_too_large", message.topic, message.partition, message.offset)
-            await send_dead_letter(message, "state_too_large", str(e))
-        except Exception as e:  # a bug must not stop the stream nor lose the event
-            log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
-            metrics.processing_errors.labels("ingest").inc()
-            await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
-
-    def observe(batch: Batch) -> None:
-        for source, ts in batch.observed:
-            event_clock.observe(source, ts, time.time())
-
-    async def finish_or_exit(agent: str, batch: Batch) -> None:
-        """Finish a batch (Shell.finish), or exit (code 4) for the supervisor to restart the worker.
-
-        A batch whose outputs Kafka refuses (a record over the producer's or the broker's size
-        limit, an authorization error) cannot be finished. Faust would restart the agent alone,
-        and the batch's messages, never acked, would hold their partitions' commits back until
-        the worker restarts, with nothing said. Exiting says it, and the restarted worker reads
-        the batch again. A refusal that lasts (a size limit set below RECORD_BUDGET_BYTES) makes
-        the worker exit again on every start: the log names the error.
-        """
-        try:
-            await shell.finish(batch, observe)
-        except Exception as e:
-            log.critical("the %s agent could not finish a batch (%s: %s): exiting with code 4 for the supervisor "
-                         "to restart this worker; the batch was not committed and is read again",
-                         agent, type(e).__name__, e, exc_info=True)
-            logging.shutdown()
-            os._exit(4)  # a graceful stop would wait for the agent, and might commit around the batch
-
-    @app.agent(work)
-    async def process(stream):
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            batch = Batch()
-            for event in events:
-                batch.enter(event)
-                await process_one(event, batch)
-            await finish_or_exit("process", batch)
-
-    async def process_one(event, batch: Batch) -> None:
-        message, value = event.message, event.value
-        partition = message.partition
-        try:
-            kind = value.get("kind")
-            if kind == "events":  # derived or forwarded events, for keys whose home is this partition
-                await shell.on_events(message, value["items"], batch)
-            elif kind == "tick":
-                await shell.on_tick(partition, value, batch)
-                if value.get("worker") == worker_id and value.get("seq", 0) > synced_after[0]:
-                    synced.add(partition)  # all this worker sent here before it owned it is applied
-            elif kind == "ack":
-                await shell.on_ack(event.key, partition, value, batch)
-            elif kind == "mark":  # written by versions whose partitions sent marks to each other
-                await shell.on_marks(partition, {value["src"]: value["now"]}, batch)
-            else:  # one event (written by versions before batching)
-                await shell.on_event(event.key, partition, value["event"], value["ts"], batch)
-        except StateTooLarge as e:  # one event of a record written before batching
-            log.warning("dead-lettered work[%s]@%s: state_too_large", partition, message.offset)
-            await send_dead_letter(message, "state_too_large", str(e))
-        except Exception as e:
-            log.exception("processing failed on work[%s]@%s", partition, message.offset)
-            metrics.processing_errors.labels("process").inc()
-            await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
-
-    @app.agent(acks_in)
-    async def acknowledgements(stream):
-        """Route each acknowledgement to the worker that owns the warning's state."""
-        async for event in stream.events():
-            message = event.message
-            try:
-                ack = WarningAck.model_validate_json(message.value or b"")
-            except ValueError as e:
-                metrics.acks_applied.labels("invalid").inc()
-                await send_dead_letter(message, "invalid_value", f"invalid acknowledgement: {str(e)[:200]}")
-                continue
-            if ack.acknowledged_at.timestamp() > time.time() + ACK_SKEW_SECONDS:  # the API stamps now
-                metrics.acks_applied.labels("invalid").inc()
-                await send_dead_letter(message, "invalid_value", f"acknowledged_at {ack.acknowledged_at.isoformat()} "
-                                       f"is more than {ACK_SKEW_SECONDS:.0f} s in the future")
-                continue
-            entry = firing_table.get(ack.fingerprint)
-            if not entry:
-                metrics.acks_applied.labels("unknown_fingerprint").inc()
-                continue
-            await work.send(key=entry["key"], partition=home(entry["key"]), value={
-                "kind": "ack", "fingerprint": ack.fingerprint, "rule_id": entry["warning"]["rule_id"],
-                "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
+    finish = Finish(shell, event_clock)
+    progress = InputProgress(settings, event_clock, app)
+    ingest = Ingest(settings, shell, send_dead_letter, finish, progress, told=lambda: told[0])
+    process = Process(settings, shell, send_dead_letter, finish, heard=lambda p, tick: heard(p, tick))
+    acknowledgements = Acknowledgements(firing_table, work, home, send_dead_letter)
+    # An agent's name is its id in Faust (app.agents, its logs and monitor): each keeps the one it always had.
+    app.agent(inputs, name="service.app.ingest")(ingest.agent)
+    app.agent(work, name="service.app.process")(process.agent)
+    app.agent(acks_in, name="service.app.acknowledgements")(acknowledgements.agent)
 
     service_clock = board.gauge_reader(metrics.clock)  # the worker's clock as of its last tick (0: none yet)
     api.install(app, firing_table, acks_in, authenticator, pseudonyms, clock=service_clock)
@@ -348,28 +225,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                 set_current_event(event)
                 groups[group] = entry
 
-    delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
-
-    async def measure_backlog() -> None:
-        """Tell the event clock which input partitions still hold unread events."""
-        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
-        ends: dict = {}
-        for tp in assigned:
-            try:
-                ends[tp] = app.consumer.highwater(tp)
-            except Exception:
-                ends[tp] = None
-        unknown = [tp for tp, end in ends.items() if end is None]
-        if unknown:  # not fetched yet, e.g. just taken over from another worker: ask the broker
-            try:
-                ends.update(await asyncio.wait_for(app.consumer.highwaters(*unknown), timeout=5.0))
-            except Exception:  # broker away: these hold the clock until it answers
-                pass
-        for tp in assigned:
-            source, end = (tp.topic, tp.partition), ends.get(tp)
-            read = delivered.get(source, committed_offset(app.consumer, tp) or 0)
-            event_clock.backlog(source, end is None or end > read)
-
     @app.timer(settings.tick_seconds)
     async def clock_tick():
         await tick_once()
@@ -386,7 +241,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         """
         wall = time.time()
         if settings.clock == "event":
-            await measure_backlog()
+            await progress.measure_backlog()
             now, peak, idle = event_clock.now(wall), event_clock.peak(), event_clock.all_idle(wall)
             if idle and clocks.peak() > float("-inf"):  # as far as any worker read
                 now = max(now if now is not None else float("-inf"), clocks.peak())
@@ -414,7 +269,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
             if marks:
                 for p in local:
                     await shell.on_marks(p, marks, batch)
-            await finish_or_exit("clock", batch)
+            await finish("clock", batch)
         tick["marks"] = {str(p): t for p, t in shell.own_marks().items()}
         said = {k: v for k, v in tick.items() if k not in ("seq", "wall")}
         remote = [p for p in range(settings.partitions) if p not in local]
@@ -444,6 +299,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     synced_after = [0]  # a tick of this worker with a higher seq was sent after the last assignment
     last_seq = [0]  # the seq of this worker's last tick
     notify_told: dict[int, float] = {}  # notify partition -> the clock its last tick record carried
+
+    def heard(partition: int, tick: dict) -> None:
+        if tick.get("worker") == worker_id and tick.get("seq", 0) > synced_after[0]:
+            synced.add(partition)  # all this worker sent here before it owned it is applied
 
     async def tick_notify(now: float) -> None:
         """A notify tick where a recipient group may have something timed: on a notify partition owned
@@ -495,62 +354,11 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         ticked.clear()
         shell.forget_partitions()  # ownership changed: wakeups rebuilt from the table on the next tick
         firing.clear()
-        # an input partition holds the event clock until it delivers or idles; one read by
-        # another worker in the meantime is read again from the committed offset
         sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in topics.inputs]
-        for source in sources:
-            delivered.pop(source, None)
-        event_clock.assigned(sources, time.time())
         # Only now may ticks speak for the new partitions: the generation id changes before this
-        # signal, and a tick in between once claimed them with the old partitions' clock.
+        # signal, and a tick in between would claim them with the old partitions' clock.
         coverage[0] = (app.consumer_generation_id, len(sources))
-        if settings.clock == "event" and sources:
-            recovering.add(asyncio.ensure_future(recover_event_clock(sources)))
-            recovering.difference_update([t for t in recovering if t.done()])
-
-    recovering: set[asyncio.Future] = set()
-
-    async def recover_event_clock(sources) -> None:
-        """Where the event clock stood: the event time of each partition's last committed event.
-
-        The clock lives in memory. A worker restarted after everything was read
-        (or that takes over partitions read to the end) would otherwise see no
-        event, and an event clock that has seen nothing never moves: deadlines
-        due after the last event would never fire.
-        """
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=settings.app_id,
-            enable_auto_commit=False, client_id=f"{settings.app_id}-clock",
-            **settings.kafka_security.client_options())
-        try:
-            await consumer.start()
-            wanted = {}
-            for topic, partition in sources:
-                committed = await consumer.committed(TopicPartition(topic, partition))
-                if committed:
-                    wanted[TopicPartition(topic, partition)] = committed - 1
-            if not wanted:
-                return
-            consumer.assign(list(wanted))
-            for tp, offset in wanted.items():
-                consumer.seek(tp, offset)
-            deadline = time.time() + 10.0
-            while wanted and time.time() < deadline:
-                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                    for record in records:
-                        if wanted.get(tp) == record.offset:
-                            del wanted[tp]
-                            try:
-                                ts = to_epoch(json.loads(record.value)["occurred_at"])
-                            except (ValueError, KeyError, TypeError):
-                                continue  # a dead-lettered message: that partition idles out as before
-                            event_clock.observe((tp.topic, tp.partition), ts, time.time())
-        except Exception:  # the clock then starts from what arrives, as before
-            log.exception("could not read back where the event clock stood")
-        finally:
-            await consumer.stop()
+        progress.assigned(sources)
 
     @app.timer(15.0)
     async def measure_consumer_lag():
