@@ -32,7 +32,6 @@ target partition and its warnings as one notify record per recipient group.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import socket
@@ -44,7 +43,7 @@ from types import SimpleNamespace
 import faust
 from prometheus_client import generate_latest
 
-from . import api, board, metrics, outputs
+from . import api, board, metrics
 from .auth import Authenticator
 from .batch import Batch
 from .config import Settings, load_districts, load_notify, load_rulebook
@@ -52,15 +51,16 @@ from .core.clock import EventClock, PartitionClocks
 from .core.engine import Engine
 from .core.notify import Notifier
 from .core.wakeups import Wakeups
-from .faust_fixes import FlowControl, Transport, VisibleTopic, committed_offset, send_to, set_current_event
+from .faust_fixes import FlowControl, Transport, VisibleTopic, committed_offset, send_to
 from .logfilter import escaping_logger
 from .privacy import Pseudonyms
-from .shell import NotifyShell, Shell
+from .shell import Shell
 from .webcache import CachedBody
 from .worker.acks import Acknowledgements
 from .worker.finish import Finish
 from .worker.ingest import Ingest
 from .worker.inputs import InputProgress
+from .worker.notify import Notify
 from .worker.process import Process
 from .worker.publish import KafkaPublisher
 from .worker.tables import TableStore, TableStorm, home_partitions, store_options
@@ -189,41 +189,9 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     api.install(app, firing_table, acks_in, authenticator, pseudonyms, clock=service_clock)
     board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms, clock=service_clock)
 
-
-    async def send_notifications(group: str, partition: int, outcome) -> dict:
-        for note in outcome.notifications:
-            if not outputs.sendable("notification", note):  # logged and counted
-                continue
-            await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
-            metrics.notifications.labels("sent").inc()
-        for reason, n in outcome.skipped.items():
-            metrics.notifications.labels(f"held_{reason}").inc(n)
-        return {"p": partition, "s": outcome.state}
-
-    notifications = NotifyShell(notifier, send_notifications, groups)
-
-    @app.agent(to_notify)
-    async def notify(stream):
-        """SMS feed: one short text per notifiable state change, per recipient group."""
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            changed: dict[str, tuple[dict, object]] = {}  # group -> (newest entry, a message of its partition)
-            for event in events:
-                partition, value = event.message.partition, event.value
-                set_current_event(event)  # a group is read from its partition's database (RocksDB)
-                try:
-                    if value.get("kind") == "tick":
-                        await notifications.on_tick(partition, value["now"], changed, event)
-                    else:
-                        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older
-                        await notifications.on_warnings(event.key, partition, items, changed, event)
-                except Exception:
-                    log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
-                    metrics.processing_errors.labels("notify").inc()
-            # Last, as in Shell.finish: queued after the texts, so a kill -9 can repeat a text (same
-            # notification_id) but not record it as sent when it was not. One write per group.
-            for group, entry, event in notifications.to_write(changed):
-                set_current_event(event)
-                groups[group] = entry
+    notify = Notify(settings, notifier, to_notify, notifications_out, groups,
+                    assignment=lambda: app.consumer.assignment())
+    app.agent(to_notify, name="service.app.notify")(notify.agent)
 
     @app.timer(settings.tick_seconds)
     async def clock_tick():
@@ -287,7 +255,7 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
         if sent_any:
             last_tick_sent[0] = wall
         if now is not None:
-            await tick_notify(now)
+            await notify.tick(now)
 
     ticked: dict[int, dict] = {}  # work partition -> what the last tick record sent to it said
     last_tick_sent = [0.0]  # wall time of the last tick record sent
@@ -298,28 +266,10 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     synced: set[int] = set()  # owned work partitions that receive this worker's ticks in process
     synced_after = [0]  # a tick of this worker with a higher seq was sent after the last assignment
     last_seq = [0]  # the seq of this worker's last tick
-    notify_told: dict[int, float] = {}  # notify partition -> the clock its last tick record carried
 
     def heard(partition: int, tick: dict) -> None:
         if tick.get("worker") == worker_id and tick.get("seq", 0) > synced_after[0]:
             synced.add(partition)  # all this worker sent here before it owned it is applied
-
-    async def tick_notify(now: float) -> None:
-        """A notify tick where a recipient group may have something timed: on a notify partition owned
-        here only when one of its groups is due, on one owned elsewhere when the clock moved."""
-        owned_notify = {tp.partition for tp in app.consumer.assignment() if tp.topic == to_notify.get_topic_name()}
-        due: set[int] = set()
-        if owned_notify:
-            for _, entry in groups.items():
-                if entry and entry.get("p") in owned_notify and entry["p"] not in due:
-                    at = notifier.next_tick_at(entry["s"])
-                    if at is not None and at <= now:
-                        due.add(entry["p"])
-        for p in range(settings.partitions):
-            if p in due or (p not in owned_notify and notify_told.get(p) != now):
-                notify_told[p] = now
-                await send_to(to_notify, value={"kind": "tick", "now": now}, partition=p)
-
 
     broker_acknowledged: list[float | None] = [None]  # when Kafka last acknowledged a tick of this worker
 
@@ -392,5 +342,6 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
                          "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
 
     app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
-                "publish": publisher.warnings, "send_notifications": send_notifications, "shell": shell, "tick": tick_once}
+                "publish": publisher.warnings, "send_notifications": notify.send_notifications, "shell": shell,
+                "tick": tick_once}
     return app

@@ -43,10 +43,10 @@ def capture(logger_name: str):
 
 def test_a_producer_value_with_newline_and_escape_stays_on_one_escaped_line():
     from service import app, board  # their loggers escape
-    from service.worker import finish, ingest, inputs, process, publish
+    from service.worker import finish, ingest, inputs, notify, process, publish
 
     forged = "T1\nINFO warning resolved red all clear\x1b[2J\u202e"
-    for module in (publish, ingest, process, inputs, finish, app, board):
+    for module in (publish, ingest, process, notify, inputs, finish, app, board):
         stream, done = capture(module.log.name)
         try:
             module.log.info("warning %s %s %s %s", "raised", "red", "repair.arrival_overdue",

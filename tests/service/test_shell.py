@@ -324,7 +324,7 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
     from service.app import create_app
     from service.config import load_settings
     from service.faust_patches import speed
-    from service.worker import publish
+    from service.worker import notify, publish
 
     published = []
 
@@ -344,7 +344,7 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
     districts.write_text(yaml.safe_dump(REPLAY_DISTRICTS))
     settings = load_settings({"RISK_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP": "127.0.0.1:1",
                               "RISK_CLOCK": "event", "RISK_DISTRICTS_FILE": str(districts), "RISK_STORE": store})
-    for module in (publish, app_module):
+    for module in (publish, notify, app_module):
         monkeypatch.setattr(module, "send_to", send_to)
     monkeypatch.setattr(speed, "send_direct", send_direct)
     app = create_app(settings, loop=asyncio.get_running_loop())
