@@ -6,9 +6,10 @@ its input topic to a warning, in the order it meets them:
 
   ingest.py     the ingest agent: validate an input message, hand it to the shell
   tables.py     where a state key lives (its home partition) and the tables as the shell's store
+                (the shell applies the event there if this worker owns it, else sends a work record)
   process.py    the process agent: work-topic records (events from other partitions, ticks, acks)
-  finish.py     the end of every batch: send what it derived, move the clock, write its states
   publish.py    warnings to risk-warnings (and the firing table), work records, notes, dead letters
+  finish.py     the end of every batch: send what it derived, move the clock, write its states
   notify.py     the notify agent: one text per notifiable change, per recipient group
   acks.py       the acknowledgements agent: an acknowledgement to the partition owning the warning
 
