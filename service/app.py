@@ -27,156 +27,53 @@ Every agent reads in batches (`take_events`, service/batch.py): Kafka
 records, not rules, set the worker's speed, so a batch writes each state key
 it changed once, at its end, and sends what it derived as one work record per
 target partition and its warnings as one notify record per recipient group.
+
+`create_app` builds the Faust app, its topics and tables, and wires the
+parts that do each step: one module each under service/worker/ (its
+__init__ lists them in the order an event meets them).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import itertools
-import json
-import logging
-import os
-import socket
-import time
-import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
+from dataclasses import dataclass
+from datetime import timedelta
 
 import faust
-import orjson
-from kafka.partitioner import murmur2
-from prometheus_client import generate_latest
 
-from schemas import BadEvent, DeadLetter, WarningAck, parse_event
-
-from . import api, board, metrics, outputs
+from . import api, board, metrics
 from .auth import Authenticator
-from .batch import Batch, chunks
 from .config import Settings, load_districts, load_notify, load_rulebook
-from .core.admission import check_event_time
 from .core.clock import EventClock, PartitionClocks
-from .core.engine import Engine, StateTooLarge
+from .core.engine import Engine
 from .core.notify import Notifier
-from .core.subjects import routes
-from .core.timefmt import to_epoch, to_rfc3339
 from .core.wakeups import Wakeups
-from .faust_fixes import (FlowControl, Transport, VisibleTopic, committed_offset, send_to, set_current_event,
-                          write_direct)
-from .logfilter import escaping_logger
+from .faust_fixes import FlowControl, Transport, VisibleTopic
 from .privacy import Pseudonyms
-from .shell import NotifyShell, Shell
-from .webcache import CachedBody
-
-log = escaping_logger(__name__)  # values from producers are escaped: one record, one line
+from .shell import Shell
+from .worker import pages
+from .worker.acks import Acknowledgements
+from .worker.clock import ClockTimer
+from .worker.finish import Finish
+from .worker.health import BrokerWatch, ConsumerLag
+from .worker.ingest import Ingest
+from .worker.inputs import InputProgress
+from .worker.notify import Notify
+from .worker.process import Process
+from .worker.publish import KafkaPublisher
+from .worker.rebalance import Rebalance
+from .worker.tables import TableStore, TableStorm, home_partitions, store_options
 
 DAY = 86400.0
-WATCHDOG_KEEPALIVE_SECONDS = 30.0  # a worker that has nothing to tick still writes a tick this often
-ACK_SKEW_SECONDS = 300.0  # an acknowledgement dated further ahead than this was not made by the API
-
-
-def json_bytes(message: dict) -> bytes:
-    """A warning as JSON, UTF-8 unescaped: orjson's bytes (the standard library's encoder is the
-    slower by far on a warning's nested dicts), or the standard library's for a value orjson refuses."""
-    try:
-        return orjson.dumps(message)
-    except TypeError:  # e.g. an integer beyond 64 bits
-        return json.dumps(message, ensure_ascii=False).encode()
-
-
-def cloudevent_headers(warning: dict, source: str) -> list[tuple[str, bytes]]:
-    """CloudEvents 1.0 binary content mode, as the contract asks."""
-    return [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", warning["warning_id"].encode()),
-        ("ce_source", source.encode()),
-        ("ce_type", f"risk.warning.{warning['transition']}".encode()),
-        ("ce_time", warning["changed_at"].encode()),
-        ("ce_subject", warning["fingerprint"].encode()),
-        ("content-type", b"application/json"),
-    ]
-
-
-# Faust opens one RocksDB per table partition with a 64 MiB x 3 write buffer and a
-# 2 GiB block cache each: memory grows with partitions, not with data. Our values
-# are small (~0.5-7 KiB) and read once per event, so small buffers and caches do.
-ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2,
-                   "target_file_size_base": 16 << 20, "block_cache_size": 16 << 20}
-
 
 # Faust's own web pages are off: /table/ reads any table key (an account's whole state), /router/
 # shows the cluster's layout, the statistics and graph pages the worker's internals. Nothing
 # here uses @table_route, the one thing /router/ is for.
 FAUST_PAGES_OFF = {"web_tables_enabled": False, "web_router_enabled": False, "web_stats_enabled": False,
                    "web_graph_enabled": False, "web_metrics_enabled": False}
-METRICS_CACHE_SECONDS = 1.0  # /metrics is rendered at most this often, in a thread
 
 
-class TableStore:
-    """The state table as the shell's store: a key is read from and written to the partition that owns it."""
-
-    def __init__(self, table, home: Callable[[str], int]) -> None:
-        self.table = table
-        self.home = home
-        self.items = table.items
-
-    def get(self, key: str) -> dict | None:
-        # RocksDB reads only the database of the current message's partition: in process, a
-        # key is applied from a message of another partition (a district from its outage's)
-        previous, event = faust.current_event(), _PartitionEvent(self.home(key))
-        set_current_event(event)
-        try:
-            return self.table.get(key)
-        finally:
-            if previous is not None:  # the message being applied stays the current one
-                set_current_event(previous)
-
-    async def write(self, key: str, value: dict | None, partition: int, batch: Batch) -> None:
-        await write_at(self.table, key, value, partition, batch)
-
-
-class TableStorm:
-    """The districts in storm mode as a global table, which every worker reads (the shell's `storm`)."""
-
-    def __init__(self, table) -> None:
-        self.table = table
-
-    def __call__(self) -> set[str]:
-        return {d for d, on in self.table.items() if on}
-
-    async def set(self, district: str, on: bool, partition: int, batch: Batch) -> None:
-        await write_at(self.table, district, on, partition, batch)
-
-
-async def write_at(table, key, value, partition: int, batch: Batch) -> None:
-    """Write a table key whose changelog record goes to `partition`, whatever called it.
-
-    A message of `partition` is made current for the write (RocksDB picks its database
-    by it; `table[key] = value` needs one and raises without): a key applied in process
-    from another partition's message has the wrong one, and the clock timer's batch none.
-    """
-    event = batch.event_for.get(partition) or _PartitionEvent(partition)
-    set_current_event(event)
-    await write_direct(table, key, value, partition)
-
-
-class _PartitionEvent:
-    """Stands for a message of `partition` where a table write needs one and none is at hand."""
-
-    def __init__(self, partition: int) -> None:
-        self.message = SimpleNamespace(partition=partition)
-
-
-def store_options(store: str) -> dict:
-    return {"options": ROCKSDB_OPTIONS} if store.startswith("rocksdb") else {}
-
-
-def create_app(settings: Settings, **faust_options) -> faust.App:
-    rulebook = load_rulebook(settings.rules_file)
-    districts = load_districts(settings.districts_file)
-    authenticator = Authenticator(settings)  # ConfigError on conflicting credentials, before any Kafka
-    pseudonyms = Pseudonyms.from_settings(settings)  # board, API reads and logs; not the topics
+def faust_app(settings: Settings, **faust_options) -> faust.App:
+    """The Faust app, with the service's transport and flow control (service/faust_fixes.py)."""
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
@@ -198,546 +95,132 @@ def create_app(settings: Settings, **faust_options) -> faust.App:
     app.transport = Transport(app.conf.broker_consumer, app, fetch_min_bytes=settings.fetch_min_bytes,
                               fetch_max_wait_ms=settings.fetch_max_wait_ms)
     app.flow_control = FlowControl(loop=app.loop)  # keeps events queued during a recovery's seek (faust_fixes)
+    return app
+
+
+@dataclass
+class Streams:
+    """The app's topics and tables."""
+
+    inputs: faust.TopicT  # every input topic, raw bytes
+    warnings: faust.TopicT  # risk-warnings
+    dead_letters: faust.TopicT
+    acks: faust.TopicT  # warning-acks, written by the HTTP API
+    notifications: faust.TopicT  # risk-notifications, the SMS feed
+    work: faust.TopicT  # <app>-work: events, ticks and acks to a state key's home partition
+    to_notify: faust.TopicT  # <app>-notify: warnings re-keyed by recipient group, and ticks
+    state: faust.Table  # every subject's state
+    storm: faust.GlobalTable  # district -> in storm mode
+    firing: faust.GlobalTable  # fingerprint -> the warning firing now, its state key and acknowledgement
+    groups: faust.Table  # recipient group -> rate limits and what was sent
+
+
+def declare_streams(app: faust.App, settings: Settings) -> Streams:
     topics = settings.topics
 
     def raw_topic(*names: str, **kw) -> faust.TopicT:
         return app.topic(*names, key_type=bytes, value_type=bytes,
                          key_serializer="raw", value_serializer="raw", **kw)
 
-    inputs = raw_topic(*topics.inputs)
-    warnings_topic = raw_topic(topics.risk_warnings)
-    dead_letters = raw_topic(topics.dead_letters)
+    def json_schema() -> faust.Schema:
+        return faust.Schema(key_serializer="json", value_serializer="json")
+
     # The internal topics hold derived events, acks, warnings for the notify agent and the few
     # clock ticks; nothing in them is applied once older than the state's retention, so they keep
     # no more than that (set when Faust creates them; an existing topic keeps its setting).
     internal_retention = timedelta(days=settings.retention_days)
-    work = app.topic(f"{settings.app_id}-work", internal=True, partitions=settings.partitions,
-                     retention=internal_retention,
-                     key_serializer="json", value_serializer="json")
-    state = app.Table("state", default=None, partitions=settings.partitions, **store_options(settings.store),
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    return Streams(
+        inputs=raw_topic(*topics.inputs),
+        warnings=raw_topic(topics.risk_warnings),
+        dead_letters=raw_topic(topics.dead_letters),
+        acks=raw_topic(topics.warning_acks),
+        notifications=raw_topic(topics.risk_notifications),
+        work=app.topic(f"{settings.app_id}-work", internal=True, partitions=settings.partitions,
+                       retention=internal_retention, key_serializer="json", value_serializer="json"),
+        # Notification state is per recipient group; warnings are re-keyed by group
+        # so one partition owns each group's rate limit and memory of what was sent.
+        to_notify=app.topic(f"{settings.app_id}-notify", internal=True, partitions=settings.partitions,
+                            retention=internal_retention, key_serializer="json", value_serializer="json"),
+        state=app.Table("state", default=None, partitions=settings.partitions, **store_options(settings.store),
+                        schema=json_schema()),
+        # Which districts are in storm mode, on every worker: per-ticket warnings
+        # live on other partitions than their district's storm warning.
+        storm=app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
+                              **store_options(settings.store), schema=json_schema()),
+        # Warnings firing now, by fingerprint, on every replica: the HTTP API lists
+        # them and routes acknowledgements to the state key that owns each one.
+        firing=app.GlobalTable("firing", default=None, partitions=settings.partitions,
+                               **store_options(settings.store), schema=json_schema()),
+        groups=app.Table("notify-groups", default=None, partitions=settings.partitions,
+                         **store_options(settings.store), schema=json_schema()),
+    )
 
-    # Which districts are in storm mode, on every worker: per-ticket warnings
-    # live on other partitions than their district's storm warning.
-    storm = app.GlobalTable("storm-mode", default=None, partitions=settings.partitions,
-                            **store_options(settings.store),
-                            schema=faust.Schema(key_serializer="json", value_serializer="json"))
-    storm_districts = TableStorm(storm)
-    # Warnings firing now, by fingerprint, on every replica: the HTTP API lists
-    # them and routes acknowledgements to the state key that owns each one.
-    firing_table = app.GlobalTable("firing", default=None, partitions=settings.partitions,
-                                   **store_options(settings.store),
-                                   schema=faust.Schema(key_serializer="json", value_serializer="json"))
-    acks_in = raw_topic(topics.warning_acks)
-    notifications_out = raw_topic(topics.risk_notifications)
-    # Notification state is per recipient group; warnings are re-keyed by group
-    # so one partition owns each group's rate limit and memory of what was sent.
-    to_notify = app.topic(f"{settings.app_id}-notify", internal=True, partitions=settings.partitions,
-                          retention=internal_retention,
-                          key_serializer="json", value_serializer="json")
-    groups = app.Table("notify-groups", default=None, partitions=settings.partitions,
-                       **store_options(settings.store),
-                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
+
+def create_app(settings: Settings, **faust_options) -> faust.App:
+    rulebook = load_rulebook(settings.rules_file)
+    districts = load_districts(settings.districts_file)
+    authenticator = Authenticator(settings)  # ConfigError on conflicting credentials, before any Kafka
+    pseudonyms = Pseudonyms.from_settings(settings)  # board, API reads and logs; not the topics
+    app = faust_app(settings, **faust_options)
+    streams = declare_streams(app, settings)
+
+    # The functional core and the shell around it (service/core, service/shell.py)
     notifier = Notifier(load_notify(settings), districts)
+    storm_districts = TableStorm(streams.storm)
     engine = Engine(rulebook, retention_seconds=settings.retention_days * DAY, districts=districts,
                     storm_districts=storm_districts,
                     max_ahead_seconds=settings.max_clock_skew_seconds,
                     max_account_entries=settings.max_account_entries, state_budget=settings.state_budget_kib * 1024,
                     max_open_seconds=settings.max_open_days * DAY)
-
-    skew = settings.max_clock_skew_seconds
-    event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds, skew)
+    event_clock = EventClock(settings.event_clock_idle_seconds, settings.event_clock_lateness_seconds,
+                             settings.max_clock_skew_seconds)
     wakeups = Wakeups()
     district_labels = metrics.DistrictLabels(set(districts), settings.max_district_labels)
     firing = metrics.FiringWarnings(district_labels)
     # a worker silent as long as it takes a partition to idle may be dead, with unread events:
     # its "idle" no longer lets the clock jump to the end of a replay (PartitionClocks.tick)
     clocks = PartitionClocks(settings.partitions, liveness_seconds=settings.event_clock_idle_seconds,
-                             max_ahead_seconds=skew)
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    tick_seq = itertools.count(1)
-    coverage = [(0, 0)]  # (consumer generation, input partitions read) as the event clock knows them
-    told = [float("-inf")]  # the highest clock this worker's ticks have carried (event clock: too_old)
-
-    async def send_dead_letter(message, reason: str, detail: str, key: bytes | None = None,
-                               value: bytes | None = None) -> None:
-        """Dead-letter a message, or (key, value) of one event in a work-topic batch record."""
-        metrics.bad_events.labels(message.topic, reason).inc()
-        key = message.key if key is None else key
-        record = DeadLetter.from_message(
-            reason=reason, detail=detail, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=key, value=(message.value or b"") if value is None else value,
-            received_at=datetime.now(UTC), service=settings.source_name,
-        )
-        await dead_letters.send(
-            key=key, value=record.model_dump_json().encode(),
-            headers=[("dlq_reason", reason.encode())],
-        )
-
-    published = functools.cache(metrics.warnings_published.labels)  # one child per label set, found once
-
-    async def publish(key: str, partition: int, warnings: list[dict], batch: Batch) -> None:
-        for w in warnings:
-            w["emitted_at"] = to_rfc3339(time.time())
-            if not outputs.sendable("warning", w):  # logged and counted; consumers would fail on it
-                continue
-            await send_to(
-                warnings_topic, key=w["fingerprint"].encode(),
-                value=json_bytes(w),
-                headers=cloudevent_headers(w, settings.source_name),
-            )
-            published(w["rule_id"], w["severity"], w["transition"]).inc()
-            if w["status"] == "firing":
-                # only an acknowledged warning keeps what the table says of its acknowledgement
-                ack = (firing_table.get(w["fingerprint"]) or {}).get("ack") if w["acknowledged"] else None
-                await write_at(firing_table, w["fingerprint"], {"key": key, "warning": w, "ack": ack},
-                               partition, batch)
-            else:
-                await write_at(firing_table, w["fingerprint"], None, partition, batch)
-            batch.notes.setdefault(notifier.route(w), []).append(w)
-            log.info("warning %s %s %s %s", w["transition"], w["severity"], w["rule_id"], pseudonyms.scope(w["scope"]))
-
-    @functools.lru_cache(maxsize=1 << 16)
-    def home(key: str) -> int:
-        """The work partition that owns a state key: where a contract producer puts its entity.
-
-        "ticket:T1" lives where a producer keying by "T1" with the Java client's
-        default partitioner (murmur2, also kafka-python's and aiokafka's) puts
-        ticket T1's events, so those are applied where they are read. Cached:
-        kafka-python's murmur2 is pure Python (1.5 us), asked for every routed
-        key, and a district's key comes back with every event in it.
-        """
-        return (murmur2(key.split(":", 1)[1].encode()) & 0x7FFFFFFF) % settings.partitions
-
-    # The shell decides what each message does (service/shell.py); what follows wraps
-    # Kafka topics and tables as its parts and decodes messages for it.
-    async def send_events(partition: int, items: list[list]) -> None:
-        for part in chunks(items):
-            await send_to(work, partition=partition, value={"kind": "events", "items": part})
-
-    async def send_notes(batch: Batch) -> None:
-        for group, ws in batch.notes.items():  # one record per recipient group: its partition's state
-            for part in chunks(ws):
-                await send_to(to_notify, key=group, value={"kind": "warnings", "items": part})
-        batch.notes.clear()
-
-    async def ack_recorded(fingerprint: str, ack: dict, partition: int) -> None:
-        entry = firing_table.get(fingerprint)
-        if entry:
-            await write_direct(firing_table, fingerprint, {**entry, "ack": ack}, partition)
-
+                             max_ahead_seconds=settings.max_clock_skew_seconds)
+    home = home_partitions(settings.partitions)
     owned_work: set[int] = set()  # work partitions assigned to this worker now
-    shell = Shell(engine, SimpleNamespace(warnings=publish, events=send_events, notes=send_notes,
-                                          dead_letter=send_dead_letter, ack_recorded=ack_recorded),
-                  TableStore(state, home), clocks, settings.partitions, home, owns=owned_work.__contains__,
-                  wakeups=wakeups, firing=firing, district_labels=district_labels, districts=districts,
-                  describe_key=pseudonyms.state_key, storm=storm_districts)
+    publisher = KafkaPublisher(settings.source_name, streams.warnings, streams.dead_letters, streams.work,
+                               streams.to_notify, streams.firing, notifier, pseudonyms)
+    shell = Shell(engine, publisher, TableStore(streams.state, home), clocks, settings.partitions, home,
+                  owns=owned_work.__contains__, wakeups=wakeups, firing=firing, district_labels=district_labels,
+                  districts=districts, describe_key=pseudonyms.state_key, storm=storm_districts)
 
-    # a metric's child for a label set, found once: prometheus_client's labels() takes ~1 us a call
-    consumed = functools.cache(metrics.events_consumed.labels)
-    lag = functools.cache(metrics.event_lag.labels)
+    # The Faust side: one part per step (service/worker/), each given what it works with
+    dead_letter = publisher.dead_letter
+    finish = Finish(shell, event_clock)
+    progress = InputProgress(settings, event_clock, app)
+    watch = BrokerWatch(settings.broker_unreachable_exit_seconds)
+    notify = Notify(settings, notifier, streams.to_notify, streams.notifications, streams.groups,
+                    assignment=lambda: app.consumer.assignment())
+    clock = ClockTimer(settings, app, streams.work, shell, owned_work, event_clock, clocks, progress, finish,
+                       notify, watch)
+    ingest = Ingest(settings, shell, dead_letter, finish, progress, told=lambda: clock.told)
+    process = Process(settings, shell, dead_letter, finish, heard=clock.heard)
+    acknowledgements = Acknowledgements(streams.firing, streams.work, home, dead_letter)
+    rebalance = Rebalance(app, streams.work, settings.topics.inputs, owned_work, shell, clock, progress, firing)
 
-    @app.agent(inputs)
-    async def ingest(stream):
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            batch = Batch()
-            # the clock an event's age is measured against: wall time, or as far as this worker's
-            # ticks have said its event clock is (risk_clock_seconds; -inf before the first)
-            clock = time.time() if settings.clock == "wall" else told[0]
-            try:
-                for event in events:
-                    batch.enter(event)
-                    await admit(event.message, batch, clock)
-                await finish_or_exit("ingest", batch)
-            finally:  # read only once processed: until then the partition holds the event clock
-                for event in events:
-                    delivered[(event.message.topic, event.message.partition)] = event.message.offset + 1
-
-    async def admit(message, batch: Batch, clock: float | None = None) -> None:
-        """Validate an input message and its time (against wall time and `clock`, the service's),
-        then hand it to the shell, which applies it where its state lives or sends it there."""
-        try:
-            parsed = parse_event(message.value or b"")
-        except BadEvent as bad:
-            await send_dead_letter(message, bad.reason, bad.detail)
-            return
-        ts = parsed.occurred_at.timestamp()
-        refused = check_event_time(ts, time.time(), clock, max_skew=skew, retention=settings.retention_days * DAY)
-        if refused is not None:
-            await send_dead_letter(message, *refused)
-            return
-        try:
-            body = parsed.model_dump(mode="json", exclude_none=True)
-            consumed(message.topic, parsed.type).inc()
-            lag(message.topic).observe(max(time.time() - ts, 0.0))
-            await shell.on_input(routes(body), body, ts, batch)
-            # the clock moves once the batch's derived events are sent (finish): ahead of any tick it allows
-            batch.observed.append(((message.topic, message.partition), ts))
-        except StateTooLarge as e:  # its subject keeps the state it had; Kafka would refuse the new one
-            # the subject's id is in the dead letter's detail, not in the log
-            log.warning("dead-lettered %s[%s]@%s: state_too_large", message.topic, message.partition, message.offset)
-            await send_dead_letter(message, "state_too_large", str(e))
-        except Exception as e:  # a bug must not stop the stream nor lose the event
-            log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition, message.offset)
-            metrics.processing_errors.labels("ingest").inc()
-            await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
-
-    def observe(batch: Batch) -> None:
-        for source, ts in batch.observed:
-            event_clock.observe(source, ts, time.time())
-
-    async def finish_or_exit(agent: str, batch: Batch) -> None:
-        """Finish a batch (Shell.finish), or exit (code 4) for the supervisor to restart the worker.
-
-        A batch whose outputs Kafka refuses (a record over the producer's or the broker's size
-        limit, an authorization error) cannot be finished. Faust would restart the agent alone,
-        and the batch's messages, never acked, would hold their partitions' commits back until
-        the worker restarts, with nothing said. Exiting says it, and the restarted worker reads
-        the batch again. A refusal that lasts (a size limit set below RECORD_BUDGET_BYTES) makes
-        the worker exit again on every start: the log names the error.
-        """
-        try:
-            await shell.finish(batch, observe)
-        except Exception as e:
-            log.critical("the %s agent could not finish a batch (%s: %s): exiting with code 4 for the supervisor "
-                         "to restart this worker; the batch was not committed and is read again",
-                         agent, type(e).__name__, e, exc_info=True)
-            logging.shutdown()
-            os._exit(4)  # a graceful stop would wait for the agent, and might commit around the batch
-
-    @app.agent(work)
-    async def process(stream):
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            batch = Batch()
-            for event in events:
-                batch.enter(event)
-                await process_one(event, batch)
-            await finish_or_exit("process", batch)
-
-    async def process_one(event, batch: Batch) -> None:
-        message, value = event.message, event.value
-        partition = message.partition
-        try:
-            kind = value.get("kind")
-            if kind == "events":  # derived or forwarded events, for keys whose home is this partition
-                await shell.on_events(message, value["items"], batch)
-            elif kind == "tick":
-                await shell.on_tick(partition, value, batch)
-                if value.get("worker") == worker_id and value.get("seq", 0) > synced_after[0]:
-                    synced.add(partition)  # all this worker sent here before it owned it is applied
-            elif kind == "ack":
-                await shell.on_ack(event.key, partition, value, batch)
-            elif kind == "mark":  # written by versions whose partitions sent marks to each other
-                await shell.on_marks(partition, {value["src"]: value["now"]}, batch)
-            else:  # one event (written by versions before batching)
-                await shell.on_event(event.key, partition, value["event"], value["ts"], batch)
-        except StateTooLarge as e:  # one event of a record written before batching
-            log.warning("dead-lettered work[%s]@%s: state_too_large", partition, message.offset)
-            await send_dead_letter(message, "state_too_large", str(e))
-        except Exception as e:
-            log.exception("processing failed on work[%s]@%s", partition, message.offset)
-            metrics.processing_errors.labels("process").inc()
-            await send_dead_letter(message, "processing_error", f"{type(e).__name__}: {e}")
-
-    @app.agent(acks_in)
-    async def acknowledgements(stream):
-        """Route each acknowledgement to the worker that owns the warning's state."""
-        async for event in stream.events():
-            message = event.message
-            try:
-                ack = WarningAck.model_validate_json(message.value or b"")
-            except ValueError as e:
-                metrics.acks_applied.labels("invalid").inc()
-                await send_dead_letter(message, "invalid_value", f"invalid acknowledgement: {str(e)[:200]}")
-                continue
-            if ack.acknowledged_at.timestamp() > time.time() + ACK_SKEW_SECONDS:  # the API stamps now
-                metrics.acks_applied.labels("invalid").inc()
-                await send_dead_letter(message, "invalid_value", f"acknowledged_at {ack.acknowledged_at.isoformat()} "
-                                       f"is more than {ACK_SKEW_SECONDS:.0f} s in the future")
-                continue
-            entry = firing_table.get(ack.fingerprint)
-            if not entry:
-                metrics.acks_applied.labels("unknown_fingerprint").inc()
-                continue
-            await work.send(key=entry["key"], partition=home(entry["key"]), value={
-                "kind": "ack", "fingerprint": ack.fingerprint, "rule_id": entry["warning"]["rule_id"],
-                "by": ack.acknowledged_by, "at": ack.acknowledged_at.timestamp(), "ack_id": ack.ack_id})
+    # An agent's name is its id in Faust (app.agents, its logs and monitor): each keeps the one it always had.
+    app.agent(streams.inputs, name="service.app.ingest")(ingest.agent)
+    app.agent(streams.work, name="service.app.process")(process.agent)
+    app.agent(streams.acks, name="service.app.acknowledgements")(acknowledgements.agent)
+    app.agent(streams.to_notify, name="service.app.notify")(notify.agent)
+    app.timer(settings.tick_seconds, name="clock_tick")(clock.tick)
+    app.timer(1.0, name="broker_watchdog")(watch.watchdog)
+    app.timer(15.0, name="measure_consumer_lag")(ConsumerLag(app, settings.topics.inputs).measure)
+    app.on_partitions_revoked.connect(rebalance.on_revoked)
+    app.on_partitions_assigned.connect(rebalance.on_assigned)
 
     service_clock = board.gauge_reader(metrics.clock)  # the worker's clock as of its last tick (0: none yet)
-    api.install(app, firing_table, acks_in, authenticator, pseudonyms, clock=service_clock)
-    board.install(app, firing_table, topics.risk_warnings, settings, authenticator, pseudonyms, clock=service_clock)
+    api.install(app, streams.firing, streams.acks, authenticator, pseudonyms, clock=service_clock)
+    board.install(app, streams.firing, settings.topics.risk_warnings, settings, authenticator, pseudonyms,
+                  clock=service_clock)
+    pages.install(app, settings, watch)
 
-
-    async def send_notifications(group: str, partition: int, outcome) -> dict:
-        for note in outcome.notifications:
-            if not outputs.sendable("notification", note):  # logged and counted
-                continue
-            await notifications_out.send(key=group.encode(), value=json.dumps(note, ensure_ascii=False).encode())
-            metrics.notifications.labels("sent").inc()
-        for reason, n in outcome.skipped.items():
-            metrics.notifications.labels(f"held_{reason}").inc(n)
-        return {"p": partition, "s": outcome.state}
-
-    notifications = NotifyShell(notifier, send_notifications, groups)
-
-    @app.agent(to_notify)
-    async def notify(stream):
-        """SMS feed: one short text per notifiable state change, per recipient group."""
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            changed: dict[str, tuple[dict, object]] = {}  # group -> (newest entry, a message of its partition)
-            for event in events:
-                partition, value = event.message.partition, event.value
-                set_current_event(event)  # a group is read from its partition's database (RocksDB)
-                try:
-                    if value.get("kind") == "tick":
-                        await notifications.on_tick(partition, value["now"], changed, event)
-                    else:
-                        items = value["items"] if value.get("kind") == "warnings" else [value["warning"]]  # older
-                        await notifications.on_warnings(event.key, partition, items, changed, event)
-                except Exception:
-                    log.exception("notification failed on notify[%s]@%s", partition, event.message.offset)
-                    metrics.processing_errors.labels("notify").inc()
-            # Last, as in Shell.finish: queued after the texts, so a kill -9 can repeat a text (same
-            # notification_id) but not record it as sent when it was not. One write per group.
-            for group, entry, event in notifications.to_write(changed):
-                set_current_event(event)
-                groups[group] = entry
-
-    delivered: dict[tuple[str, int], int] = {}  # input partition -> next offset ingest will read
-
-    async def measure_backlog() -> None:
-        """Tell the event clock which input partitions still hold unread events."""
-        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
-        ends: dict = {}
-        for tp in assigned:
-            try:
-                ends[tp] = app.consumer.highwater(tp)
-            except Exception:
-                ends[tp] = None
-        unknown = [tp for tp, end in ends.items() if end is None]
-        if unknown:  # not fetched yet, e.g. just taken over from another worker: ask the broker
-            try:
-                ends.update(await asyncio.wait_for(app.consumer.highwaters(*unknown), timeout=5.0))
-            except Exception:  # broker away: these hold the clock until it answers
-                pass
-        for tp in assigned:
-            source, end = (tp.topic, tp.partition), ends.get(tp)
-            read = delivered.get(source, committed_offset(app.consumer, tp) or 0)
-            event_clock.backlog(source, end is None or end > read)
-
-    @app.timer(settings.tick_seconds)
-    async def clock_tick():
-        await tick_once()
-
-    async def tick_once():
-        """Every interval, bring this worker's clock to every work partition, linearly in partitions.
-
-        A partition this worker owns, and whose work-topic backlog from before it owned it is
-        applied (`synced`), is ticked in process: its due keys evaluated, what they derived
-        sent, and the marks of every partition owned here applied. Every other partition gets
-        one tick record carrying the marks of the partitions owned here, and only when what it
-        says has changed (or for liveness every few seconds): at most P records an interval
-        per worker, none at all on a quiet worker owning every partition but a rare keep-alive.
-        """
-        wall = time.time()
-        if settings.clock == "event":
-            await measure_backlog()
-            now, peak, idle = event_clock.now(wall), event_clock.peak(), event_clock.all_idle(wall)
-            if idle and clocks.peak() > float("-inf"):  # as far as any worker read
-                now = max(now if now is not None else float("-inf"), clocks.peak())
-        else:
-            now, peak, idle = wall, wall, False
-        counts = [app.consumer.topic_partitions(t) for t in topics.inputs]
-        generation, owned = coverage[0]  # the input partitions its clock covers
-        tick = {"kind": "tick", "now": now, "idle": idle, "peak": None if peak == float("-inf") else peak,
-                "worker": worker_id, "seq": next(tick_seq), "wall": wall, "gen": generation, "owned": owned,
-                "total": None if None in counts else sum(counts)}
-        last_seq[0] = tick["seq"]
-        if now is not None:
-            metrics.clock.set(now)
-            told[0] = max(told[0], now)
-        if broker_acknowledged[0] is None:  # timers start once the first recovery is over
-            broker_acknowledged[0] = wall
-        local = sorted(p for p in synced if p in owned_work)
-        if local:
-            batch = Batch()
-            batch.source = SimpleNamespace(topic=work.get_topic_name(), partition=local[0], offset=0, key=None,
-                                           value=b"")
-            for p in local:
-                await shell.on_tick(p, tick, batch)
-            marks = shell.own_marks()
-            if marks:
-                for p in local:
-                    await shell.on_marks(p, marks, batch)
-            await finish_or_exit("clock", batch)
-        tick["marks"] = {str(p): t for p, t in shell.own_marks().items()}
-        said = {k: v for k, v in tick.items() if k not in ("seq", "wall")}
-        remote = [p for p in range(settings.partitions) if p not in local]
-        if not remote and wall - last_tick_sent[0] >= watchdog_keepalive:
-            remote = [next(keepalive_turn) % settings.partitions]  # Kafka must still be heard from (watchdog)
-        fresh = wall - last_tick_sent[0] < keepalive
-        sent_any = False
-        for p in remote:
-            if fresh and ticked.get(p) == said:
-                continue  # it would say nothing new
-            ticked[p] = said
-            sent = await send_to(work, value=tick, partition=p)
-            sent.add_done_callback(note_acknowledged)
-            sent_any = True
-        if sent_any:
-            last_tick_sent[0] = wall
-        if now is not None:
-            await tick_notify(now)
-
-    ticked: dict[int, dict] = {}  # work partition -> what the last tick record sent to it said
-    last_tick_sent = [0.0]  # wall time of the last tick record sent
-    keepalive = settings.event_clock_idle_seconds / 2  # ticks this fresh keep a worker alive to others
-    # the watchdog hears Kafka through acknowledged ticks: one at least this often
-    watchdog_keepalive = min(WATCHDOG_KEEPALIVE_SECONDS, settings.broker_unreachable_exit_seconds / 4)
-    keepalive_turn = itertools.count()
-    synced: set[int] = set()  # owned work partitions that receive this worker's ticks in process
-    synced_after = [0]  # a tick of this worker with a higher seq was sent after the last assignment
-    last_seq = [0]  # the seq of this worker's last tick
-    notify_told: dict[int, float] = {}  # notify partition -> the clock its last tick record carried
-
-    async def tick_notify(now: float) -> None:
-        """A notify tick where a recipient group may have something timed: on a notify partition owned
-        here only when one of its groups is due, on one owned elsewhere when the clock moved."""
-        owned_notify = {tp.partition for tp in app.consumer.assignment() if tp.topic == to_notify.get_topic_name()}
-        due: set[int] = set()
-        if owned_notify:
-            for _, entry in groups.items():
-                if entry and entry.get("p") in owned_notify and entry["p"] not in due:
-                    at = notifier.next_tick_at(entry["s"])
-                    if at is not None and at <= now:
-                        due.add(entry["p"])
-        for p in range(settings.partitions):
-            if p in due or (p not in owned_notify and notify_told.get(p) != now):
-                notify_told[p] = now
-                await send_to(to_notify, value={"kind": "tick", "now": now}, partition=p)
-
-
-    broker_acknowledged: list[float | None] = [None]  # when Kafka last acknowledged a tick of this worker
-
-    def note_acknowledged(sent) -> None:
-        if not sent.cancelled() and sent.exception() is None:
-            broker_acknowledged[0] = time.time()
-
-    def broker_silence() -> float:
-        return 0.0 if broker_acknowledged[0] is None else time.time() - broker_acknowledged[0]
-
-    @app.timer(1.0)
-    async def broker_watchdog():
-        """Exit (code 3) for the supervisor when the broker has been away too long (config.py)."""
-        if broker_silence() > settings.broker_unreachable_exit_seconds:
-            log.critical("no write acknowledged by Kafka for %.0f s (RISK_BROKER_UNREACHABLE_EXIT_SECONDS=%g): "
-                         "exiting with code 3 for the supervisor to restart this worker; nothing was committed "
-                         "since, the input is read again", broker_silence(), settings.broker_unreachable_exit_seconds)
-            logging.shutdown()
-            os._exit(3)  # a graceful stop would wait on the unreachable broker to flush
-
-    @app.on_partitions_revoked.connect
-    async def on_revoked(app, revoked, **kwargs):
-        owned_work.difference_update(tp.partition for tp in revoked if tp.topic == work.get_topic_name())
-        synced.difference_update(tp.partition for tp in revoked if tp.topic == work.get_topic_name())
-
-    @app.on_partitions_assigned.connect
-    async def on_assigned(app, assigned, **kwargs):
-        owned_work.clear()
-        owned_work.update(tp.partition for tp in assigned if tp.topic == work.get_topic_name())
-        synced.clear()  # ticked by records until this worker's first tick after now comes back through each
-        synced_after[0] = last_seq[0]
-        ticked.clear()
-        shell.forget_partitions()  # ownership changed: wakeups rebuilt from the table on the next tick
-        firing.clear()
-        # an input partition holds the event clock until it delivers or idles; one read by
-        # another worker in the meantime is read again from the committed offset
-        sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in topics.inputs]
-        for source in sources:
-            delivered.pop(source, None)
-        event_clock.assigned(sources, time.time())
-        # Only now may ticks speak for the new partitions: the generation id changes before this
-        # signal, and a tick in between once claimed them with the old partitions' clock.
-        coverage[0] = (app.consumer_generation_id, len(sources))
-        if settings.clock == "event" and sources:
-            recovering.add(asyncio.ensure_future(recover_event_clock(sources)))
-            recovering.difference_update([t for t in recovering if t.done()])
-
-    recovering: set[asyncio.Future] = set()
-
-    async def recover_event_clock(sources) -> None:
-        """Where the event clock stood: the event time of each partition's last committed event.
-
-        The clock lives in memory. A worker restarted after everything was read
-        (or that takes over partitions read to the end) would otherwise see no
-        event, and an event clock that has seen nothing never moves: deadlines
-        due after the last event would never fire.
-        """
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=settings.app_id,
-            enable_auto_commit=False, client_id=f"{settings.app_id}-clock",
-            **settings.kafka_security.client_options())
-        try:
-            await consumer.start()
-            wanted = {}
-            for topic, partition in sources:
-                committed = await consumer.committed(TopicPartition(topic, partition))
-                if committed:
-                    wanted[TopicPartition(topic, partition)] = committed - 1
-            if not wanted:
-                return
-            consumer.assign(list(wanted))
-            for tp, offset in wanted.items():
-                consumer.seek(tp, offset)
-            deadline = time.time() + 10.0
-            while wanted and time.time() < deadline:
-                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                    for record in records:
-                        if wanted.get(tp) == record.offset:
-                            del wanted[tp]
-                            try:
-                                ts = to_epoch(json.loads(record.value)["occurred_at"])
-                            except (ValueError, KeyError, TypeError):
-                                continue  # a dead-lettered message: that partition idles out as before
-                            event_clock.observe((tp.topic, tp.partition), ts, time.time())
-        except Exception:  # the clock then starts from what arrives, as before
-            log.exception("could not read back where the event clock stood")
-        finally:
-            await consumer.stop()
-
-    @app.timer(15.0)
-    async def measure_consumer_lag():
-        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics.inputs]
-        # every input topic gets a value: one this worker lost in a rebalance is 0 here, not stale
-        lag: dict[str, int] = dict.fromkeys(topics.inputs, 0)
-        ends = await app.consumer.highwaters(*assigned) if assigned else {}
-        for tp in assigned:
-            # faust keeps no public accessor for the committed offset; this is read-only
-            committed = committed_offset(app.consumer, tp) or 0
-            lag[tp.topic] += max(ends.get(tp, 0) - committed, 0)
-        for topic, n in lag.items():
-            metrics.consumer_lag.labels(topic).set(n)
-
-    exposition = CachedBody(lambda: metrics.REGISTRY, generate_latest, METRICS_CACHE_SECONDS)
-
-    @app.page("/metrics")
-    async def metrics_page(web, request):
-        # Open, like /healthz: labels are rules, severities, districts, topics, never a person's id.
-        # aiohttp refuses a charset inside content_type; the exposition format's
-        # version parameter is what Prometheus reads.
-        return web.bytes(await exposition.get(), content_type="text/plain; version=0.0.4")
-
-    @app.page("/healthz")
-    async def health(web, request):
-        # 200 either way: a restart does not bring the broker back (the watchdog exits when it is long away).
-        # An idle worker hears Kafka only through its keep-alive tick: silence up to that is health.
-        silence = broker_silence()
-        healthy = silence < watchdog_keepalive + 10 * settings.tick_seconds + 5
-        return web.json({"status": "ok" if healthy else "broker_unreachable",
-                         "clock": settings.clock, "broker_acknowledged_seconds_ago": round(silence, 1)})
-
-    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": state, "work": work,
-                "publish": publish, "send_notifications": send_notifications, "shell": shell, "tick": tick_once}
+    app.risk = {"settings": settings, "engine": engine, "wakeups": wakeups, "state": streams.state,
+                "work": streams.work, "publish": publisher.warnings, "send_notifications": notify.send_notifications,
+                "shell": shell, "tick": clock.tick}
     return app

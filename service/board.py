@@ -23,7 +23,7 @@ offsets; it never competes with the Faust consumer). At start it seeks to
 the offsets of 24 hours ago to fill the timeline history, then follows the
 topic and broadcasts each message to the SSE clients connected to this
 replica. So a page on any replica sees state changes published by every
-replica, and app.py's publish() needs no hook.
+replica, and the publisher (service/worker/publish.py) needs no hook.
 
 Acknowledgements are not on the warnings topic: they live in the `firing`
 GlobalTable, which every replica holds. A periodic diff of the table's ack

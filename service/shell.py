@@ -9,7 +9,7 @@ districts in storm mode that the engine reads when it renders a warning. Each me
 has one handler: `on_input` (a validated input event), `on_events` (a work
 record of events), `on_tick` (with the marks it carries), `on_ack`; `finish`
 ends a batch; `NotifyShell` does the same for the notify agent. The Faust app
-(service/app.py) decodes Kafka messages and calls these; the simulator
+(service/app.py and service/worker/) decodes Kafka messages and calls these; the simulator
 (service/sim/engine_run.py) and the rule tests' World (tests/core/world.py)
 drive the very same shell on the in-memory parts at the end of this module,
 and tests/service/test_shell.py checks it step by step.

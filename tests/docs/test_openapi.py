@@ -11,7 +11,7 @@ from schemas import WarningAck
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
-ROUTE_FILES = [ROOT / "service" / name for name in ("api.py", "board.py", "app.py")]
+ROUTE_FILES = [ROOT / "service" / name for name in ("api.py", "board.py", "app.py", "worker/pages.py")]
 
 
 def registered_routes(sources: list[str]) -> dict[str, set[str]]:

@@ -52,7 +52,8 @@ def test_own_lines_skip_fausts_argument_formatters_and_others_keep_them(restore_
         record = logging.LogRecord(name, logging.INFO, __file__, 1, "warning %s %s", ("raised", marker), None)
         return handler.format(record)
 
-    assert "RENDERED" not in line("service.app") and "warning raised <object" in line("service.app")
+    own = "service.worker.publish"
+    assert "RENDERED" not in line(own) and "warning raised <object" in line(own)
     assert "warning raised RENDERED" in line("faust.worker")
 
 

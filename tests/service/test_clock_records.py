@@ -1,12 +1,12 @@
-"""What the app's clock timer writes to Kafka: only what says something new (service/app.py tick)."""
+"""What the app's clock timer writes to Kafka: only what says something new (service/worker/clock.py)."""
 
 import asyncio
 
 import pytest
 
-import service.app as app_module
 from service.app import create_app
 from service.config import load_settings
+from service.worker import clock, notify
 
 
 @pytest.fixture
@@ -19,7 +19,8 @@ async def sent(tmp_path, monkeypatch):
         done.set_result(None)
         return done
 
-    monkeypatch.setattr(app_module, "send_to", send_to)
+    monkeypatch.setattr(clock, "send_to", send_to)  # tick records to the work topic
+    monkeypatch.setattr(notify, "send_to", send_to)  # and to the notify topic
     settings = load_settings({"RISK_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP": "127.0.0.1:1",
                               "RISK_CLOCK": "event", "RISK_PARTITIONS": "8"})
     app = create_app(settings, loop=asyncio.get_running_loop())

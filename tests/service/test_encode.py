@@ -57,7 +57,7 @@ OUTPUTS = [
 
 @pytest.mark.parametrize("message", OUTPUTS)
 def test_a_warning_is_utf8_json_of_the_same_value(message):
-    from service.app import json_bytes
+    from service.worker.publish import json_bytes
 
     out = json_bytes(message)
     assert json.loads(out) == message

@@ -42,10 +42,11 @@ def capture(logger_name: str):
 
 
 def test_a_producer_value_with_newline_and_escape_stays_on_one_escaped_line():
-    from service import app, board  # their loggers escape
+    from service import board  # their loggers escape
+    from service.worker import finish, health, ingest, inputs, notify, process, publish
 
     forged = "T1\nINFO warning resolved red all clear\x1b[2J\u202e"
-    for module in (app, board):
+    for module in (publish, ingest, process, notify, inputs, finish, health, board):
         stream, done = capture(module.log.name)
         try:
             module.log.info("warning %s %s %s %s", "raised", "red", "repair.arrival_overdue",
@@ -61,14 +62,14 @@ def test_a_producer_value_with_newline_and_escape_stays_on_one_escaped_line():
 
 
 def test_an_exception_message_from_a_producer_is_escaped_too():
-    from service import app
+    from service.worker import ingest
 
-    stream, done = capture(app.log.name)
+    stream, done = capture(ingest.log.name)
     try:
         try:
             raise ValueError("bad id 'A1\nERROR forged line'")
         except ValueError:
-            app.log.exception("ingest failed on %s", "repair-tickets")
+            ingest.log.exception("ingest failed on %s", "repair-tickets")
     finally:
         done()
     text = stream.getvalue()

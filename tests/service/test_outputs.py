@@ -6,7 +6,6 @@ import logging
 
 import pytest
 
-import service.app as app_module
 from service import metrics, outputs
 from service.app import create_app
 from service.batch import Batch
@@ -15,6 +14,7 @@ from service.core.engine import Engine
 from service.core.notify import Notifier, NotifyConfig
 from service.core.timefmt import to_rfc3339
 from service.faust_fixes import VisibleTopic
+from service.worker import publish, tables
 from tests.core.test_engine import T0, TICKET, ev, rulebook
 
 
@@ -66,8 +66,9 @@ async def app(tmp_path, monkeypatch):
     async def write_direct(*args):
         sent.append(("table", args))
 
-    monkeypatch.setattr(app_module, "send_to", send_to)
-    monkeypatch.setattr(app_module, "write_direct", write_direct)
+    monkeypatch.setattr(publish, "send_to", send_to)
+    monkeypatch.setattr(publish, "write_direct", write_direct)
+    monkeypatch.setattr(tables, "write_direct", write_direct)
     app = create_app(settings, loop=asyncio.get_running_loop())
     app.sent = sent
     return app

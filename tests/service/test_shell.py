@@ -254,8 +254,8 @@ class _Event:
 
 
 async def _ingest(shell, events, one_by_one: bool = False) -> None:
-    """What the ingest agent does with input messages (service/app.py `admit`): in one batch, or each
-    in a batch of its own, entered as a message of the partition its producer's key puts it in."""
+    """What the ingest agent does with input messages (service/worker/ingest.py `admit`): in one batch,
+    or each in a batch of its own, entered as a message of the partition its producer's key puts it in."""
     batch = Batch()
     for offset, event in enumerate(events):
         body = parse_event(json.dumps(event).encode()).model_dump(mode="json", exclude_none=True)
@@ -272,8 +272,8 @@ async def _ingest(shell, events, one_by_one: bool = False) -> None:
 
 
 async def _clock_tick(shell, now: float, seq: int, partitions: int) -> None:
-    """What the clock timer does on a worker owning every partition (service/app.py `tick_once`):
-    one batch with no message in it, each partition ticked, then the marks of all applied."""
+    """What the clock timer does on a worker owning every partition (service/worker/clock.py
+    `ClockTimer.tick`): one batch with no message in it, each partition ticked, then the marks of all applied."""
     tick = {"kind": "tick", "now": now, "idle": True, "peak": now, "worker": "w", "seq": seq, "wall": now,
             "gen": 1, "owned": 1, "total": 1}
     batch = Batch()
@@ -320,10 +320,10 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
     partition's database, not that message's, and must be read from there."""
     import yaml
 
-    import service.app as app_module
     from service.app import create_app
     from service.config import load_settings
     from service.faust_patches import speed
+    from service.worker import clock, notify, publish
 
     published = []
 
@@ -343,7 +343,8 @@ async def test_the_apps_storm_table_is_written_from_the_clocks_batch(tmp_path, m
     districts.write_text(yaml.safe_dump(REPLAY_DISTRICTS))
     settings = load_settings({"RISK_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP": "127.0.0.1:1",
                               "RISK_CLOCK": "event", "RISK_DISTRICTS_FILE": str(districts), "RISK_STORE": store})
-    monkeypatch.setattr(app_module, "send_to", send_to)
+    for module in (publish, clock, notify):
+        monkeypatch.setattr(module, "send_to", send_to)
     monkeypatch.setattr(speed, "send_direct", send_direct)
     app = create_app(settings, loop=asyncio.get_running_loop())
     shell = app.risk["shell"]
