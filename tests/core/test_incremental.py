@@ -140,3 +140,28 @@ def test_a_state_evaluated_before_the_clock_is_known_survives_its_json_round_tri
         result = engine.on_event("account:A1", state, event, t0 + i, float("-inf") if i == 0 else t0 + i)
         state = orjson.loads(orjson.dumps(result.state))  # what the table stores and gives back
     assert engine.on_tick(state, t0 + 10).state is not None
+
+
+def test_a_rule_evaluated_before_the_event_at_the_same_time_is_not_evaluated_again_after_it():
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    evaluated: list[str] = []
+    rc = next(rc for rc in engine.rulebook.by_subject["district"] if rc.rule.rule_id == "complaints.billing_errors")
+    original = rc.rule.evaluate
+
+    def spy(*args):
+        evaluated.append(args[3])  # the clock it was evaluated at
+        return original(*args)
+    rc.rule.evaluate = spy
+    t0 = 1_795_000_000.0
+    base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing_error"}
+    state = None
+    for i in range(3):
+        event = {"event_id": f"c{i}", "type": "complaint.received", "ts": t0 + i, **base}
+        state = engine.on_event("district:D01", state, event, t0 + i, t0 + i).state
+    evaluated.clear()
+    # a survey does not reach the billing-error count, but the clock moved its horizon: it is evaluated
+    # before the event (the horizon moves before a late event is judged), and not again after it
+    survey = {"event_id": "s1", "type": "survey.completed", "district_id": "D01", "area_type": "urban",
+              "score": 5, "ts": t0 + 3600}
+    engine.on_event("district:D01", state, survey, t0 + 3600, t0 + 3600)
+    assert evaluated == [t0 + 3600]
