@@ -165,3 +165,37 @@ def test_a_rule_evaluated_before_the_event_at_the_same_time_is_not_evaluated_aga
               "score": 5, "ts": t0 + 3600}
     engine.on_event("district:D01", state, survey, t0 + 3600, t0 + 3600)
     assert evaluated == [t0 + 3600]
+
+
+def test_window_ends_that_nothing_enters_or_leaves_after_one_that_moved_nothing_are_decided_without_a_decision():
+    from service.core.warning_state import WarningState, apply
+
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    rc = next(rc for rc in engine.rulebook.by_subject["district"] if rc.rule.rule_id == "repair.sla_breach_ratio")
+    params, rule = rc.params_for("D01"), rc.rule
+    facts = {"district_id": "D01", "area_type": "urban"}
+    t0 = 1_795_000_200.0  # on the 5-minute grid
+    rstate: dict = {}
+    for i in range(12):  # 12 arrivals in the first 5 minutes, one late: 1/12 = 8 %, yellow
+        event = {"event_id": f"a{i}", "type": "derived.ticket_arrival", "minutes": 60 if i == 0 else 30,
+                 "area_type": "urban"}
+        rule.observe(facts, rstate, event, t0 + i, params)
+    ws = WarningState()
+    seen = []
+
+    def decisions(gen):
+        try:
+            d = next(gen)
+            while True:
+                seen.append(d)
+                d = gen.send((yield d))
+        except StopIteration as stop:
+            return stop.value
+
+    # two hours of 5-minute ends: the arrivals' bucket enters at the first, nothing enters or leaves after
+    transitions, _ = apply(ws, decisions(rule.evaluate(facts, rstate, ws, t0 + 2 * 3600, params)))
+    assert [t.kind for t in transitions] == ["raised"]
+    assert rstate["w"]["evaluated"] == t0 + 2 * 3600 - 300  # decided up to the last end due (lateness 5 min)
+    # the raise, then the end after it (no transition: the same state from then on), and nothing more
+    assert [d.at for d in seen] == [t0 + 300, t0 + 600]
+    assert ws.status == "firing" and ws.value == 1 / 12
