@@ -422,10 +422,14 @@ class Engine:
 
     @staticmethod
     def _quiet(rc: RuleConfig, cached: list, until: float, config: str, enabled: bool, stored: dict) -> bool:
-        """Whether evaluating a rule up to `until` would change nothing, by its kept quiet time."""
+        """Whether evaluating a rule up to `until` would change nothing, by its kept quiet time.
+
+        A rule last evaluated up to `until` itself, and not reached since, would decide the same
+        again: the event's fold and the early pass before it leave that rule's inputs as they were.
+        """
         quiet, _, _, evaluated_at, digest = cached
         return (evaluated_at is not None and evaluated_at <= until
-                and (quiet is None or until < quiet - QUIET_MARGIN)
+                and (quiet is None or until < quiet - QUIET_MARGIN or until == evaluated_at)
                 and digest == config
                 and enabled
                 and not (rc.escalate_after_seconds and rc.rule.rule_id in stored

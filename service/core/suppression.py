@@ -91,9 +91,13 @@ class Suppressions:
         self.storm_inhibits = storm_inhibits  # rule ids held back while their district is in storm mode
 
     def reasons(self, warning: dict, storm_districts: frozenset[str] | set[str] = frozenset()) -> list[str]:
-        at = datetime.fromisoformat(warning["changed_at"].replace("Z", "+00:00"))
-        out = [f"silence:{s.comment or i}" for i, s in enumerate(self.silences) if s.active(at) and s.matches(warning)]
-        out += [f"maintenance:{w.comment or i}" for i, w in enumerate(self.windows) if w.active(at) and w.matches(warning)]
+        out = []
+        if self.silences or self.windows:  # most configurations have none: no time to parse
+            at = datetime.fromisoformat(warning["changed_at"].replace("Z", "+00:00"))
+            out += [f"silence:{s.comment or i}" for i, s in enumerate(self.silences)
+                    if s.active(at) and s.matches(warning)]
+            out += [f"maintenance:{w.comment or i}" for i, w in enumerate(self.windows)
+                    if w.active(at) and w.matches(warning)]
         if warning["rule_id"] in self.storm_inhibits and warning["scope"].get("district_id") in storm_districts:
             out.append("storm_mode")
         return out

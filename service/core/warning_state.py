@@ -84,8 +84,8 @@ class Transition:
 FLAP_HISTORY = 10  # change times kept per warning
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+@dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__, and
+class Decision:          # rules make one per window end; nothing changes one after it is made
     """What a rule's condition calls for at `at` (target None: clear); `apply` moves the warning."""
 
     target: str | None

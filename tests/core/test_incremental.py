@@ -140,3 +140,62 @@ def test_a_state_evaluated_before_the_clock_is_known_survives_its_json_round_tri
         result = engine.on_event("account:A1", state, event, t0 + i, float("-inf") if i == 0 else t0 + i)
         state = orjson.loads(orjson.dumps(result.state))  # what the table stores and gives back
     assert engine.on_tick(state, t0 + 10).state is not None
+
+
+def test_a_rule_evaluated_before_the_event_at_the_same_time_is_not_evaluated_again_after_it():
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    evaluated: list[str] = []
+    rc = next(rc for rc in engine.rulebook.by_subject["district"] if rc.rule.rule_id == "complaints.billing_errors")
+    original = rc.rule.evaluate
+
+    def spy(*args):
+        evaluated.append(args[3])  # the clock it was evaluated at
+        return original(*args)
+    rc.rule.evaluate = spy
+    t0 = 1_795_000_000.0
+    base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing_error"}
+    state = None
+    for i in range(3):
+        event = {"event_id": f"c{i}", "type": "complaint.received", "ts": t0 + i, **base}
+        state = engine.on_event("district:D01", state, event, t0 + i, t0 + i).state
+    evaluated.clear()
+    # a survey does not reach the billing-error count, but the clock moved its horizon: it is evaluated
+    # before the event (the horizon moves before a late event is judged), and not again after it
+    survey = {"event_id": "s1", "type": "survey.completed", "district_id": "D01", "area_type": "urban",
+              "score": 5, "ts": t0 + 3600}
+    engine.on_event("district:D01", state, survey, t0 + 3600, t0 + 3600)
+    assert evaluated == [t0 + 3600]
+
+
+def test_window_ends_that_nothing_enters_or_leaves_after_one_that_moved_nothing_are_decided_without_a_decision():
+    from service.core.warning_state import WarningState, apply
+
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    rc = next(rc for rc in engine.rulebook.by_subject["district"] if rc.rule.rule_id == "repair.sla_breach_ratio")
+    params, rule = rc.params_for("D01"), rc.rule
+    facts = {"district_id": "D01", "area_type": "urban"}
+    t0 = 1_795_000_200.0  # on the 5-minute grid
+    rstate: dict = {}
+    for i in range(12):  # 12 arrivals in the first 5 minutes, one late: 1/12 = 8 %, yellow
+        event = {"event_id": f"a{i}", "type": "derived.ticket_arrival", "minutes": 60 if i == 0 else 30,
+                 "area_type": "urban"}
+        rule.observe(facts, rstate, event, t0 + i, params)
+    ws = WarningState()
+    seen = []
+
+    def decisions(gen):
+        try:
+            d = next(gen)
+            while True:
+                seen.append(d)
+                d = gen.send((yield d))
+        except StopIteration as stop:
+            return stop.value
+
+    # two hours of 5-minute ends: the arrivals' bucket enters at the first, nothing enters or leaves after
+    transitions, _ = apply(ws, decisions(rule.evaluate(facts, rstate, ws, t0 + 2 * 3600, params)))
+    assert [t.kind for t in transitions] == ["raised"]
+    assert rstate["w"]["evaluated"] == t0 + 2 * 3600 - 300  # decided up to the last end due (lateness 5 min)
+    # the raise, then the end after it (no transition: the same state from then on), and nothing more
+    assert [d.at for d in seen] == [t0 + 300, t0 + 600]
+    assert ws.status == "firing" and ws.value == 1 / 12

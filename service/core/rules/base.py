@@ -235,18 +235,21 @@ def target_severity(value: float, current: str | None, raise_: Levels, clear: Le
     threshold (default: the raise threshold). Returns (severity or None, the
     threshold that decided it).
     """
-    def beyond(v: float, th: float) -> bool:
-        if above:
-            return v > th if strict else v >= th
-        return v < th if strict else v <= th
-
     best: tuple[str | None, float] = (None, min(raise_.values()) if above else max(raise_.values()))
-    for severity in sorted(raise_, key=RANK.__getitem__):
+    held_rank = -1 if current is None else RANK[current]
+    for severity in sorted(raise_, key=RANK.__getitem__) if len(raise_) > 1 else raise_:
         th = raise_[severity]
-        held = current is not None and RANK[severity] <= RANK[current] and beyond(value, clear.get(severity, th))
-        if beyond(value, th) or held:
+        # beyond the raise threshold, or held: a level the warning has, not back across its clear threshold
+        if _beyond(value, th, above, strict) or (
+                RANK[severity] <= held_rank and _beyond(value, clear.get(severity, th), above, strict)):
             best = (severity, th)
     return best
+
+
+def _beyond(v: float, th: float, above: bool, strict: bool) -> bool:
+    if above:
+        return v > th if strict else v >= th
+    return v < th if strict else v <= th
 
 
 # Aggregations whose state can be taken back out of a total: the window ending one step later is the
@@ -518,8 +521,10 @@ class WindowRule(Rule):
         # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
         unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
         previous = None
+        same = None  # the window's state when the end before it changed nothing: the same state does it again
         for at, early, end in points:
             if early:
+                same = None
                 if not early_ready(rstate, end):
                     continue
                 full = w.aggregate(rstate["w"], agg, end)
@@ -545,6 +550,12 @@ class WindowRule(Rule):
                 continue
             state = slid(w, rstate["w"], agg, unmerge, previous, end)
             previous = (end, state)
+            if state is same and ws.status != "pending":
+                # Nothing entered or left the window since the end before, which moved nothing (the
+                # warning neither changed nor waits out a `for`): this end decides the same, to the same end.
+                rstate["w"]["evaluated"] = end
+                continue
+            same = None
             value = self.value(agg, state)
             n = samples(agg, state)
             if n == 0 or value is None:
@@ -557,11 +568,14 @@ class WindowRule(Rule):
             elif n < params.min_samples:
                 # Too few samples to decide: a firing warning holds, a quiet one stays quiet.
                 rstate["w"]["evaluated"] = end
+                same = state
                 continue
             else:
                 target, th = target_severity(value, ws.severity if ws.status == "firing" else None,
                                              raise_, clear, self.above, self.strict)
-            yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
+            moved = yield Decision(target, value, th, end, for_seconds=params.for_minutes * MIN)
+            if moved is None and ws.value == value:  # no transition, and not one withdrawn (warning_state.apply)
+                same = state
             rstate["w"]["evaluated"] = end
         if points and rstate["w"]["evaluated"] is not None:
             # the ends above were recorded one by one; the buckets no later end needs go once

@@ -135,17 +135,24 @@ class RecentEventsRule(Rule):
             return Evaluation()
         size, lateness = params.window_days * DAY, params.lateness_minutes * MIN
         horizon, decided = now - lateness, w["evaluated"]
-        if not (math.isfinite(horizon) and (decided is None or horizon > decided)):
-            # nothing to decide (an event between two ticks): only the next change point is needed
-            # (as _change_points: every kept event is after `decided - size`, so it leaves after `decided`)
+        moves = math.isfinite(horizon) and (decided is None or horizon > decided)
+        if not moves or decided is not None:
+            # only the next change point is needed (as _change_points: every kept event is after
+            # `decided - size`, so it leaves after `decided`)
             after = float("-inf") if decided is None else decided
             times = list(map(float, w["b"]))
             candidates = [min(filter(after.__lt__, times), default=None),
                           min(times) + size if times else None,
                           min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
             nxt = min((p for p in candidates if p is not None), default=None)
-            running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
-            return Evaluation(wake_at=nxt + lateness if nxt is not None else None, running=running)
+            if not moves or nxt is None or nxt > horizon:
+                # Nothing to decide: an event between two ticks, or a horizon that passes no change
+                # point. Then no kept event leaves the window or becomes decided, so the pruning and
+                # compaction below would keep everything as it is; only the horizon moves.
+                if moves:
+                    w["evaluated"] = horizon
+                running = bool(w["b"]) or bool(w.get("old")) or ws.status != "inactive"
+                return Evaluation(wake_at=nxt + lateness if nxt is not None else None, running=running)
         points = self._change_points(w, size, after=decided)
         due = bisect.bisect_right(points, horizon)
         for p in points[:due]:
