@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -25,6 +26,13 @@ LIMIT = {"urban": 45, "rural": 90, "remote": 120}
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def days_ago(days: int, now: float | None = None) -> float:
+    """Midnight UTC `days` days before today: a mix started there is the same events, at the same
+    times of day, whenever it is generated that day (its windows and buckets fall alike)."""
+    today = (time.time() if now is None else now) // 86400 * 86400
+    return today - days * 86400
 
 
 def districts(n: int = 60) -> list[tuple[str, str]]:

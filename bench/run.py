@@ -51,7 +51,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench.mix import ROLES, encode, iso, memory_stream, mix
+from bench.mix import ROLES, days_ago, encode, iso, memory_stream, mix
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -400,7 +400,7 @@ def part_load(k: Kafka, servers: str, n: int, seed: int) -> tuple[dict, dict[str
     inputs = [topics[ROLE_FIELD[r]] for r in ROLES]
     k.create(list(topics.values()))
     span = max(n / 200000 * 6 * 3600, 3600)  # ~9 events/s of event time: a busy utility's day
-    start = time.time() - 3 * 86400  # a life cycle runs up to ~2 days past the span: none may end ahead of wall time
+    start = days_ago(3)  # a life cycle runs up to ~2 days past the span: none may end ahead of wall time
     g0 = time.perf_counter()
     events = mix(n, start, span, seed)
     records = [(topics[ROLE_FIELD[role]], key.encode(), encode(ev)) for _, role, key, ev in events]

@@ -23,3 +23,12 @@ def test_standing_orders_the_ceilings_and_says_which_reach_the_target():
 
 def test_standing_without_measurements_says_nothing():
     assert standing({}) == []
+
+
+def test_a_mix_started_days_ago_is_the_same_all_day():
+    from bench.mix import days_ago, mix
+
+    morning, evening = 1_790_000_000 // 86400 * 86400 + 60, 1_790_000_000 // 86400 * 86400 + 86000
+    assert days_ago(3, morning) == days_ago(3, evening) <= morning - 3 * 86400
+    assert mix(300, days_ago(3, morning), 3600) == mix(300, days_ago(3, evening), 3600)
+    assert days_ago(3, evening + 1000) == days_ago(3, evening) + 86400
