@@ -156,12 +156,9 @@ class Engine:
             for rc in rcs:
                 for event_type in rc.rule.observes:
                     self._observing.setdefault((kind, event_type), []).append(rc)
-        # (kind, event type) -> the ids of the rules an event reaches: those observing it, and those
-        # deciding from the facts (self._from_facts[kind], for the types nobody observes)
-        self._from_facts = {kind: frozenset(rc.rule.rule_id for rc in rcs if rc.rule.from_facts)
-                            for kind, rcs in rulebook.by_subject.items()}
-        self._observers = {(kind, t): self._from_facts[kind] | {rc.rule.rule_id for rc in rcs}
-                           for (kind, t), rcs in self._observing.items()}
+        # (kind, event type) -> (the ids of the rules an event reaches, the ids of those it leaves quiet
+        # though they decide from the facts), filled as types are met (self._reached)
+        self._reach: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
         # name or None, whether it can say until when it is quiet, the digest of its configuration,
         # whether its parameters or its being enabled differ by district)
@@ -244,10 +241,10 @@ class Engine:
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
         if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
-            reached = self._observers.get((kind, event["type"])) or self._from_facts.get(kind, frozenset())
+            reached, unmoved = self._reach.get((kind, event["type"])) or self._reached(kind, event["type"])
         else:
-            reached = None
-        result = self._evaluate(state, now, own_event_ts=own, reached=reached)
+            reached, unmoved = None, frozenset()
+        result = self._evaluate(state, now, own_event_ts=own, reached=reached, unmoved=unmoved)
         if early is not None and (early.warnings or early.stats):
             result.warnings[:0], result.stats[:0] = early.warnings, early.stats
         result.derived = subjects.derive(kind, facts)
@@ -258,6 +255,17 @@ class Engine:
             if start is not None and notice is not None and facts.get("district_id"):
                 result.stats.append(("notice_delay_minutes", facts["district_id"], max(notice - start, 0) / 60))
         return result
+
+    def _reached(self, kind: str, event_type: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The rules an event of a type reaches: those observing it, and those deciding from the facts
+        whose decisions its fold can move (Rule.moved_by); and the rules deciding from the facts that
+        it cannot move (quiet, they decide as they did)."""
+        observing = {rc.rule.rule_id for rc in self._observing.get((kind, event_type), ())}
+        from_facts = [rc.rule for rc in self.rulebook.by_subject.get(kind, ()) if rc.rule.from_facts]
+        moved = {r.rule_id for r in from_facts if r.moved_by is None or event_type in r.moved_by}
+        unmoved = frozenset(r.rule_id for r in from_facts) - moved - observing
+        found = self._reach[(kind, event_type)] = (frozenset(observing | moved), unmoved)
+        return found
 
     def on_tick(self, state: dict, now: float) -> Result:
         migrate_subject(state)
@@ -322,7 +330,7 @@ class Engine:
 
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None,
                   reached: frozenset[str] | set[str] | None = None, tx: Transaction | None = None,
-                  before_event: bool = False) -> Result:
+                  before_event: bool = False, unmoved: frozenset[str] = frozenset()) -> Result:
         """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
 
         reached None: every rule (an acknowledgement, a subject whose context just changed).
@@ -335,7 +343,8 @@ class Engine:
         about to be applied, so the subject is not finished, whatever its age; and the rules that
         cannot say when they are quiet, which replay their whole timeline from the facts (telling
         each moment as of then), wait for it: evaluated now they would take the event's moment as
-        decided without it.
+        decided without it. `unmoved`: rules the event reached the subject of without moving what
+        they decide from (Rule.moved_by); skipped while quiet, they count as evaluated up to it.
         """
         tx = tx or Transaction(state)
         if state["kind"] in ("ticket", "outage") and not before_event:
@@ -365,6 +374,10 @@ class Engine:
                 if (reached is not None and rule_id not in reached
                         and self._quiet(rc, cached, until, config, enabled, stored)):
                     # the event does not reach it and its time has not come: evaluating it would change nothing
+                    if rule_id in unmoved and cached[3] != until:
+                        # and it would find what it found: its quiet time and wake time, now known up to `until`
+                        del nexts[rule_id]
+                        nexts[rule_id] = [cached[0], cached[1], cached[2], until, config]
                     if cached[1] is not None:
                         wakes.append(cached[1])  # its last wake time
                     running = running or cached[2]  # and its running flag
