@@ -123,7 +123,7 @@ def test_the_digest_of_a_rules_configuration_is_the_same_in_every_process():
     import sys
 
     code = ("from service.config import DEFAULT_RULES, load_rulebook; from service.core.engine import Engine; "
-            "e = Engine(load_rulebook(DEFAULT_RULES)); print([p[-1] for k in sorted(e._plan) for p in e._plan[k]])")
+            "e = Engine(load_rulebook(DEFAULT_RULES)); print([p[6] for k in sorted(e._plan) for p in e._plan[k]])")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1
