@@ -191,7 +191,7 @@ class Engine:
             state["size"], state["grown"] = len(before), 0
             if len(before) <= half - GROWTH_BYTES:
                 before = None
-        result = self._on_event(key, state, event, ts, now, wall)
+        result = self._on_event(kind, state, event, ts, now, wall)
         if result.duplicate or result.state is None:
             return result
         state["grown"] = state.get("grown", 0) + 1
@@ -207,13 +207,15 @@ class Engine:
         state["size"], state["grown"] = size, 0
         return result
 
-    def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
-        kind = kind_of(key)
+    def _on_event(self, kind: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
         digest = id_digest(event["event_id"])
         recent, dated = state["recent"], state["dated"]
-        # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
-        if remembers(recent, digest) or any(remembers(ids, digest) for ids in dated.values()):
+        if remembers(recent, digest):
             return Result(state, duplicate=True)
+        # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
+        for ids in dated.values():
+            if digest in ids and remembers(ids, digest):
+                return Result(state, duplicate=True)
         own = ts if wall is None else min(ts, wall + self.max_ahead)
         # What was due by the event's own time is decided before the event is folded in: a crossing
         # before it is rendered from the facts as they stood then (a "no crew yet" warning does not
