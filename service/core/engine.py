@@ -55,7 +55,7 @@ class StateTooLarge(Exception):
     """
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     state: dict | None  # None: the subject is finished and its key can be deleted
     warnings: list[dict] = field(default_factory=list)
@@ -239,11 +239,17 @@ class Engine:
         subjects.remember_evidence(facts, event, ts)
         state["last_ts"] = max(state["last_ts"], ts)
         late = facts.get("too_old", 0) - too_old
-        for rc in self._observing.get((kind, event["type"]), ()):
-            rstate = state["rules"].setdefault(rc.rule.rule_id, {})
-            before = rstate.get("w", {}).get("late", 0)
-            rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
-            late += rstate.get("w", {}).get("late", 0) - before
+        observing = self._observing.get((kind, event["type"]))
+        if observing:
+            rstates, district = state["rules"], facts.get("district_id")
+            for rc in observing:
+                rule = rc.rule
+                rstate = rstates.setdefault(rule.rule_id, {})
+                window = rstate.get("w")
+                before = window.get("late", 0) if window else 0
+                rule.observe(facts, rstate, event, ts, rc.params_for(district))
+                window = rstate.get("w")
+                late += (window.get("late", 0) if window else 0) - before
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
         if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
