@@ -28,7 +28,7 @@ from .rulebook import RuleBook, RuleConfig
 from .rules.base import Rule
 from .state import SUBJECT_VERSION, Transaction, migrate_subject
 from .timefmt import to_rfc3339
-from .warning_state import Transition, WarningState, acknowledge, apply, close, escalate_unacknowledged, step
+from .warning_state import Transition, WarningState, acknowledge, applied, close, escalate_unacknowledged, step
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -55,7 +55,7 @@ class StateTooLarge(Exception):
     """
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     state: dict | None  # None: the subject is finished and its key can be deleted
     warnings: list[dict] = field(default_factory=list)
@@ -156,18 +156,16 @@ class Engine:
             for rc in rcs:
                 for event_type in rc.rule.observes:
                     self._observing.setdefault((kind, event_type), []).append(rc)
-        # (kind, event type) -> the ids of the rules an event reaches: those observing it, and those
-        # deciding from the facts (self._from_facts[kind], for the types nobody observes)
-        self._from_facts = {kind: frozenset(rc.rule.rule_id for rc in rcs if rc.rule.from_facts)
-                            for kind, rcs in rulebook.by_subject.items()}
-        self._observers = {(kind, t): self._from_facts[kind] | {rc.rule.rule_id for rc in rcs}
-                           for (kind, t), rcs in self._observing.items()}
+        # (kind, event type) -> (the ids of the rules an event reaches, the ids of those it leaves quiet
+        # though they decide from the facts), filled as types are met (self._reached)
+        self._reach: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
         # name or None, whether it can say until when it is quiet, the digest of its configuration,
-        # whether its parameters or its being enabled differ by district)
+        # whether its parameters or its being enabled differ by district, whether it escalates)
         self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
                               type(rc.rule).quiet_until is not Rule.quiet_until, _config_digest(rc),
-                              bool(rc.district_params or rc.district_enabled)) for rc in rcs]
+                              bool(rc.district_params or rc.district_enabled), bool(rc.escalate_after_seconds))
+                             for rc in rcs]
                       for kind, rcs in rulebook.by_subject.items()}
 
     def on_event(self, key: str, state: dict | None, event: dict, ts: float, now: float,
@@ -193,7 +191,7 @@ class Engine:
             state["size"], state["grown"] = len(before), 0
             if len(before) <= half - GROWTH_BYTES:
                 before = None
-        result = self._on_event(key, state, event, ts, now, wall)
+        result = self._on_event(kind, state, event, ts, now, wall)
         if result.duplicate or result.state is None:
             return result
         state["grown"] = state.get("grown", 0) + 1
@@ -209,20 +207,25 @@ class Engine:
         state["size"], state["grown"] = size, 0
         return result
 
-    def _on_event(self, key: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
-        kind = kind_of(key)
+    def _on_event(self, kind: str, state: dict, event: dict, ts: float, now: float, wall: float | None) -> Result:
         digest = id_digest(event["event_id"])
         recent, dated = state["recent"], state["dated"]
-        # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
-        if remembers(recent, digest) or any(remembers(ids, digest) for ids in dated.values()):
+        if remembers(recent, digest):
             return Result(state, duplicate=True)
+        # each hour's digests start at a digest's boundary: searching them one by one is searching them joined
+        for ids in dated.values():
+            if digest in ids and remembers(ids, digest):
+                return Result(state, duplicate=True)
         own = ts if wall is None else min(ts, wall + self.max_ahead)
         # What was due by the event's own time is decided before the event is folded in: a crossing
         # before it is rendered from the facts as they stood then (a "no crew yet" warning does not
         # cite the arrival that ends it), and the event cannot reach a decision already due.
         early = None
-        if state["facts"] and not self._lapsing(state, max(now, own)) and self._due_by(state, min(now, own), own):
-            early = self._evaluate(state, min(now, own), own_event_ts=own, reached=frozenset(), before_event=True)
+        if state["facts"] and not self._lapsing(state, max(now, own)):
+            due = self._due(state, min(now, own), own)
+            if due:
+                early = self._evaluate(state, min(now, own), own_event_ts=own, reached=frozenset(),
+                                       before_event=True, plan=due)
         state["recent"] = (recent + digest)[-RECENT_IDS * DIGEST_CHARS:]
         _remember_dated(dated, digest, ts, max(state["last_ts"], ts) - self.dated_seconds, self.dated_ids)
         facts = state["facts"]
@@ -236,18 +239,24 @@ class Engine:
         subjects.remember_evidence(facts, event, ts)
         state["last_ts"] = max(state["last_ts"], ts)
         late = facts.get("too_old", 0) - too_old
-        for rc in self._observing.get((kind, event["type"]), ()):
-            rstate = state["rules"].setdefault(rc.rule.rule_id, {})
-            before = rstate.get("w", {}).get("late", 0)
-            rc.rule.observe(facts, rstate, event, ts, rc.params_for(facts.get("district_id")))
-            late += rstate.get("w", {}).get("late", 0) - before
+        observing = self._observing.get((kind, event["type"]))
+        if observing:
+            rstates, district = state["rules"], facts.get("district_id")
+            for rc in observing:
+                rule = rc.rule
+                rstate = rstates.setdefault(rule.rule_id, {})
+                window = rstate.get("w")
+                before = window.get("late", 0) if window else 0
+                rule.observe(facts, rstate, event, ts, rc.params_for(district))
+                window = rstate.get("w")
+                late += (window.get("late", 0) if window else 0) - before
         # The rules this event reaches: those observing its type; every rule while the subject's
         # district or area type is new (they choose a rule's parameters and levels).
         if self.incremental and context == (facts.get("district_id"), facts.get("area_type")):
-            reached = self._observers.get((kind, event["type"])) or self._from_facts.get(kind, frozenset())
+            reached, unmoved = self._reach.get((kind, event["type"])) or self._reached(kind, event["type"])
         else:
-            reached = None
-        result = self._evaluate(state, now, own_event_ts=own, reached=reached)
+            reached, unmoved = None, frozenset()
+        result = self._evaluate(state, now, own_event_ts=own, reached=reached, unmoved=unmoved)
         if early is not None and (early.warnings or early.stats):
             result.warnings[:0], result.stats[:0] = early.warnings, early.stats
         result.derived = subjects.derive(kind, facts)
@@ -258,6 +267,17 @@ class Engine:
             if start is not None and notice is not None and facts.get("district_id"):
                 result.stats.append(("notice_delay_minutes", facts["district_id"], max(notice - start, 0) / 60))
         return result
+
+    def _reached(self, kind: str, event_type: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The rules an event of a type reaches: those observing it, and those deciding from the facts
+        whose decisions its fold can move (Rule.moved_by); and the rules deciding from the facts that
+        it cannot move (quiet, they decide as they did)."""
+        observing = {rc.rule.rule_id for rc in self._observing.get((kind, event_type), ())}
+        from_facts = [rc.rule for rc in self.rulebook.by_subject.get(kind, ()) if rc.rule.from_facts]
+        moved = {r.rule_id for r in from_facts if r.moved_by is None or event_type in r.moved_by}
+        unmoved = frozenset(r.rule_id for r in from_facts) - moved - observing
+        found = self._reach[(kind, event_type)] = (frozenset(observing | moved), unmoved)
+        return found
 
     def on_tick(self, state: dict, now: float) -> Result:
         migrate_subject(state)
@@ -322,7 +342,8 @@ class Engine:
 
     def _evaluate(self, state: dict, now: float, own_event_ts: float | None = None,
                   reached: frozenset[str] | set[str] | None = None, tx: Transaction | None = None,
-                  before_event: bool = False) -> Result:
+                  before_event: bool = False, unmoved: frozenset[str] = frozenset(),
+                  plan: list[tuple] | None = None) -> Result:
         """Evaluate the subject's rules at `now`; the rules the event `reached` and those whose time has come.
 
         reached None: every rule (an acknowledgement, a subject whose context just changed).
@@ -335,10 +356,13 @@ class Engine:
         about to be applied, so the subject is not finished, whatever its age; and the rules that
         cannot say when they are quiet, which replay their whole timeline from the facts (telling
         each moment as of then), wait for it: evaluated now they would take the event's moment as
-        decided without it.
+        decided without it. `unmoved`: rules the event reached the subject of without moving what
+        they decide from (Rule.moved_by); skipped while quiet, they count as evaluated up to it.
+        `plan`: the rules to look at (those `_due` found), if not all of the subject's.
         """
         tx = tx or Transaction(state)
-        if state["kind"] in ("ticket", "outage") and not before_event:
+        kind = state["kind"]
+        if not before_event and (kind == "ticket" or kind == "outage"):
             lapsed = self._lapse(state, now, tx)
             if lapsed is not None:
                 return lapsed
@@ -350,58 +374,77 @@ class Engine:
         running = False
         rstates = state["rules"]
         nexts = state["next"]
-        flaps = self.rulebook.flapping.is_flapping
         watch = tx.watch
         incremental = self.incremental
         own_until = now if own_event_ts is None else max(now, own_event_ts)
-        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config, by_district in self._plan.get(
-                state["kind"], ()):
-            if before_event and not can_be_quiet:
-                continue
+        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config, by_district, escalates in (
+                self._plan.get(kind, ()) if plan is None else plan):
             until = own_until if own_clock else now
-            enabled = rc.enabled_for(district) if by_district else rc.enabled
-            cached = nexts.get(rule_id) if can_be_quiet else None
-            if cached is not None:
-                if (reached is not None and rule_id not in reached
-                        and self._quiet(rc, cached, until, config, enabled, stored)):
-                    # the event does not reach it and its time has not come: evaluating it would change nothing
-                    if cached[1] is not None:
-                        wakes.append(cached[1])  # its last wake time
-                    running = running or cached[2]  # and its running flag
-                    continue
-                del nexts[rule_id]
+            if can_be_quiet:
+                cached = nexts.get(rule_id)
+                if cached is not None:
+                    if reached is not None and rule_id not in reached:
+                        # The event does not reach it: skipped while its kept quiet time holds. A rule last
+                        # evaluated up to `until` itself, and not reached since, would decide the same again:
+                        # the event's fold and the early pass before it leave its inputs as they were. (The
+                        # same test as in _due.)
+                        quiet, wake, was_running, evaluated_at, digest = cached
+                        if (evaluated_at is not None and evaluated_at <= until and digest == config
+                                and (quiet is None or until < quiet - QUIET_MARGIN or until == evaluated_at)
+                                and (rc.enabled_for(district) if by_district else rc.enabled)
+                                and not (escalates and rule_id in stored and stored[rule_id]["status"] == "firing")):
+                            # its time has not come: evaluating it would change nothing
+                            if evaluated_at != until and rule_id in unmoved:
+                                # and it would find what it found: its quiet and wake times, now known up to `until`
+                                del nexts[rule_id]
+                                nexts[rule_id] = [quiet, wake, was_running, until, config]
+                            if wake is not None:
+                                wakes.append(wake)  # its last wake time
+                            if was_running:
+                                running = True  # and its running flag
+                            continue
+                    del nexts[rule_id]
+            elif before_event:
+                continue
             params = rc.params_for(district) if by_district else rc.params
-            if not enabled:
+            if not (rc.enabled_for(district) if by_district else rc.enabled):
                 if stored.get(rule_id, {}).get("status") == "firing":  # disabled while firing: clear it
                     ws = tx.warning(rule_id, written=True)
                     out.append(self._render(rc, facts, {}, step(ws, None, value=ws.value or 0.0,
                                                                 threshold=0.0, at=now), params))
                 continue
-            ws = tx.warning(rule_id)
+            ws = tx.read(rule_id)
             rstate = rstates.get(rule_id, {})
             if watch:
                 tx.touch(rule_id, rstate)
             value_before = ws.value
             # the rule decides, the warning state machine moves the warning
-            transitions, ev = apply(ws, rule.evaluate(facts, rstate, ws, until, params))
+            transitions, ev, moved = applied(ws, rule.evaluate(facts, rstate, ws, until, params))
             ev.transitions = transitions
-            if ev.no_value:
+            if ev.no_value and ws.value is not None:
                 ws.value = None
+                moved = True
             if statistic is not None and (ws.value != value_before or ev.emptied) and district:
                 stats.append((statistic, district, math.nan if ws.value is None else ws.value))
-            if rc.escalate_after_seconds and ws.status == "firing":
+            if escalates and ws.status == "firing":
+                moved = True
                 escalations, due = self._escalate(rc, ws, until)
-                ev.transitions.extend(escalations)
+                transitions.extend(escalations)
                 if due is not None:
                     wakes.append(due)
                     running = True
-            for t in ev.transitions:
-                message = self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
-                message["acknowledged"] = t.kind != "resolved" and ws.acked_at is not None
-                out.append(message)
+            if moved:
+                tx.keep(rule_id, ws)  # else it is as stored (or, never stored, not worth a record)
+            if transitions:
+                flaps = self.rulebook.flapping.is_flapping
+                for t in transitions:
+                    message = self._render(rc, facts, rstate, t, params, flaps([c for c in ws.changes if c <= t.at]))
+                    message["acknowledged"] = t.kind != "resolved" and ws.acked_at is not None
+                    out.append(message)
             if ev.wake_at is not None:
                 wakes.append(ev.wake_at)
-            running = running or ev.running
+            if ev.running:
+                running = True
             if watch:
                 tx.check(rule_id, rstate)
             if can_be_quiet and incremental:
@@ -416,43 +459,38 @@ class Engine:
             if now >= expires:
                 return Result(None, out, stats=stats)
             wakes.append(expires)
-        elif (opened := self.opened_at(state["kind"], facts)) is not None:
+        elif (opened := self.opened_at(kind, facts)) is not None:
             wakes.append(opened + self.max_open)
         return Result(state, out, wake_at=min(wakes) if wakes else None, stats=stats)
 
-    @staticmethod
-    def _quiet(rc: RuleConfig, cached: list, until: float, config: str, enabled: bool, stored: dict) -> bool:
-        """Whether evaluating a rule up to `until` would change nothing, by its kept quiet time.
-
-        A rule last evaluated up to `until` itself, and not reached since, would decide the same
-        again: the event's fold and the early pass before it leave that rule's inputs as they were.
-        """
-        quiet, _, _, evaluated_at, digest = cached
-        return (evaluated_at is not None and evaluated_at <= until
-                and (quiet is None or until < quiet - QUIET_MARGIN or until == evaluated_at)
-                and digest == config
-                and enabled
-                and not (rc.escalate_after_seconds and rc.rule.rule_id in stored
-                         and stored[rc.rule.rule_id]["status"] == "firing"))
-
-    def _due_by(self, state: dict, now: float, own: float) -> bool:
-        """Whether some rule of the subject may decide something up to `now` (`own` for those on its own clock).
+    def _due(self, state: dict, now: float, own: float) -> list[tuple]:
+        """The rules of the subject that may decide something up to `now` (`own` for those on its own clock).
 
         A rule that cannot say when it is quiet (outage.notice_short, the account timelines) replays
         its whole timeline from the facts, telling each moment as of then: it is not counted here.
         """
+        plan = self._plan.get(state["kind"], ())
         if not self.incremental:
-            return True
+            return plan
         nexts, district, stored = state["next"], state["facts"].get("district_id"), state["warnings"]
-        for rc, _, rule_id, own_clock, _, can_be_quiet, config, by_district in self._plan.get(state["kind"], ()):
+        own = max(now, own)
+        due = []
+        for entry in plan:
+            rc, _, rule_id, own_clock, _, can_be_quiet, config, by_district, escalates = entry
             if not can_be_quiet:
                 continue
             cached = nexts.get(rule_id)
-            until = max(now, own) if own_clock else now
-            enabled = rc.enabled_for(district) if by_district else rc.enabled
-            if cached is None or not self._quiet(rc, cached, until, config, enabled, stored):
-                return True
-        return False
+            if cached is None:
+                due.append(entry)
+                continue
+            until = own if own_clock else now
+            quiet, _, _, evaluated_at, digest = cached
+            if not (evaluated_at is not None and evaluated_at <= until and digest == config
+                    and (quiet is None or until < quiet - QUIET_MARGIN or until == evaluated_at)
+                    and (rc.enabled_for(district) if by_district else rc.enabled)
+                    and not (escalates and rule_id in stored and stored[rule_id]["status"] == "firing")):
+                due.append(entry)
+        return due
 
     @staticmethod
     def _escalate(rc: RuleConfig, ws: WarningState, until: float) -> tuple[list[Transition], float | None]:

@@ -154,6 +154,19 @@ class Transaction:
             self._written.add(rule_id)
         return ws
 
+    def read(self, rule_id: str) -> WarningState:
+        """A rule's warning state to evaluate: written back only if `keep` is called (or it was read
+        for a change before); one the evaluation left as it was needs no writing."""
+        ws = self._warnings.get(rule_id)
+        if ws is None:
+            stored = self.state["warnings"].get(rule_id)
+            ws = WarningState(**stored) if stored else WarningState()
+        return ws
+
+    def keep(self, rule_id: str, ws: WarningState) -> None:
+        """Write back a warning state `read` gave and the evaluation changed."""
+        self._warnings[rule_id] = ws
+
     def touch(self, rule_id: str, rstate: dict) -> None:
         """About to change a rule's own state: remember it, if watching and nothing changed yet."""
         if self.watch and not self.changed:

@@ -18,5 +18,7 @@ def date_to_epoch(text: str) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
 
+@functools.lru_cache(maxsize=4096)
 def to_rfc3339(ts: float) -> str:
+    """Cached: a warning renders window ends and change times, and a window's ends recur."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

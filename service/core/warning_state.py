@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Literal, TypeVar
 
 SEVERITIES = ("blue", "yellow", "orange", "red")
@@ -102,6 +103,10 @@ R = TypeVar("R")
 Decisions = Generator[Decision, "Transition | None", R]
 
 
+FIELDS = tuple(WarningState.__slots__)
+_snapshot = attrgetter(*FIELDS)  # every field at once, as a tuple (`changes` is replaced, never changed in place)
+
+
 def apply(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition], R]:
     """Move `state` through the warning state machine as `decisions` ask; (transitions, what they return).
 
@@ -112,13 +117,21 @@ def apply(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition
     state is put back as it was before the raise (the next raise takes the number this one
     would have had).
     """
+    out, value, _ = applied(state, decisions)
+    return out, value
+
+
+def applied(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition], R, bool]:
+    """As `apply`, and whether any decision was made (none: `state` is as it was)."""
     out: list[Transition] = []
-    before: dict | None = None  # the state before the last transition, while that is a raise
+    before: tuple | None = None  # the state before the last transition, while that is a raise
+    made = False
     try:
         d = next(decisions)
+        made = True
         while True:
             # only a decision with a target can raise: the state before it, to put back if withdrawn
-            saved = state.to_dict() if d.target is not None and state.status != "firing" else None
+            saved = _snapshot(state) if d.target is not None and state.status != "firing" else None
             t = step(state, d.target, value=d.value, threshold=d.threshold, at=d.at, for_seconds=d.for_seconds)
             if d.no_samples:
                 state.value = None
@@ -136,11 +149,11 @@ def apply(state: WarningState, decisions: Decisions[R]) -> tuple[list[Transition
                 out.append(t)
             d = decisions.send(t)
     except StopIteration as stop:
-        return out, stop.value
+        return out, stop.value, made
 
 
-def _restore(state: WarningState, saved: dict) -> None:
-    for name, value in saved.items():
+def _restore(state: WarningState, saved: tuple) -> None:
+    for name, value in zip(FIELDS, saved):
         setattr(state, name, value)
 
 

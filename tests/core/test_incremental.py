@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import orjson
@@ -122,7 +123,7 @@ def test_the_digest_of_a_rules_configuration_is_the_same_in_every_process():
     import sys
 
     code = ("from service.config import DEFAULT_RULES, load_rulebook; from service.core.engine import Engine; "
-            "e = Engine(load_rulebook(DEFAULT_RULES)); print([p[-1] for k in sorted(e._plan) for p in e._plan[k]])")
+            "e = Engine(load_rulebook(DEFAULT_RULES)); print([p[6] for k in sorted(e._plan) for p in e._plan[k]])")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1
@@ -199,3 +200,96 @@ def test_window_ends_that_nothing_enters_or_leaves_after_one_that_moved_nothing_
     # the raise, then the end after it (no transition: the same state from then on), and nothing more
     assert [d.at for d in seen] == [t0 + 300, t0 + 600]
     assert ws.status == "firing" and ws.value == 1 / 12
+
+
+def _entity_events(rng: random.Random, n: int, t0: float) -> list:
+    """Tickets and outages with every event type, in shuffled order and at times around their limits."""
+    events = []
+    for i in range(n):
+        tid, t = f"T{i}", t0 + rng.uniform(0, 12 * 3600)
+        ticket = {"ticket_id": tid}
+        steps = [("ticket.created", t, {"district_id": "D01", "area_type": rng.choice(["urban", "rural", "remote"]),
+                                        "priority": rng.choice(["normal", "urgent"]), "category": "no_power"}),
+                 ("ticket.dispatched", t + rng.uniform(1, 40) * 60, {"crew_id": f"C{i % 7}"})]
+        arrived = t + rng.uniform(10, 150) * 60
+        if rng.random() < 0.7:
+            steps.append(("ticket.arrived", arrived, {"crew_id": f"C{i % 7}"}))
+        if rng.random() < 0.6:
+            done = arrived + rng.uniform(0.5, 14) * 3600
+            steps.append(("ticket.completed", done, {"resolution": "fixed"}))
+            if rng.random() < 0.5:
+                steps.append(("ticket.followed_up", done + rng.uniform(1, 80) * 3600,
+                              {"satisfied": rng.random() < 0.5}))
+            if rng.random() < 0.3:
+                steps.append(("ticket.reopened", done + rng.uniform(1, 48) * 3600, {"reason": "again"}))
+        events += [({"event_id": f"{tid}-{j}", "type": kind, **ticket, **extra}, ts)
+                   for j, (kind, ts, extra) in enumerate(steps)]
+        oid, t = f"O{i}", t0 + rng.uniform(0, 12 * 3600)
+        where = {"district_id": "D01", "feeder_id": f"F{i % 3}", "area_type": "urban", "customers_affected": 40}
+        steps = [("outage.started", t, {"kind": rng.choice(["unplanned", "planned"]), **where})]
+        if rng.random() < 0.6:
+            steps.append(("outage.notice_published", t + rng.uniform(2, 40) * 60, {"channel": "sms"}))
+        if rng.random() < 0.7:
+            steps.append((rng.choice(["outage.restored", "outage.cancelled"]), t + rng.uniform(0.5, 30) * 3600, {}))
+        events += [({"event_id": f"{oid}-{j}", "type": kind, "outage_id": oid, **extra}, ts)
+                   for j, (kind, ts, extra) in enumerate(steps)]
+    rng.shuffle(events)
+    events.sort(key=lambda e: e[1] + rng.uniform(-2, 2) * 3600)  # roughly in time order, some hours late
+    return events
+
+
+def test_deadline_rules_left_quiet_by_events_that_move_no_clock_decide_what_evaluating_them_decides():
+    rng = random.Random(5)
+    events = _entity_events(rng, 300, 1_795_000_000.0)
+    full = _run(Engine(load_rulebook(DEFAULT_RULES), incremental=False), events, 15, random.Random(2))
+    incremental = _run(Engine(load_rulebook(DEFAULT_RULES)), events, 15, random.Random(2))
+    assert full == incremental
+    assert sum(b'"transition":"raised"' in line for line in full) > 50  # deadlines were crossed
+    assert sum(b'"transition":"resolved"' in line for line in full) > 50  # and clocks stopped
+
+
+def test_an_event_type_a_deadline_rule_is_not_moved_by_leaves_its_clock_and_deadlines_as_they_were():
+    from service.core import subjects
+
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    rng = random.Random(11)
+    checked = 0
+    for kind in ("ticket", "outage"):
+        rules = [rc for rc in engine.rulebook.by_subject[kind] if rc.rule.moved_by is not None]
+        for _ in range(200):
+            events = [(body, ts) for body, ts in _entity_events(rng, 1, 1_795_000_000.0)
+                      if routes(body)[0].startswith(kind)]
+            facts: dict = {}
+            for body, ts in events:
+                before = {rc.rule.rule_id: (rc.rule.clock(facts), rc.rule.deadlines(facts, rc.params))
+                          for rc in rules}
+                subjects.FOLDS[kind](facts, body, ts)
+                for rc in rules:
+                    if body["type"] not in rc.rule.moved_by:
+                        assert (rc.rule.clock(facts), rc.rule.deadlines(facts, rc.params)) == before[rc.rule.rule_id]
+                        checked += 1
+    assert checked > 500
+
+
+def test_an_event_that_moves_no_deadline_clock_evaluates_none_of_them_while_they_are_quiet():
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    evaluated: list[str] = []
+    for rc in engine.rulebook.by_subject["ticket"]:
+        original = rc.rule.evaluate
+
+        def spy(*args, _original=original, _id=rc.rule.rule_id):
+            evaluated.append(_id)
+            return _original(*args)
+        rc.rule.evaluate = spy
+    t0 = 1_795_000_000.0
+    created = {"event_id": "e1", "type": "ticket.created", "ticket_id": "T1", "district_id": "D01",
+               "area_type": "urban", "priority": "normal", "category": "no_power"}
+    state = engine.on_event("ticket:T1", None, created, t0, t0).state
+    evaluated.clear()
+    dispatched = {"event_id": "e2", "type": "ticket.dispatched", "ticket_id": "T1", "crew_id": "C1"}
+    result = engine.on_event("ticket:T1", state, dispatched, t0 + 300, t0 + 300)
+    assert evaluated == [] and result.warnings == []
+    assert result.wake_at == math.nextafter(t0 + 0.8 * 45 * 60, math.inf)  # yellow for no crew, as it was
+    arrived = {"event_id": "e3", "type": "ticket.arrived", "ticket_id": "T1", "crew_id": "C1"}
+    engine.on_event("ticket:T1", result.state, arrived, t0 + 600, t0 + 600)
+    assert sorted(evaluated) == ["repair.arrival_overdue", "repair.restore_overdue"]

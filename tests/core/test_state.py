@@ -104,3 +104,21 @@ def test_a_pending_warning_that_clears_before_it_fires_is_written_back_inactive(
     # the condition back at minute 5: pending again from then, not firing on the old pending time
     tx = Transaction(state)
     assert step(tx.warning("r"), "yellow", value=5, threshold=4, at=T0 + 610, for_seconds=600) is None
+
+
+def test_a_warning_read_for_an_evaluation_is_written_back_only_when_kept():
+    from service.core.state import Transaction
+
+    stored = {"status": "firing", "severity": "red", "pending_since": 1.0, "first_fired_at": 1.0, "changed_at": 1.0,
+              "value": 9.0, "seq": 1, "changes": [1.0], "bump": 0, "acked_by": None, "acked_at": None}
+    state = {"warnings": {"r.one": stored}}
+    tx = Transaction(state, watch=True)
+    tx.read("r.one")
+    tx.read("r.two")
+    tx.commit()
+    assert state["warnings"] == {"r.one": stored} and state["warnings"]["r.one"] is stored and not tx.changed
+    ws = tx.read("r.two")
+    ws.status, ws.pending_since = "pending", 5.0
+    tx.keep("r.two", ws)
+    tx.commit()
+    assert state["warnings"]["r.two"]["status"] == "pending" and tx.changed

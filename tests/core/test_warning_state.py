@@ -93,3 +93,20 @@ def test_a_warning_that_lasted_is_resolved_even_within_one_evaluation():
 
     out, _ = apply(WarningState(), decisions())
     assert [(t.kind, t.at) for t in out] == [("raised", 100), ("resolved", 101)]
+
+
+def test_applied_says_whether_any_decision_was_made_even_one_withdrawn():
+    from service.core.warning_state import applied
+
+    def none():
+        return "quiet"
+        yield  # a generator that decides nothing
+
+    def withdrawn():
+        yield Decision("yellow", 5, 5, at=100)
+        yield Decision(None, 4, 5, at=100)
+
+    s = WarningState(value=3.0)
+    assert applied(s, none()) == ([], "quiet", False) and s == WarningState(value=3.0)
+    out, _, made = applied(s, withdrawn())
+    assert out == [] and made  # put back as it was, but a decision set its value: written again

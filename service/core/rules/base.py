@@ -103,6 +103,8 @@ class Rule:
     # Its decisions follow the subject's facts, which any event of its kind may change: every
     # event reaches it (not only those it observes).
     from_facts: ClassVar[bool] = False
+    # Of those, the event types whose fold can change what it decides (None: all): another leaves it quiet.
+    moved_by: ClassVar[frozenset[str] | None] = None
     # When a value exactly at the raise level raises the warning, in words: "reached" (at the level
     # is enough) or "exceeded" (it must be beyond). docs/rules.md states it for every rule and the
     # simulator's oracle (service/sim/truth.py) follows it.

@@ -23,6 +23,7 @@ class FollowupMissing(DeadlineRule):
     category = "follow_up"
     subject = "ticket"
     metric = "hours_without_follow_up"
+    moved_by = frozenset({"ticket.completed", "ticket.followed_up"})  # what sets its clock and deadlines
     unit = "h"
     unit_seconds = HOUR
     Params = Params

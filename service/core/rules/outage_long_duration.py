@@ -28,6 +28,7 @@ class OutageLongDuration(DeadlineRule):
     category = "follow_up"
     subject = "outage"
     metric = "hours_without_restoration"
+    moved_by = frozenset({"outage.started", "outage.restored", "outage.cancelled"})  # what sets its clock and deadlines
     unit = "h"
     unit_seconds = HOUR
     Params = Params

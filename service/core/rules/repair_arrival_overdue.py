@@ -33,6 +33,7 @@ class RepairArrivalOverdue(DeadlineRule):
     category = "coordination"
     subject = "ticket"
     metric = "minutes_without_arrival"
+    moved_by = frozenset({"ticket.created", "ticket.arrived", "ticket.completed"})  # what sets its clock and deadlines
     Params = Params
 
     def clock(self, facts):

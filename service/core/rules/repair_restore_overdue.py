@@ -33,6 +33,7 @@ class RepairRestoreOverdue(DeadlineRule):
     category = "coordination"
     subject = "ticket"
     metric = "minutes_on_site_without_restoration"
+    moved_by = frozenset({"ticket.created", "ticket.arrived", "ticket.completed"})  # what sets its clock and deadlines
     Params = Params
 
     def clock(self, facts):
