@@ -522,7 +522,11 @@ class WindowRule(Rule):
         unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
         previous = None
         same = None  # the window's state when the end before it changed nothing: the same state does it again
-        for at, early, end in points:
+        buckets, step, size = rstate["w"]["b"], w.step, w.size
+        i, n_points = 0, len(points)
+        while i < n_points:
+            at, early, end = points[i]
+            i += 1
             if early:
                 same = None
                 if not early_ready(rstate, end):
@@ -553,6 +557,17 @@ class WindowRule(Rule):
             if state is same and ws.status != "pending":
                 # Nothing entered or left the window since the end before, which moved nothing (the
                 # warning neither changed nor waits out a `for`): this end decides the same, to the same end.
+                # So do the ends right after it that slide the same state (the next step, no bucket
+                # entering or leaving, no early raise between, none at or before a raise made early).
+                if unmerge is not None and "lifted" not in rstate:
+                    while i < n_points:
+                        _, early_next, following = points[i]
+                        if (early_next or following != end + step
+                                or repr(end) in buckets or repr(end - size) in buckets):
+                            break
+                        end = following
+                        i += 1
+                    previous = (end, state)
                 rstate["w"]["evaluated"] = end
                 continue
             same = None
