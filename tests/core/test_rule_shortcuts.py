@@ -7,7 +7,9 @@ import random
 
 import pytest
 
-from service.core.rules import base
+from service.core.rules import base, complaints_surge
+from service.core.rules.complaints_surge import ComplaintsSurge
+from service.core.rules.reliability_storm_mode import ReliabilityStormMode
 from service.core.rules.repair_sla_breach_ratio import RepairSlaBreachRatio
 from service.core.rules.satisfaction_low import SatisfactionLow
 from service.core.warning_state import WarningState, apply
@@ -30,7 +32,7 @@ def stream(seed: int, make_event, n: int = 400) -> list[tuple[float, float, dict
 
 
 def drive(rule, params, events) -> tuple[list, dict, dict]:
-    facts = {"district_id": "D1", "area_type": "urban"}
+    facts = {"district_id": "D1", "area_type": "urban", "customers_served": 1000}
     rstate: dict = {}
     ws = WarningState()
     decided = []
@@ -70,4 +72,35 @@ def test_window_rule_decides_as_every_end_summed_again(monkeypatch, seed, rule, 
     events = stream(seed, make_event)
     fast = drive(rule, params, events)
     assert fast == from_scratch(monkeypatch, rule, params, events)
+    assert any(t for _, t, *_ in fast[0]), "the stream raises something"
+
+
+def outage(rng, i):
+    return {"event_id": f"e{i}", "type": "derived.outage_started", "customers_affected": rng.choice([0, 20, 150])}
+
+
+def complaint(rng, i):
+    return {"event_id": f"e{i}", "type": rng.choice(["complaint.received"] * 3 + ["survey.completed"])}
+
+
+def judged_every_end(monkeypatch, rule, params, events):
+    """Every end judged: no run of ends that change nothing decided at once."""
+    with monkeypatch.context() as m:
+        m.setattr(complaints_surge, "unmoved", lambda *a: False)
+        m.setattr(ReliabilityStormMode, "_unmoved", staticmethod(lambda *a: False))
+        return drive(rule, params, events)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("rule, params, make_event", [
+    (ReliabilityStormMode(), ReliabilityStormMode.Params(min_samples=3, baseline_days=1, min_history_days=0.1,
+                                                         customer_share_raise=0.3, customer_share_clear=0.2),
+     outage),
+    (ComplaintsSurge(), ComplaintsSurge.Params(window_minutes=60, step_minutes=15, min_samples=3, baseline_days=1,
+                                               min_history_days=0.25), complaint),
+], ids=["storm", "surge"])
+def test_surge_rules_decide_as_when_every_end_is_judged(monkeypatch, seed, rule, params, make_event):
+    events = stream(seed, make_event, n=600)
+    fast = drive(rule, params, events)
+    assert fast == judged_every_end(monkeypatch, rule, params, events)
     assert any(t for _, t, *_ in fast[0]), "the stream raises something"

@@ -100,8 +100,13 @@ class ReliabilityStormMode(SurgeRule):
         points = sorted([(end, 0, end) for end in store.due_ends(rstate["w"], now)]
                         + [(at, 1, end) for at, end in
                            early_points(rstate, store, rstate["w"], params.customers().size, now)])
-        for at, early, end in points:
+        quiet = None  # (end, count) of an hour decided quietly, without a baseline, and that moved nothing
+        i, n_points = 0, len(points)
+        while i < n_points:
+            at, early, end = points[i]
+            i += 1
             if early:
+                quiet = None
                 if not early_ready(rstate, end):
                     continue
 
@@ -112,10 +117,26 @@ class ReliabilityStormMode(SurgeRule):
 
                 yield from early_raise(rstate, store, end, now, ws, judge, after_ends=True)
                 continue
-            if not before_lift(rstate, end):  # else it describes a moment before the declaration
+            if quiet is not None and "lifted" not in rstate and self._unmoved(rstate, quiet[0], end, params):
+                # The hour and the day slid a step with no outage entering or leaving either, after a
+                # quiet hour that left the warning as it was: this end decides the same, to the same end,
+                # and so do the ends after it while that holds.
+                while i < n_points and not points[i][1] and self._unmoved(rstate, end, points[i][2], params):
+                    end = points[i][2]
+                    i += 1
+                quiet = (end, quiet[1])
+            elif not before_lift(rstate, end):  # else it describes a moment before the declaration
+                quiet = None
                 target, count, threshold, share = self.judge(facts, rstate, ws, end, params)
-                yield Decision(target, count, threshold, end)
+                if (target is None and ws.status == "inactive" and count < params.min_samples
+                        and share < params.customer_share_raise):
+                    quiet = (end, count)  # judged without a baseline: the same count decides the same
+                moved = yield Decision(target, count, threshold, end)
                 rstate["share"] = round(share, 4)
+                if moved is not None or ws.status != "inactive" or ws.value != count:
+                    quiet = None
+            else:
+                quiet = None
             rstate["w"]["evaluated"] = rstate["c"]["evaluated"] = rstate["n"]["evaluated"] = end
         if points and rstate["w"]["evaluated"] is not None:
             last = rstate["w"]["evaluated"]  # the buckets no later end needs go once
@@ -125,6 +146,19 @@ class ReliabilityStormMode(SurgeRule):
             forget_decided(rstate, store, rstate["w"])
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
         return Evaluation(wake_at=wake(store.next_due(rstate["w"]), rstate) if running else None, running=running)
+
+    @staticmethod
+    def _unmoved(rstate: dict, before: float, end: float, params: Params) -> bool:
+        """Whether the window ends `end`, one step after `before`, count what `before` counted: no
+        bucket enters the hour or the day, none leaves them."""
+        step, hour = params.step_minutes * MIN, params.window_minutes * MIN
+        # one bucket start enters and one leaves each window only when all of them are whole steps apart
+        if end != before + step or not step.is_integer() or before % step or hour % step or DAY % step:
+            return False
+        entering, hour_left, day_left = repr(before), repr(before - params.window_minutes * MIN), repr(before - DAY)
+        w, c, n = rstate["w"]["b"], rstate["c"]["b"], rstate["n"]["b"]
+        return not (entering in w or entering in c or entering in n or hour_left in w
+                    or day_left in c or day_left in n)
 
     def judge(self, facts, rstate, ws, end: float, params: Params,
               less: tuple[int, float] = (0, 0.0)) -> tuple[str | None, float, float, float]:
