@@ -240,11 +240,16 @@ class Window:
         last_closed = self.bucket_of(now - self.lateness)
         if last_closed - base > (math.ceil(self.size / self.step) + 1) * self.step:
             return self._ends_skipping_empty(state, base, last_closed)
+        step = self.step
+        if (float(base).is_integer() and float(step).is_integer() and float(last_closed).is_integer()
+                and abs(last_closed) < 2 ** 52):
+            # whole seconds: base + k * step is exactly the sum of k steps
+            return [base + k * step for k in range(1, int((last_closed - base) // step) + 1)]
         ends = []
-        e = base + self.step
+        e = base + step
         while e <= last_closed:
             ends.append(e)
-            e += self.step
+            e += step
         return ends
 
     def _ends_skipping_empty(self, state: dict, base: float, last_closed: float) -> list[float]:

@@ -4,17 +4,27 @@ at once): over random streams, the same decisions and the same state as judging 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
+import orjson
 import pytest
 
-from service.core.rules import base, complaints_surge
+from schemas import parse_event
+from service.config import DEFAULT_RULES, load_rulebook
+from service.core.engine import Engine
+from service.core.rules import base, billing_flagged_arrears, complaints_surge
 from service.core.rules.complaints_surge import ComplaintsSurge
 from service.core.rules.reliability_storm_mode import ReliabilityStormMode
 from service.core.rules.repair_sla_breach_ratio import RepairSlaBreachRatio
 from service.core.rules.satisfaction_low import SatisfactionLow
 from service.core.warning_state import WarningState, apply
+from service.core.windows import Count, Window
 
 T0 = 1_795_766_400.0
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def stream(seed: int, make_event, n: int = 400) -> list[tuple[float, float, dict | None]]:
@@ -104,3 +114,69 @@ def test_surge_rules_decide_as_when_every_end_is_judged(monkeypatch, seed, rule,
     fast = drive(rule, params, events)
     assert fast == judged_every_end(monkeypatch, rule, params, events)
     assert any(t for _, t, *_ in fast[0]), "the stream raises something"
+
+
+def account_stream(seed: int, n: int = 300) -> list[tuple[float, dict]]:
+    """Bills (some large, some due long ago), payments in full or in part, late ones, risk flags."""
+    rng = random.Random(seed)
+    clock, out, bills = T0, [], []
+    for i in range(n):
+        clock += rng.choice([1, 600, 3600, 86400, 20 * 86400]) * rng.random()
+        ts = clock - rng.choice([0, 0, 3600, 5 * 86400]) * rng.random()
+        r = rng.random()
+        if r < 0.5 or not bills:
+            bill = f"B{i}"
+            bills.append((bill, rng.choice([300.0, 40000.0, 80000.0, 150000.0])))
+            due = datetime.fromtimestamp(ts + rng.choice([-400, -40, 10]) * 86400, UTC).date().isoformat()
+            event = {"type": "bill.issued", "bill_id": bill, "district_id": "D1", "customer_class": "commercial",
+                     "amount": f"{bills[-1][1]:.2f}", "due_date": due, "period": due[:7]}
+        elif r < 0.95:
+            bill, amount = rng.choice(bills)
+            event = {"type": "payment.received", "bill_id": bill,
+                     "amount": f"{amount * rng.choice([1, 0.5, 0.25]):.2f}"}
+        else:
+            event = {"type": "account.risk_flagged", "flag": "bankruptcy", "district_id": "D1"}
+        out.append((ts, {"event_id": f"e{i}", "occurred_at": iso(ts), "source": "test", "account_id": "A1",
+                         **event}))
+    return out
+
+
+def run_account(events) -> tuple[list, dict]:
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    state, results = None, []
+    for ts, event in events:
+        body = parse_event(orjson.dumps(event)).model_dump(mode="json", exclude_none=True)
+        result = engine.on_event("account:A1", state, body, ts, ts)
+        state = result.state if result.state is not None else state
+        results.append((result.warnings, result.wake_at))
+    return results, state
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_account_timelines_decide_as_when_every_moment_is_worked_out_again(monkeypatch, seed):
+    events = account_stream(seed)
+    fast = run_account(events)
+    with monkeypatch.context() as m:
+        m.setattr(billing_flagged_arrears, "once_each", lambda target_at: target_at)
+        assert fast == run_account(events)
+    assert any(warnings for warnings, _ in fast[0]), "the stream raises something"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_due_ends_are_the_steps_added_one_by_one(seed):
+    rng = random.Random(seed)
+    step = rng.choice([60.0, 300.0, 3600.0, 0.1, 7.5, 300])
+    w = Window(step * rng.randint(1, 12), step, rng.choice([0.0, step, 2.5]))
+    state = w.new_state()
+    for _ in range(rng.randint(1, 5)):
+        w.add(state, Count, T0 + rng.uniform(0, 10 * step), 1)
+    if rng.random() < 0.5:
+        state["evaluated"] = w.bucket_of(T0) + rng.randint(0, 3) * step
+    now = T0 + rng.uniform(0, 30 * step)
+    base = w.first_undecided_end(state) - step
+    ends, e = [], base + step  # as the window walks them: one step added at a time
+    while e <= w.bucket_of(now - w.lateness):
+        ends.append(e)
+        e += step
+    if len(ends) <= w.size / step + 1:  # (past a window of empty ends, the walk skips them)
+        assert w.due_ends(state, now) == ends

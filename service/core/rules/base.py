@@ -559,11 +559,13 @@ class WindowRule(Rule):
                 # warning neither changed nor waits out a `for`): this end decides the same, to the same end.
                 # So do the ends right after it that slide the same state (the next step, no bucket
                 # entering or leaving, no early raise between, none at or before a raise made early).
-                if unmerge is not None and "lifted" not in rstate:
+                if unmerge is not None and "lifted" not in rstate and i < n_points:
+                    # bucket starts as numbers: an end found here may be no key (a key written as an
+                    # int), which only stops the run early; a key is always found
+                    starts = set(map(float, buckets))
                     while i < n_points:
                         _, early_next, following = points[i]
-                        if (early_next or following != end + step
-                                or repr(end) in buckets or repr(end - size) in buckets):
+                        if early_next or following != end + step or end in starts or end - size in starts:
                             break
                         end = following
                         i += 1

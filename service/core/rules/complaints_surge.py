@@ -161,11 +161,12 @@ class SurgeRule(Rule):
 
                 yield from early_raise(rstate, store, end, now, ws, judge, params.for_minutes * MIN, after_ends=True)
                 continue
-            if quiet is not None and "lifted" not in rstate and unmoved(w["b"], quiet[0], end, store.step, period):
+            if quiet is not None and "lifted" not in rstate and unmoved(
+                    starts := set(map(float, w["b"])), quiet[0], end, store.step, period):
                 # The period slid a step with no complaint entering or leaving it, after a quiet period
                 # that left the warning as it was: this end decides the same, to the same end, and so do
                 # the ends after it while that holds.
-                while i < n_points and not points[i][1] and unmoved(w["b"], end, points[i][2], store.step, period):
+                while i < n_points and not points[i][1] and unmoved(starts, end, points[i][2], store.step, period):
                     end = points[i][2]
                     i += 1
                 quiet = (end, quiet[1])
@@ -221,12 +222,14 @@ class SurgeRule(Rule):
         return {"district_id": facts["district_id"]}
 
 
-def unmoved(buckets: dict, before: float, end: float, step: float, size: float) -> bool:
+def unmoved(starts: set[float], before: float, end: float, step: float, size: float) -> bool:
     """Whether the window of `size` ending at `end`, one step after `before`, holds what that one held:
-    no bucket enters it, none leaves it (bucket starts whole steps apart, so one can enter, one leave)."""
+    no bucket enters it, none leaves it (bucket starts whole steps apart, so one can enter, one leave).
+    `starts`: the bucket starts as numbers (a key written as an int is found where the window would
+    not find it: that only says no)."""
     if end != before + step or not step.is_integer() or before % step or size % step:
         return False
-    return repr(before) not in buckets and repr(before - size) not in buckets
+    return before not in starts and before - size not in starts
 
 
 def needed(threshold: float) -> int:

@@ -101,6 +101,14 @@ class ReliabilityStormMode(SurgeRule):
                         + [(at, 1, end) for at, end in
                            early_points(rstate, store, rstate["w"], params.customers().size, now)])
         quiet = None  # (end, count) of an hour decided quietly, without a baseline, and that moved nothing
+        known: list = []
+
+        def starts() -> tuple[set[float], set[float]]:
+            """The bucket starts of the hours' store and of the days' (numbers: see _unmoved)."""
+            if not known:  # the buckets stay as they are while the ends are decided
+                known.extend((set(map(float, rstate["w"]["b"])), set(map(float, rstate["c"]["b"]))
+                              | set(map(float, rstate["n"]["b"]))))
+            return known[0], known[1]
         i, n_points = 0, len(points)
         while i < n_points:
             at, early, end = points[i]
@@ -117,11 +125,11 @@ class ReliabilityStormMode(SurgeRule):
 
                 yield from early_raise(rstate, store, end, now, ws, judge, after_ends=True)
                 continue
-            if quiet is not None and "lifted" not in rstate and self._unmoved(rstate, quiet[0], end, params):
+            if quiet is not None and "lifted" not in rstate and self._unmoved(starts(), quiet[0], end, params):
                 # The hour and the day slid a step with no outage entering or leaving either, after a
                 # quiet hour that left the warning as it was: this end decides the same, to the same end,
                 # and so do the ends after it while that holds.
-                while i < n_points and not points[i][1] and self._unmoved(rstate, end, points[i][2], params):
+                while i < n_points and not points[i][1] and self._unmoved(starts(), end, points[i][2], params):
                     end = points[i][2]
                     i += 1
                 quiet = (end, quiet[1])
@@ -148,17 +156,17 @@ class ReliabilityStormMode(SurgeRule):
         return Evaluation(wake_at=wake(store.next_due(rstate["w"]), rstate) if running else None, running=running)
 
     @staticmethod
-    def _unmoved(rstate: dict, before: float, end: float, params: Params) -> bool:
+    def _unmoved(starts: tuple[set[float], set[float]], before: float, end: float, params: Params) -> bool:
         """Whether the window ends `end`, one step after `before`, count what `before` counted: no
-        bucket enters the hour or the day, none leaves them."""
+        bucket enters the hour or the day, none leaves them. `starts`: the bucket starts of the hours
+        and of the days, as numbers (a key written as an int is found where its window would not
+        find it: that only says no)."""
         step, hour = params.step_minutes * MIN, params.window_minutes * MIN
         # one bucket start enters and one leaves each window only when all of them are whole steps apart
         if end != before + step or not step.is_integer() or before % step or hour % step or DAY % step:
             return False
-        entering, hour_left, day_left = repr(before), repr(before - params.window_minutes * MIN), repr(before - DAY)
-        w, c, n = rstate["w"]["b"], rstate["c"]["b"], rstate["n"]["b"]
-        return not (entering in w or entering in c or entering in n or hour_left in w
-                    or day_left in c or day_left in n)
+        hours, days = starts
+        return not (before in hours or before in days or before - hour in hours or before - DAY in days)
 
     def judge(self, facts, rstate, ws, end: float, params: Params,
               less: tuple[int, float] = (0, 0.0)) -> tuple[str | None, float, float, float]:
