@@ -272,6 +272,28 @@ def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | Non
     return total
 
 
+def leap(points: list[tuple[float, int, float]], i: int, end: float, step: float,
+         blocked: set[float]) -> tuple[int, float]:
+    """Over a run of window ends that change nothing: (index, end) of the last of `points[i:]` reached
+    from `end` one step at a time without passing a time of `blocked` (where, as an end, a bucket
+    would enter or leave the window at the next step); (i, end) as they are when unsure.
+
+    `points[i:]` must hold window ends only (no early moments). Whole-second ends only: then the
+    ends are consecutive when the last is as many steps after `end` as there are of them.
+    """
+    if not (float(end).is_integer() and float(step).is_integer()) or i >= len(points):
+        return i, end
+    limit = min((b for b in blocked if b >= end), default=math.inf)
+    j = bisect.bisect_right(points, limit, lo=i, key=_first) - 1
+    if j >= i and points[j][2] - end == (j - i + 1) * step:
+        return j + 1, points[j][2]
+    return i, end
+
+
+def _first(point: tuple) -> float:
+    return point[0]
+
+
 def note_latest(rstate: dict, w: Window, ts: float, value: float = 1.0) -> None:
     """Remember the time (and the value it added) of an event counted in ts's bucket, and the earliest
     bucket counted into since the last evaluation (for `early_points`)."""
@@ -516,8 +538,10 @@ class WindowRule(Rule):
         # Window ends in time order, and for a growing statistic the moments a raise was
         # already certain (early_points), each before the end of its own window.
         points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
-        if self.grows(params):
-            points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size, now)])
+        early_too = self.grows(params)
+        if early_too:
+            early_too = early_points(rstate, w, rstate["w"], w.size, now)
+            points = sorted(points + [(at, 1, end) for at, end in early_too])
         # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
         unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
         previous = None
@@ -563,6 +587,8 @@ class WindowRule(Rule):
                     # bucket starts as numbers: an end found here may be no key (a key written as an
                     # int), which only stops the run early; a key is always found
                     starts = set(map(float, buckets))
+                    if not early_too:  # ends only: leap to the last one before a bucket enters or leaves
+                        i, end = leap(points, i, end, step, starts | {s + size for s in starts})
                     while i < n_points:
                         _, early_next, following = points[i]
                         if early_next or following != end + step or end in starts or end - size in starts:

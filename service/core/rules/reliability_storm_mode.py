@@ -29,7 +29,7 @@ from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
 from .base import (DAY, MIN, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
-                   held_until, lifts, scope_of, wake)
+                   held_until, leap, lifts, scope_of, wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
@@ -97,9 +97,9 @@ class ReliabilityStormMode(SurgeRule):
         # The hour ends due, and the moments a declaration was already certain: both signs only
         # grow as outages arrive inside their windows (base.early_points), so storm mode is
         # declared at the outage that makes it so, not at the end of its step.
+        early = early_points(rstate, store, rstate["w"], params.customers().size, now)
         points = sorted([(end, 0, end) for end in store.due_ends(rstate["w"], now)]
-                        + [(at, 1, end) for at, end in
-                           early_points(rstate, store, rstate["w"], params.customers().size, now)])
+                        + [(at, 1, end) for at, end in early])
         quiet = None  # (end, count) of an hour decided quietly, without a baseline, and that moved nothing
         known: list = []
 
@@ -129,6 +129,11 @@ class ReliabilityStormMode(SurgeRule):
                 # The hour and the day slid a step with no outage entering or leaving either, after a
                 # quiet hour that left the warning as it was: this end decides the same, to the same end,
                 # and so do the ends after it while that holds.
+                if not early:  # ends only: leap to the last one before an outage enters or leaves
+                    hours, days = starts()
+                    hour = params.window_minutes * MIN
+                    i, end = leap(points, i, end, store.step,
+                                  hours | days | {s + hour for s in hours} | {s + DAY for s in days})
                 while i < n_points and not points[i][1] and self._unmoved(starts(), end, points[i][2], params):
                     end = points[i][2]
                     i += 1
