@@ -180,3 +180,16 @@ def test_due_ends_are_the_steps_added_one_by_one(seed):
         e += step
     if len(ends) <= w.size / step + 1:  # (past a window of empty ends, the walk skips them)
         assert w.due_ends(state, now) == ends
+
+
+def test_what_rules_work_out_from_their_parameters_is_that_of_the_parameters_asked_about():
+    rng = random.Random(3)
+    for _ in range(300):  # parameters made and dropped: an id may come back for another object
+        minutes = rng.choice([30.0, 60.0, 120.0])
+        params = ComplaintsSurge.Params(window_minutes=minutes, step_minutes=15, baseline_days=1,
+                                        min_history_days=0.5)
+        assert params.store() == complaints_surge._store(params, None)
+        levels = {"yellow": rng.choice([0.5, 0.8]), "red": rng.choice([1.0, 2.0])}
+        scale = rng.choice([60.0, 3600.0])
+        assert base.offsets(levels, scale) == base._offsets(levels, scale)
+        assert base.offsets(dict(levels), scale) == base._offsets(levels, scale)

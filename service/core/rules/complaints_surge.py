@@ -38,7 +38,8 @@ from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
 from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise, early_ready,
-                   forget_decided, held_until, leap, lifts, note_latest, scope_of, target_severity, wake)
+                   forget_decided, held_until, leap, lifts, note_latest, scope_of, target_severity, wake,
+                   worked_out)
 
 EVIDENCE_KEPT = 20
 SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
@@ -75,8 +76,7 @@ class SurgeParams(WindowParams):
 
     def store(self) -> Window:
         """The buckets kept: the counted period and the baseline periods before it."""
-        return window((self.periods() + 1) * self.window_minutes * MIN, self.step_minutes * MIN,
-                      self.lateness_minutes * MIN)
+        return worked_out(self, "store", _store)
 
 
 class SurgeRule(Rule):
@@ -221,6 +221,11 @@ class SurgeRule(Rule):
 
     def identity(self, facts):
         return {"district_id": facts["district_id"]}
+
+
+def _store(params: SurgeParams, _) -> Window:
+    return window((params.periods() + 1) * params.window_minutes * MIN, params.step_minutes * MIN,
+                  params.lateness_minutes * MIN)
 
 
 def unmoved(starts: set[float], before: float, end: float, step: float, size: float) -> bool:
