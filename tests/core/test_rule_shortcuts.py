@@ -13,6 +13,7 @@ from schemas import parse_event
 from service.config import DEFAULT_RULES, load_rulebook
 from service.core.engine import Engine
 from service.core.rules import base, billing_flagged_arrears, complaints_surge
+from service.core.rules import base as base_rules
 from service.core.rules.complaints_surge import ComplaintsSurge
 from service.core.rules.reliability_storm_mode import ReliabilityStormMode
 from service.core.rules.repair_sla_breach_ratio import RepairSlaBreachRatio
@@ -180,6 +181,19 @@ def test_due_ends_are_the_steps_added_one_by_one(seed):
         e += step
     if len(ends) <= w.size / step + 1:  # (past a window of empty ends, the walk skips them)
         assert w.due_ends(state, now) == ends
+    span = w.due_span(state, now)  # the ends as window rules read them, made as they are read
+    if span is not None:
+        assert list(base_rules.EndPoints(*span, step)) == [(e, 0, e) for e in w.due_ends(state, now)]
+        assert float(step).is_integer()
+
+
+def test_a_due_span_lists_the_due_ends():
+    w = Window(3600.0, 300.0, 300.0)
+    state = w.new_state()
+    w.add(state, Count, T0 + 10, 1)
+    span = w.due_span(state, T0 + 2000)
+    assert span == (T0 + 300, 5)
+    assert list(base_rules.EndPoints(*span, 300.0)) == [(e, 0, e) for e in w.due_ends(state, T0 + 2000)]
 
 
 def test_what_rules_work_out_from_their_parameters_is_that_of_the_parameters_asked_about():

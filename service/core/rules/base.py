@@ -294,6 +294,25 @@ def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | Non
     return total
 
 
+class EndPoints:
+    """The points (end, 0, end) of the window ends first + k * step, k < n (whole seconds), made as
+    they are read: a run of quiet ends is leapt over without listing it."""
+
+    __slots__ = ("first", "step", "n")
+
+    def __init__(self, first: float, n: int, step: float):
+        self.first, self.n, self.step = first, n, step
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> tuple[float, int, float]:
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        end = self.first + k * self.step
+        return end, 0, end
+
+
 def leap(points: list[tuple[float, int, float]], i: int, end: float, step: float,
          blocked: set[float]) -> tuple[int, float]:
     """Over a run of window ends that change nothing: (index, end) of the last of `points[i:]` reached
@@ -559,8 +578,10 @@ class WindowRule(Rule):
         raise_, clear = self.levels(facts, params)
         # Window ends in time order, and for a growing statistic the moments a raise was
         # already certain (early_points), each before the end of its own window.
-        points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
         early_too = self.grows(params)
+        span = None if early_too else w.due_span(rstate["w"], now)
+        points = (EndPoints(*span, w.step) if span is not None
+                  else [(end, 0, end) for end in w.due_ends(rstate["w"], now)])
         if early_too:
             early_too = early_points(rstate, w, rstate["w"], w.size, now)
             points = sorted(points + [(at, 1, end) for at, end in early_too])

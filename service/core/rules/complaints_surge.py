@@ -37,9 +37,9 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise, early_ready,
-                   forget_decided, held_until, leap, lifts, note_latest, scope_of, target_severity, wake,
-                   worked_out)
+from .base import (MIN, EndPoints, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise,
+                   early_ready, forget_decided, held_until, leap, lifts, note_latest, scope_of, target_severity,
+                   wake, worked_out)
 
 EVIDENCE_KEPT = 20
 SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
@@ -140,7 +140,9 @@ class SurgeRule(Rule):
         observed_from = store.bucket_of(rstate["since"])
         # The period ends due, and the moments a raise was already certain (a count only grows: base.early_points)
         early = early_points(rstate, store, w, params.window_minutes * MIN, now)
-        points = sorted([(end, 0, end) for end in store.due_ends(w, now)] + [(at, 1, end) for at, end in early])
+        span = None if early else store.due_span(w, now)
+        points = EndPoints(*span, store.step) if span is not None else sorted(
+            [(end, 0, end) for end in store.due_ends(w, now)] + [(at, 1, end) for at, end in early])
         period = params.window_minutes * MIN
         quiet = None  # (end, count) of a period decided quietly, without a baseline, and that moved nothing
         i, n_points = 0, len(points)

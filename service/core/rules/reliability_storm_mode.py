@@ -28,7 +28,7 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import (DAY, MIN, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
+from .base import (DAY, MIN, EndPoints, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
                    held_until, leap, lifts, scope_of, wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
@@ -98,8 +98,9 @@ class ReliabilityStormMode(SurgeRule):
         # grow as outages arrive inside their windows (base.early_points), so storm mode is
         # declared at the outage that makes it so, not at the end of its step.
         early = early_points(rstate, store, rstate["w"], params.customers().size, now)
-        points = sorted([(end, 0, end) for end in store.due_ends(rstate["w"], now)]
-                        + [(at, 1, end) for at, end in early])
+        span = None if early else store.due_span(rstate["w"], now)
+        points = EndPoints(*span, store.step) if span is not None else sorted(
+            [(end, 0, end) for end in store.due_ends(rstate["w"], now)] + [(at, 1, end) for at, end in early])
         quiet = None  # (end, count) of an hour decided quietly, without a baseline, and that moved nothing
         known: list = []
 
