@@ -61,6 +61,12 @@ class _Unsure(Exception):
 # Called on a value orjson gave, they also refuse a value that is not a string (TypeError).
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}").fullmatch
 _EVENT_ID = re.compile(r"[!-~]{1,128}").fullmatch
+# An event's event ids, then its ids, joined by newlines (a character neither may hold), and
+# matched at once against a pattern of exactly that many of each: by count of each.
+_ID_RUNS = {
+    (events, ids): re.compile("\n".join([_EVENT_ID.__self__.pattern] * events + [_ID.__self__.pattern] * ids)).fullmatch
+    for events in range(1, 3) for ids in range(9)
+}
 _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])").fullmatch
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
@@ -71,22 +77,52 @@ _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[
                    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])").fullmatch
 _CANONICAL_TIME_LEN = len("2026-11-27T08:15:00Z")  # how the models write a whole second in UTC
 _FIRST_YEAR, _END_YEAR = EARLIEST.year, LATEST.year
+# Money the models write back unchanged: no sign, no leading zero, at most 15 digits and 2 decimals.
+_PLAIN_MONEY = re.compile(r"(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,2})?").fullmatch
 _INT32 = 2**31 - 1
 
 
-def _time(value: Any) -> tuple[str, datetime]:
-    """The body's text of a timestamp (UTC, `...Z`, microseconds only when not zero) and its datetime."""
-    if type(value) is not str or not _TIME(value):
+def _day_seconds(day: str) -> int:
+    """Unix seconds at the start of `day` (YYYY-MM-DD, a real day of 1990-2100), remembered."""
+    if not (_DATE(day) and _FIRST_YEAR <= int(day[:4]) < _END_YEAR):
+        raise _Unsure
+    seconds = (date.fromisoformat(day) - _EPOCH_DAY).days * 86400  # an impossible day raises
+    if len(_DAYS) >= 4096:
+        _DAYS.clear()
+    _DAYS[day] = seconds
+    return seconds
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+_DAYS: dict[str, int] = {}
+# A whole second in UTC is read by table: "THH:MM" and ":SS" of every real time of day.
+_HOUR_MINUTE = {f"T{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_SECOND = {f":{s:02d}": s for s in range(60)}
+
+
+def _time(value: Any) -> tuple[str, float]:
+    """The body's text of a timestamp (UTC, `...Z`, microseconds only when not zero) and its Unix
+    seconds, as `datetime.timestamp()` gives them."""
+    if type(value) is not str:
+        raise _Unsure
+    if len(value) == _CANONICAL_TIME_LEN and value[19] == "Z":  # as the models write it: the text stays
+        hour_minute, second = _HOUR_MINUTE.get(value[10:16]), _SECOND.get(value[16:19])
+        if hour_minute is not None and second is not None:
+            day = _DAYS.get(value[:10])
+            if day is None:
+                day = _day_seconds(value[:10])
+            return value, float(day + hour_minute + second)  # whole seconds: exact, as timestamp() is
+    if not _TIME(value):
         raise _Unsure
     moment = datetime.fromisoformat(value)  # an impossible day or hour raises: the model decides
     if not EARLIEST <= moment < LATEST:
         raise _Unsure
-    if len(value) == _CANONICAL_TIME_LEN and value[-1] == "Z":
-        return value, moment
-    return moment.astimezone(UTC).isoformat()[:-6] + "Z", moment
+    return moment.astimezone(UTC).isoformat()[:-6] + "Z", moment.timestamp()
 
 
 def _money_text(value: Any) -> str:
+    if _PLAIN_MONEY(value):
+        return value  # already as the model writes it back
     if type(value) is str:
         return _decimal_text(_money(value))  # the model's own rule; a refusal is left to the model
     raise _Unsure
@@ -100,8 +136,8 @@ def _int_between(low: int, high: int) -> str:
 # checks a value `{v}` of it, raising _Unsure unless the model surely accepts it, and leaves in
 # `{v}` what the body carries.
 _CHECKS: tuple[tuple[Any, str], ...] = (
-    (Id, "if not _ID({v}): raise _Unsure"),
-    (EventId, "if not _EVENT_ID({v}): raise _Unsure"),
+    (Id, "ids"),  # checked together, below
+    (EventId, "event ids"),
     (Text, "if type({v}) is not str or len({v}) > 2000: raise _Unsure"),
     (Count, _int_between(0, _INT32)),
     (Score, _int_between(1, 5)),
@@ -115,8 +151,9 @@ _CHECKS: tuple[tuple[Any, str], ...] = (
     (UtcDatetime, "{v}, {t} = _time({v})"),
 )
 
-# Model validators the route repeats, by model: each is given the event's datetimes by field.
-_AFTER: dict[type[EventBase], tuple[str, Callable[[dict[str, datetime]], bool]]] = {
+# Model validators the route repeats, by model: each is given the event's times (Unix seconds,
+# which keep the order of microsecond datetimes of 1990-2100) by field.
+_AFTER: dict[type[EventBase], tuple[str, Callable[[dict[str, float]], bool]]] = {
     OutageScheduled: ("_ends_after_start", lambda t: not t["scheduled_end"] < t["scheduled_start"]),
 }
 
@@ -154,6 +191,7 @@ def _source(cls: type[EventBase]) -> tuple[str, dict[str, Any]] | None:
     hints = get_type_hints(cls, include_extras=True)
     lines = ["def read(data):", "    get = data.get"]
     entries, nullable, times = [], [], {}
+    runs: dict[str, tuple[list[str], list[str]]] = {"event ids": ([], []), "ids": ([], [])}  # required, nullable
     constants: dict[str, Any] = {"names": frozenset(cls.model_fields), "after": after[1] if after else None}
     for i, (name, info) in enumerate(cls.model_fields.items()):
         if info.alias not in (None, name) or info.validation_alias is not None:
@@ -178,8 +216,11 @@ def _source(cls: type[EventBase]) -> tuple[str, dict[str, Any]] | None:
             lines.append(f"    {v} = get({name!r}, {info.default!r})")  # the default is checked like a value
         else:
             return None
-        check = check.format(v=v, t=t, allowed=allowed)
-        lines += [f"    if {v} is not None:", f"        {check}"] if may_be_null else [f"    {check}"]
+        if check in runs:
+            runs[check][may_be_null].append(v)
+        else:
+            check = check.format(v=v, t=t, allowed=allowed)
+            lines += [f"    if {v} is not None:", f"        {check}"] if may_be_null else [f"    {check}"]
         if may_be_null:
             nullable.append((name, v))
         if annotation is UtcDatetime:
@@ -189,12 +230,18 @@ def _source(cls: type[EventBase]) -> tuple[str, dict[str, Any]] | None:
         entries.append(f"{name!r}: {v}")
     if "occurred_at" not in times:
         return None
+    for kind, (required, may_be_null) in runs.items():
+        lines.append(f"    run = [{', '.join(required)}]" if kind == "event ids" else f"    run += [{', '.join(required)}]")
+        lines += [f"    if {v} is not None: run.append({v})" for v in may_be_null]
+        if kind == "event ids":
+            lines.append("    events = len(run)")
+    lines.append("    if not _ID_RUNS[events, len(run) - events]('\\n'.join(run)): raise _Unsure")
     lines.append("    if not names.issuperset(data) and not _plain_extras(data, names): raise _Unsure")
     if after:
         lines.append(f"    if not after({{{', '.join(f'{n!r}: {t}' for n, t in times.items())}}}): raise _Unsure")
     lines.append(f"    body = {{{', '.join(entries)}}}")
     lines += [f"    if {v} is None: del body[{name!r}]" for name, v in nullable]  # exclude_none
-    lines.append(f"    return body, {times['occurred_at']}.timestamp()")
+    lines.append(f"    return body, {times['occurred_at']}")
     return "\n".join(lines) + "\n", constants
 
 
