@@ -63,10 +63,18 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}").fullmatch
 _EVENT_ID = re.compile(r"[!-~]{1,128}").fullmatch
 # An event's event ids, then its ids, joined by newlines (a character neither may hold), and
 # matched at once against a pattern of exactly that many of each: by count of each.
-_ID_RUNS = {
-    (events, ids): re.compile("\n".join([_EVENT_ID.__self__.pattern] * events + [_ID.__self__.pattern] * ids)).fullmatch
-    for events in range(1, 3) for ids in range(9)
-}
+# Compiled when first needed: a compile costs as much as some hundred events.
+
+
+class _IdRuns(dict):
+    def __missing__(self, counts: tuple[int, int]) -> Callable[[str], Any]:
+        events, ids = counts
+        self[counts] = re.compile("\n".join([_EVENT_ID.__self__.pattern] * events
+                                             + [_ID.__self__.pattern] * ids)).fullmatch
+        return self[counts]
+
+
+_ID_RUNS = _IdRuns()
 _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])").fullmatch
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
