@@ -55,6 +55,7 @@ from .events import (
     entity_key,
     parse_event,
 )
+from .bodies import read_event
 from .warnings import DeadLetter, Metric, Notification, RiskWarning, Scope, WarningAck
 
 __all__ = [
@@ -110,5 +111,6 @@ __all__ = [
     "WarningTransition",
     "entity_key",
     "parse_event",
+    "read_event",
     "severity_rank",
 ]
