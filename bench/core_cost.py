@@ -23,7 +23,7 @@ import time
 
 import orjson
 
-from bench.mix import encode, mix
+from bench.mix import days_ago, encode, mix
 
 
 def main(argv=None) -> int:
@@ -53,7 +53,7 @@ def measure(n_events: int, seed: int = 1) -> dict:
     from service.core.engine import Engine
     from service.core.subjects import routes
 
-    events = mix(n_events, time.time() - 2 * 86400, max(n_events / 200000 * 6 * 3600, 3600), seed)
+    events = mix(n_events, days_ago(2), max(n_events / 200000 * 6 * 3600, 3600), seed)
     raws = [encode(ev) for _, _, _, ev in events]
     engine = Engine(load_rulebook(DEFAULT_RULES))
     state: dict[str, dict] = {}

@@ -23,7 +23,7 @@ BUCKETS = [
     ("state table rebuild", r"^rebuild \(.*service/app\.py"),
     ("changelog/table write (faust)", r"faust/tables/(base|table)\.py|on_key_set|_send_changelog"),
     ("engine.on_event / on_tick", r"service/core/engine\.py"),
-    ("schemas.parse_event (pydantic)", r"schemas/events\.py"),
+    ("schemas.parse_event (pydantic)", r"schemas/(events|bodies)\.py"),
     ("model_dump", r"model_dump"),
     ("json (de)serialisation", r"json/(encoder|decoder|__init__)\.py|faust/serializers|orjson"),
     ("prometheus metrics", r"prometheus_client"),
