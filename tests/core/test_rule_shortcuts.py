@@ -207,3 +207,40 @@ def test_what_rules_work_out_from_their_parameters_is_that_of_the_parameters_ask
         scale = rng.choice([60.0, 3600.0])
         assert base.offsets(levels, scale) == base._offsets(levels, scale)
         assert base.offsets(dict(levels), scale) == base._offsets(levels, scale)
+
+
+def _crossings_from_scratch(state, start, plan, until, unit):
+    """Every distinct offset sorted, and the severity reached there looked up, on every call."""
+    from service.core.deadlines import _reached
+    from service.core.warning_state import Decision
+
+    for after in sorted({d.after for d in plan}):
+        at = start + after
+        if at >= until:
+            break
+        if state.changed_at is not None and at <= state.changed_at:
+            continue
+        reached = _reached(plan, after)
+        yield Decision(reached.severity, after / unit, reached.after / unit, at)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_deadline_crossings_from_a_schedule_worked_out_once_decide_as_from_scratch(seed):
+    from service.core import deadlines
+    from service.core.deadlines import Deadline
+
+    rng = random.Random(seed)
+    lists = [[Deadline(rng.choice(["yellow", "orange", "red"]), float(rng.choice([0, 60, 600, 600, 3600, 7200])))
+              for _ in range(rng.randint(1, 5))] for _ in range(8)]
+    for _ in range(300):
+        plan = rng.choice(lists)  # the same lists again: the schedule is read from what was worked out
+        start = T0 + rng.random() * 1000
+        fast, slow = WarningState(), WarningState()
+        for until in sorted(start + rng.random() * 9000 for _ in range(rng.randint(1, 4))):
+            # the decisions as made (thresholds included), then as applied
+            assert (list(deadlines.crossings(WarningState.from_dict(fast.to_dict()), start, plan, until, 60.0))
+                    == list(_crossings_from_scratch(WarningState.from_dict(slow.to_dict()), start, plan, until, 60.0)))
+            got = apply(fast, deadlines.crossings(fast, start, plan, until, 60.0))
+            want = apply(slow, _crossings_from_scratch(slow, start, plan, until, 60.0))
+            assert got == want
+            assert fast.to_dict() == slow.to_dict()
