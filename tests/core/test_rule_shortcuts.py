@@ -244,3 +244,48 @@ def test_deadline_crossings_from_a_schedule_worked_out_once_decide_as_from_scrat
             want = apply(slow, _crossings_from_scratch(slow, start, plan, until, 60.0))
             assert got == want
             assert fast.to_dict() == slow.to_dict()
+
+
+def _overdue_at_from_scratch(self, facts, t):
+    """Every bill sorted oldest first, then the open ones past their due day kept."""
+    from service.core.rules.billing_overdue_large import DAY
+    from service.core.subjects import account
+    from service.core.timefmt import date_to_epoch
+
+    bills = facts.get("bills", {})
+    open_ = account.remaining_at(facts, t)
+    late = [b for b in account.oldest_first(bills)
+            if b in open_ and date_to_epoch(bills[b]["due_date"]) + DAY <= t]
+    return sum(open_[b] for b in late), late
+
+
+def _crossings_of_bills_from_scratch(bills, params):
+    from service.core.rules.billing_overdue_large import DAY, _new_year_after
+    from service.core.timefmt import date_to_epoch
+
+    times = set()
+    for b in bills:
+        due = date_to_epoch(b["due_date"])
+        times |= {due + DAY, due + params.overdue_days * DAY, _new_year_after(b["due_date"])}
+    return times
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overdue_large_reads_its_moments_and_open_bills_as_from_scratch(monkeypatch, seed):
+    from service.core.rules.billing_overdue_large import OverdueLarge
+
+    events = account_stream(seed)
+    fast = run_account(events)
+    rule, params = OverdueLarge(), OverdueLarge.Params(overdue_days=random.Random(seed).choice([1.0, 30.0, 45.5]))
+    facts = fast[1]["facts"]
+    rng = random.Random(seed)
+    for _ in range(200):  # the account at the end, read at moments around its bills' times
+        t = rng.choice([b["ts"] for b in facts["bills"].values()]) + rng.uniform(-40, 80) * 86400
+        assert rule.overdue_at(facts, t) == _overdue_at_from_scratch(rule, facts, t)
+    assert rule._crossings(facts["bills"].values(), params) == _crossings_of_bills_from_scratch(
+        facts["bills"].values(), params)
+    with monkeypatch.context() as m:
+        m.setattr(OverdueLarge, "overdue_at", _overdue_at_from_scratch)
+        m.setattr(OverdueLarge, "_crossings", staticmethod(_crossings_of_bills_from_scratch))
+        assert fast == run_account(events)
+
