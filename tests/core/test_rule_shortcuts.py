@@ -289,3 +289,25 @@ def test_overdue_large_reads_its_moments_and_open_bills_as_from_scratch(monkeypa
         m.setattr(OverdueLarge, "_crossings", staticmethod(_crossings_of_bills_from_scratch))
         assert fast == run_account(events)
 
+
+def _next_change_from_scratch(w, size, after):
+    times = list(map(float, w["b"]))
+    candidates = [min(filter(after.__lt__, times), default=None),
+                  min(times) + size if times else None,
+                  min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
+    return min((p for p in candidates if p is not None), default=None)
+
+
+def test_recent_events_next_change_is_the_earliest_candidate_from_scratch():
+    from service.core.rules.complaints_staff_repeat import next_change
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        size = rng.choice([600.0, 86400.0, 7 * 86400.0])
+        after = rng.choice([float("-inf"), T0 + rng.uniform(-2, 2) * size])
+        w = {"b": {repr(T0 + rng.uniform(-1, 2) * size): [] for _ in range(rng.choice([0, 1, 2, 5]))}}
+        if rng.random() < 0.5:
+            w["old"] = {str(k): [1, T0 + rng.uniform(-2, 1) * size] for k in range(rng.choice([0, 1, 3]))}
+        if rng.random() < 0.2 and w["b"]:  # a kept event exactly at `after`
+            after = float(next(iter(w["b"])))
+        assert next_change(w, size, after) == _next_change_from_scratch(w, size, after)
