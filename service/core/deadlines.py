@@ -98,8 +98,11 @@ def next_due(start: float, deadlines: list[Deadline], after: float) -> float | N
 
     Just past the crossing (the next float): at the crossing itself it is not exceeded yet.
     """
-    due = [start + d.after for d in deadlines if start + d.after >= after]
-    return math.nextafter(min(due), math.inf) if due else None
+    for offset, _, _ in worked_out(deadlines, None, _schedule):  # offsets in order: the first due is the earliest
+        at = start + offset
+        if at >= after:
+            return math.nextafter(at, math.inf)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

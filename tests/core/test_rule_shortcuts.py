@@ -311,3 +311,21 @@ def test_recent_events_next_change_is_the_earliest_candidate_from_scratch():
         if rng.random() < 0.2 and w["b"]:  # a kept event exactly at `after`
             after = float(next(iter(w["b"])))
         assert next_change(w, size, after) == _next_change_from_scratch(w, size, after)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_deadline_next_due_from_the_schedule_is_the_earliest_crossing_from_scratch(seed):
+    import math
+
+    from service.core import deadlines
+    from service.core.deadlines import Deadline
+
+    rng = random.Random(seed)
+    lists = [[Deadline(rng.choice(["yellow", "orange", "red"]), rng.choice([0.0, 0.1, 60.0, 600.0, 3600.0]))
+              for _ in range(rng.randint(1, 5))] for _ in range(8)]
+    for _ in range(2000):
+        plan = rng.choice(lists)
+        start = T0 + rng.random() * 1000
+        after = start + rng.choice([0.0, 0.1, 60.0, 600.0, 3600.0, 5000.0]) + rng.choice([0.0, -1e-7, 1e-7, 1.0])
+        due = [start + d.after for d in plan if start + d.after >= after]
+        assert deadlines.next_due(start, plan, after) == (math.nextafter(min(due), math.inf) if due else None)
