@@ -295,16 +295,22 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(EXAMPLES)), st.data())
-def test_mutated_events_give_a_model_or_a_bad_event(type_, data):
-    """Near-valid events reach the field validators, where the subtle failures are."""
+def mutated(type_: str, data) -> dict:
+    """The example of `type_` with up to three fields dropped or given an arbitrary JSON value."""
     event = dict(EXAMPLES[type_])
     for field in data.draw(st.lists(st.sampled_from(sorted(event)), max_size=3, unique=True)):
         if data.draw(st.booleans()):
             del event[field]
         else:
             event[field] = data.draw(JSON_VALUES)
+    return event
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(EXAMPLES)), st.data())
+def test_mutated_events_give_a_model_or_a_bad_event(type_, data):
+    """Near-valid events reach the field validators, where the subtle failures are."""
+    event = mutated(type_, data)
     try:
         parsed = parse_event(json.dumps(event).encode())
     except BadEvent as bad:
