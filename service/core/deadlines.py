@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 from .warning_state import RANK, Decision, Decisions, Transition, WarningState, apply
-from .worked import worked_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +47,14 @@ def crossings(
     skipping them makes re-evaluation (a redelivered event, a second tick)
     change nothing.
     """
-    for after, severity, reached_after in worked_out(deadlines, None, _schedule):
+    for after in sorted({d.after for d in deadlines}):
         at = start + after
         if at >= until:
             break
         if state.changed_at is not None and at <= state.changed_at:
             continue
-        yield Decision(severity, after / unit, reached_after / unit, at)
-
-
-def _schedule(deadlines: list[Deadline], _: None) -> list[tuple[float, str, float]]:
-    """(offset, severity reached there, that severity's offset) at each distinct offset, in order:
-    worked out once per list of deadlines (lists made from a rule's parameters, never changed)."""
-    out = []
-    for after in sorted({d.after for d in deadlines}):
         reached = _reached(deadlines, after)
-        out.append((after, reached.severity, reached.after))
-    return out
+        yield Decision(reached.severity, after / unit, reached.after / unit, at)
 
 
 def stopping(
@@ -98,11 +88,8 @@ def next_due(start: float, deadlines: list[Deadline], after: float) -> float | N
 
     Just past the crossing (the next float): at the crossing itself it is not exceeded yet.
     """
-    for offset, _, _ in worked_out(deadlines, None, _schedule):  # offsets in order: the first due is the earliest
-        at = start + offset
-        if at >= after:
-            return math.nextafter(at, math.inf)
-    return None
+    due = [start + d.after for d in deadlines if start + d.after >= after]
+    return math.nextafter(min(due), math.inf) if due else None
 
 
 @dataclass(frozen=True, slots=True)
