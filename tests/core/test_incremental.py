@@ -50,6 +50,15 @@ def _run(engine: Engine, events: list, tick_every: int, rng: random.Random) -> l
     return out
 
 
+def _three_complaints(engine: Engine, base: dict, t0: float) -> dict:
+    """District D01's state after three complaints of `base`, a second apart from `t0`."""
+    state = None
+    for i in range(3):
+        event = {"event_id": f"c{i}", "type": "complaint.received", "ts": t0 + i, **base}
+        state = engine.on_event("district:D01", state, event, t0 + i, t0 + i).state
+    return state
+
+
 def test_incremental_evaluation_decides_what_evaluating_every_rule_decides():
     events = []
     for _, _, _, event in mix(6000, 1_795_000_000.0, 6000 / 9, 3):
@@ -76,10 +85,7 @@ def test_an_event_evaluates_only_the_rules_that_observe_it_while_the_others_are_
         rule.evaluate = spy
     t0 = 1_795_000_000.0
     base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing"}
-    state = None
-    for i in range(3):
-        event = {"event_id": f"c{i}", "type": "complaint.received", "ts": t0 + i, **base}
-        state = engine.on_event("district:D01", state, event, t0 + i, t0 + i).state
+    state = _three_complaints(engine, base, t0)
     evaluated.clear()
     event = {"event_id": "c9", "type": "complaint.received", "ts": t0 + 10, **base}
     engine.on_event("district:D01", state, event, t0 + 10, t0 + 10)
@@ -155,10 +161,7 @@ def test_a_rule_evaluated_before_the_event_at_the_same_time_is_not_evaluated_aga
     rc.rule.evaluate = spy
     t0 = 1_795_000_000.0
     base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing_error"}
-    state = None
-    for i in range(3):
-        event = {"event_id": f"c{i}", "type": "complaint.received", "ts": t0 + i, **base}
-        state = engine.on_event("district:D01", state, event, t0 + i, t0 + i).state
+    state = _three_complaints(engine, base, t0)
     evaluated.clear()
     # a survey does not reach the billing-error count, but the clock moved its horizon: it is evaluated
     # before the event (the horizon moves before a late event is judged), and not again after it
