@@ -207,3 +207,125 @@ def test_what_rules_work_out_from_their_parameters_is_that_of_the_parameters_ask
         scale = rng.choice([60.0, 3600.0])
         assert base.offsets(levels, scale) == base._offsets(levels, scale)
         assert base.offsets(dict(levels), scale) == base._offsets(levels, scale)
+
+
+def _crossings_from_scratch(state, start, plan, until, unit):
+    """Every distinct offset sorted, and the severity reached there looked up, on every call."""
+    from service.core.deadlines import _reached
+    from service.core.warning_state import Decision
+
+    for after in sorted({d.after for d in plan}):
+        at = start + after
+        if at >= until:
+            break
+        if state.changed_at is not None and at <= state.changed_at:
+            continue
+        reached = _reached(plan, after)
+        yield Decision(reached.severity, after / unit, reached.after / unit, at)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_deadline_crossings_from_a_schedule_worked_out_once_decide_as_from_scratch(seed):
+    from service.core import deadlines
+    from service.core.deadlines import Deadline
+
+    rng = random.Random(seed)
+    lists = [[Deadline(rng.choice(["yellow", "orange", "red"]), float(rng.choice([0, 60, 600, 600, 3600, 7200])))
+              for _ in range(rng.randint(1, 5))] for _ in range(8)]
+    for _ in range(300):
+        plan = rng.choice(lists)  # the same lists again: the schedule is read from what was worked out
+        start = T0 + rng.random() * 1000
+        fast, slow = WarningState(), WarningState()
+        for until in sorted(start + rng.random() * 9000 for _ in range(rng.randint(1, 4))):
+            # the decisions as made (thresholds included), then as applied
+            assert (list(deadlines.crossings(WarningState.from_dict(fast.to_dict()), start, plan, until, 60.0))
+                    == list(_crossings_from_scratch(WarningState.from_dict(slow.to_dict()), start, plan, until, 60.0)))
+            got = apply(fast, deadlines.crossings(fast, start, plan, until, 60.0))
+            want = apply(slow, _crossings_from_scratch(slow, start, plan, until, 60.0))
+            assert got == want
+            assert fast.to_dict() == slow.to_dict()
+
+
+def _overdue_at_from_scratch(self, facts, t):
+    """Every bill sorted oldest first, then the open ones past their due day kept."""
+    from service.core.rules.billing_overdue_large import DAY
+    from service.core.subjects import account
+    from service.core.timefmt import date_to_epoch
+
+    bills = facts.get("bills", {})
+    open_ = account.remaining_at(facts, t)
+    late = [b for b in account.oldest_first(bills)
+            if b in open_ and date_to_epoch(bills[b]["due_date"]) + DAY <= t]
+    return sum(open_[b] for b in late), late
+
+
+def _crossings_of_bills_from_scratch(bills, params):
+    from service.core.rules.billing_overdue_large import DAY, _new_year_after
+    from service.core.timefmt import date_to_epoch
+
+    times = set()
+    for b in bills:
+        due = date_to_epoch(b["due_date"])
+        times |= {due + DAY, due + params.overdue_days * DAY, _new_year_after(b["due_date"])}
+    return times
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overdue_large_reads_its_moments_and_open_bills_as_from_scratch(monkeypatch, seed):
+    from service.core.rules.billing_overdue_large import OverdueLarge
+
+    events = account_stream(seed)
+    fast = run_account(events)
+    rule, params = OverdueLarge(), OverdueLarge.Params(overdue_days=random.Random(seed).choice([1.0, 30.0, 45.5]))
+    facts = fast[1]["facts"]
+    rng = random.Random(seed)
+    for _ in range(200):  # the account at the end, read at moments around its bills' times
+        t = rng.choice([b["ts"] for b in facts["bills"].values()]) + rng.uniform(-40, 80) * 86400
+        assert rule.overdue_at(facts, t) == _overdue_at_from_scratch(rule, facts, t)
+    assert rule._crossings(facts["bills"].values(), params) == _crossings_of_bills_from_scratch(
+        facts["bills"].values(), params)
+    with monkeypatch.context() as m:
+        m.setattr(OverdueLarge, "overdue_at", _overdue_at_from_scratch)
+        m.setattr(OverdueLarge, "_crossings", staticmethod(_crossings_of_bills_from_scratch))
+        assert fast == run_account(events)
+
+
+def _next_change_from_scratch(w, size, after):
+    times = list(map(float, w["b"]))
+    candidates = [min(filter(after.__lt__, times), default=None),
+                  min(times) + size if times else None,
+                  min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
+    return min((p for p in candidates if p is not None), default=None)
+
+
+def test_recent_events_next_change_is_the_earliest_candidate_from_scratch():
+    from service.core.rules.complaints_staff_repeat import next_change
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        size = rng.choice([600.0, 86400.0, 7 * 86400.0])
+        after = rng.choice([float("-inf"), T0 + rng.uniform(-2, 2) * size])
+        w = {"b": {repr(T0 + rng.uniform(-1, 2) * size): [] for _ in range(rng.choice([0, 1, 2, 5]))}}
+        if rng.random() < 0.5:
+            w["old"] = {str(k): [1, T0 + rng.uniform(-2, 1) * size] for k in range(rng.choice([0, 1, 3]))}
+        if rng.random() < 0.2 and w["b"]:  # a kept event exactly at `after`
+            after = float(next(iter(w["b"])))
+        assert next_change(w, size, after) == _next_change_from_scratch(w, size, after)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_deadline_next_due_from_the_schedule_is_the_earliest_crossing_from_scratch(seed):
+    import math
+
+    from service.core import deadlines
+    from service.core.deadlines import Deadline
+
+    rng = random.Random(seed)
+    lists = [[Deadline(rng.choice(["yellow", "orange", "red"]), rng.choice([0.0, 0.1, 60.0, 600.0, 3600.0]))
+              for _ in range(rng.randint(1, 5))] for _ in range(8)]
+    for _ in range(2000):
+        plan = rng.choice(lists)
+        start = T0 + rng.random() * 1000
+        after = start + rng.choice([0.0, 0.1, 60.0, 600.0, 3600.0, 5000.0]) + rng.choice([0.0, -1e-7, 1e-7, 1.0])
+        due = [start + d.after for d in plan if start + d.after >= after]
+        assert deadlines.next_due(start, plan, after) == (math.nextafter(min(due), math.inf) if due else None)

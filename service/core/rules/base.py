@@ -29,6 +29,7 @@ from .. import deadlines
 from ..deadlines import Deadline
 from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
 from ..windows import Count, Mean, Ratio, Sum, Window, samples, window
+from ..worked import worked_out
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
@@ -77,23 +78,6 @@ def offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
 
 def _offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
     return [Deadline(s, v * scale) for s, v in levels.items()]
-
-
-_WORKED_OUT: dict[tuple[int, Any, Any], tuple[Any, Any]] = {}
-WORKED_OUT_KEPT = 4096
-
-
-def worked_out(source: Any, arg: Any, make) -> Any:
-    """make(source, arg), made once for each (source, arg): for what rules derive from their parameters
-    (frozen once the rule book is loaded) on every evaluation. `source` is held with what was made,
-    so its id names no other object while the entry is kept."""
-    key = (id(source), arg, make)
-    found = _WORKED_OUT.get(key)
-    if found is None or found[0] is not source:
-        if len(_WORKED_OUT) >= WORKED_OUT_KEPT:
-            _WORKED_OUT.clear()
-        found = _WORKED_OUT[key] = (source, make(source, arg))
-    return found[1]
 
 
 @dataclass
