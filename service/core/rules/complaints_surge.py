@@ -147,9 +147,9 @@ class SurgeRule(Rule):
         quiet = None  # (end, count) of a period decided quietly, without a baseline, and that moved nothing
         i, n_points = 0, len(points)
         while i < n_points:
-            at, early, end = points[i]
+            at, is_early, end = points[i]
             i += 1
-            if early:
+            if is_early:
                 quiet = None
                 if not early_ready(rstate, end):
                     continue

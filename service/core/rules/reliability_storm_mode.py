@@ -112,9 +112,9 @@ class ReliabilityStormMode(SurgeRule):
             return known[0], known[1]
         i, n_points = 0, len(points)
         while i < n_points:
-            at, early, end = points[i]
+            at, is_early, end = points[i]
             i += 1
-            if early:
+            if is_early:
                 quiet = None
                 if not early_ready(rstate, end):
                     continue
