@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 from .warning_state import RANK, Decision, Decisions, Transition, WarningState, apply
+from .worked import worked_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +48,23 @@ def crossings(
     skipping them makes re-evaluation (a redelivered event, a second tick)
     change nothing.
     """
-    for after in sorted({d.after for d in deadlines}):
+    for after, severity, reached_after in worked_out(deadlines, None, _schedule):
         at = start + after
         if at >= until:
             break
         if state.changed_at is not None and at <= state.changed_at:
             continue
+        yield Decision(severity, after / unit, reached_after / unit, at)
+
+
+def _schedule(deadlines: list[Deadline], _: None) -> list[tuple[float, str, float]]:
+    """(offset, severity reached there, that severity's offset) at each distinct offset, in order:
+    worked out once per list of deadlines (lists made from a rule's parameters, never changed)."""
+    out = []
+    for after in sorted({d.after for d in deadlines}):
         reached = _reached(deadlines, after)
-        yield Decision(reached.severity, after / unit, reached.after / unit, at)
+        out.append((after, reached.severity, reached.after))
+    return out
 
 
 def stopping(
@@ -88,8 +98,11 @@ def next_due(start: float, deadlines: list[Deadline], after: float) -> float | N
 
     Just past the crossing (the next float): at the crossing itself it is not exceeded yet.
     """
-    due = [start + d.after for d in deadlines if start + d.after >= after]
-    return math.nextafter(min(due), math.inf) if due else None
+    for offset, _, _ in worked_out(deadlines, None, _schedule):  # offsets in order: the first due is the earliest
+        at = start + offset
+        if at >= after:
+            return math.nextafter(at, math.inf)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

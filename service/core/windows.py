@@ -240,12 +240,37 @@ class Window:
         last_closed = self.bucket_of(now - self.lateness)
         if last_closed - base > (math.ceil(self.size / self.step) + 1) * self.step:
             return self._ends_skipping_empty(state, base, last_closed)
+        step = self.step
+        span = self._whole_steps(base, last_closed)
+        if span is not None:
+            return [base + k * step for k in range(1, span + 1)]
         ends = []
-        e = base + self.step
+        e = base + step
         while e <= last_closed:
             ends.append(e)
-            e += self.step
+            e += step
         return ends
+
+    def due_span(self, state: dict, now: float) -> tuple[float, int] | None:
+        """(first, n) when the due ends are exactly first + k * step for k < n (whole seconds, no
+        stretch skipped), as `due_ends` would list them; None when only `due_ends` can tell."""
+        base = self._base(state)
+        if base is None or math.isinf(now):
+            return None
+        last_closed = self.bucket_of(now - self.lateness)
+        if last_closed - base > (math.ceil(self.size / self.step) + 1) * self.step:
+            return None
+        span = self._whole_steps(base, last_closed)
+        return None if span is None else (base + self.step, span)
+
+    def _whole_steps(self, base: float, last_closed: float) -> int | None:
+        """How many ends base + k * step (k >= 1) are at or before `last_closed`, when all are whole
+        seconds: then base + k * step is exactly the sum of k steps. None otherwise."""
+        step = self.step
+        if (float(base).is_integer() and float(step).is_integer() and float(last_closed).is_integer()
+                and abs(last_closed) < 2 ** 52):
+            return max(int((last_closed - base) // step), 0)
+        return None
 
     def _ends_skipping_empty(self, state: dict, base: float, last_closed: float) -> list[float]:
         starts = sorted(map(float, state["b"]))

@@ -29,6 +29,7 @@ from .. import deadlines
 from ..deadlines import Deadline
 from ..warning_state import RANK, SEVERITIES, Decision, Decisions, Transition, WarningState
 from ..windows import Count, Mean, Ratio, Sum, Window, samples, window
+from ..worked import worked_out
 
 MIN = 60.0
 EVIDENCE = 20  # event ids a warning carries, as the contract allows
@@ -70,7 +71,12 @@ class AreaLimits(RuleParams):
 
 
 def offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
-    """Deadlines from a severity map in some unit (minutes, hours) scaled to seconds."""
+    """Deadlines from a severity map in some unit (minutes, hours) scaled to seconds (a list made once
+    per map of a rule's parameters and scale: callers read it, never change it)."""
+    return worked_out(levels, scale, _offsets)
+
+
+def _offsets(levels: dict[str, float], scale: float) -> list[Deadline]:
     return [Deadline(s, v * scale) for s, v in levels.items()]
 
 
@@ -272,6 +278,47 @@ def slid(w: Window, state: dict, agg, unmerge, previous: tuple[float, Any] | Non
     if leaving is not None:
         total = unmerge(total, leaving)
     return total
+
+
+class EndPoints:
+    """The points (end, 0, end) of the window ends first + k * step, k < n (whole seconds), made as
+    they are read: a run of quiet ends is leapt over without listing it."""
+
+    __slots__ = ("first", "step", "n")
+
+    def __init__(self, first: float, n: int, step: float):
+        self.first, self.n, self.step = first, n, step
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> tuple[float, int, float]:
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        end = self.first + k * self.step
+        return end, 0, end
+
+
+def leap(points: list[tuple[float, int, float]], i: int, end: float, step: float,
+         blocked: set[float]) -> tuple[int, float]:
+    """Over a run of window ends that change nothing: (index, end) of the last of `points[i:]` reached
+    from `end` one step at a time without passing a time of `blocked` (where, as an end, a bucket
+    would enter or leave the window at the next step); (i, end) as they are when unsure.
+
+    `points[i:]` must hold window ends only (no early moments). Whole-second ends only: then the
+    ends are consecutive when the last is as many steps after `end` as there are of them.
+    """
+    if not (float(end).is_integer() and float(step).is_integer()) or i >= len(points):
+        return i, end
+    limit = min((b for b in blocked if b >= end), default=math.inf)
+    j = bisect.bisect_right(points, limit, lo=i, key=_first) - 1
+    if j >= i and points[j][2] - end == (j - i + 1) * step:
+        return j + 1, points[j][2]
+    return i, end
+
+
+def _first(point: tuple) -> float:
+    return point[0]
 
 
 def note_latest(rstate: dict, w: Window, ts: float, value: float = 1.0) -> None:
@@ -517,14 +564,22 @@ class WindowRule(Rule):
         raise_, clear = self.levels(facts, params)
         # Window ends in time order, and for a growing statistic the moments a raise was
         # already certain (early_points), each before the end of its own window.
-        points = [(end, 0, end) for end in w.due_ends(rstate["w"], now)]
-        if self.grows(params):
-            points = sorted(points + [(at, 1, end) for at, end in early_points(rstate, w, rstate["w"], w.size, now)])
+        early_too = self.grows(params)
+        span = None if early_too else w.due_span(rstate["w"], now)
+        points = (EndPoints(*span, w.step) if span is not None
+                  else [(end, 0, end) for end in w.due_ends(rstate["w"], now)])
+        if early_too:
+            early_too = early_points(rstate, w, rstate["w"], w.size, now)
+            points = sorted(points + [(at, 1, end) for at, end in early_too])
         # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
         unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
         previous = None
         same = None  # the window's state when the end before it changed nothing: the same state does it again
-        for at, early, end in points:
+        buckets, step, size = rstate["w"]["b"], w.step, w.size
+        i, n_points = 0, len(points)
+        while i < n_points:
+            at, early, end = points[i]
+            i += 1
             if early:
                 same = None
                 if not early_ready(rstate, end):
@@ -555,6 +610,21 @@ class WindowRule(Rule):
             if state is same and ws.status != "pending":
                 # Nothing entered or left the window since the end before, which moved nothing (the
                 # warning neither changed nor waits out a `for`): this end decides the same, to the same end.
+                # So do the ends right after it that slide the same state (the next step, no bucket
+                # entering or leaving, no early raise between, none at or before a raise made early).
+                if unmerge is not None and "lifted" not in rstate and i < n_points:
+                    # bucket starts as numbers: an end found here may be no key (a key written as an
+                    # int), which only stops the run early; a key is always found
+                    starts = set(map(float, buckets))
+                    if not early_too:  # ends only: leap to the last one before a bucket enters or leaves
+                        i, end = leap(points, i, end, step, starts | {s + size for s in starts})
+                    while i < n_points:
+                        _, early_next, following = points[i]
+                        if early_next or following != end + step or end in starts or end - size in starts:
+                            break
+                        end = following
+                        i += 1
+                    previous = (end, state)
                 rstate["w"]["evaluated"] = end
                 continue
             same = None

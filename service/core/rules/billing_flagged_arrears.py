@@ -70,17 +70,18 @@ class AccountTimeline(Rule):
         lo = max(rstate.get("until") if rstate.get("until") is not None else NEG_INF,
                  ws.changed_at if ws.changed_at is not None else NEG_INF)
         moments = sorted(self.moments(facts, params))
+        target_at = once_each(lambda m, current: self.target_at(facts, m, current, params))
         for m in moments:
             if lo < m <= until:
-                yield self._decision(self.target_at(facts, m, _current(ws), params), m)
+                yield self._decision(target_at(m, _current(ws)), m)
         if until > NEG_INF:
             # A late event can change the past; move to the present condition,
             # stamped when it began (never before the last published change).
-            target = self.target_at(facts, until, _current(ws), params)
+            target = target_at(until, _current(ws))
             if target[0] != _current(ws):
                 since = until
                 for m in reversed([m for m in moments if m <= until]):
-                    if self.target_at(facts, m, _current(ws), params)[0] != target[0]:
+                    if target_at(m, _current(ws))[0] != target[0]:
                         break
                     since = m
                 yield self._decision(target, max(since, ws.changed_at if ws.changed_at is not None else NEG_INF))
@@ -109,6 +110,21 @@ class AccountTimeline(Rule):
         ids += [bills[b]["event_id"] for b in account.oldest_first(bills)
                 if bills[b]["amount_cents"] > bills[b]["paid_cents"] and bills[b]["ts"] <= at]
         return ids[:20]
+
+
+def once_each(target_at):
+    """`target_at(moment, current severity)` working each pair out once: an evaluation asks for the
+    moment of the event it follows twice (its decision, then the present condition), and the facts
+    stay as they are while it runs."""
+    known: dict[tuple[float, str | None], tuple] = {}
+
+    def remembered(m: float, current: str | None) -> tuple[str | None, float, float]:
+        found = known.get((m, current))
+        if found is None:
+            found = known[m, current] = target_at(m, current)
+        return found
+
+    return remembered
 
 
 def _current(ws: WarningState) -> str | None:

@@ -45,6 +45,13 @@ def _new_year_after(due_date: str) -> float:
     return datetime(int(due_date[:4]) + 1, 1, 1, tzinfo=UTC).timestamp()
 
 
+@functools.lru_cache(maxsize=4096)
+def _bill_crossings(due_date: str, overdue_days: float) -> tuple[float, float, float]:
+    """A bill's moments: its due day over, `overdue_days` past its due day, the new year after it."""
+    due = date_to_epoch(due_date)
+    return due + DAY, due + overdue_days * DAY, _new_year_after(due_date)
+
+
 class OverdueLarge(AccountTimeline):
     threshold = ("reached: raised when a bill is `overdue_days` past its due day and the overdue amount is >= "
                  "`min_amount` (orange: >= `year_crossing_min_amount` across a calendar year)")
@@ -76,16 +83,18 @@ class OverdueLarge(AccountTimeline):
     def _crossings(bills, params: Params) -> set[float]:
         times = set()
         for b in bills:
-            due = date_to_epoch(b["due_date"])
-            times |= {due + DAY, due + params.overdue_days * DAY, _new_year_after(b["due_date"])}
+            times.update(_bill_crossings(b["due_date"], params.overdue_days))
         return times
 
     def overdue_at(self, facts: dict, t: float) -> tuple[int, list[str]]:
         """(overdue cents, open overdue bill ids oldest first) at `t`."""
         bills = facts.get("bills", {})
         open_ = account.remaining_at(facts, t)
-        late = [b for b in account.oldest_first(bills)
-                if b in open_ and date_to_epoch(bills[b]["due_date"]) + DAY <= t]
+        if not open_:
+            return 0, []
+        # the open bills past their due day, oldest first (the order of account.oldest_first)
+        late = sorted((b for b in open_ if date_to_epoch(bills[b]["due_date"]) + DAY <= t),
+                      key=lambda b: (bills[b]["due_date"], bills[b]["period"], b))
         return sum(open_[b] for b in late), late
 
     def target_at(self, facts, t, current, params: Params):

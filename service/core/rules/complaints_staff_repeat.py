@@ -75,6 +75,24 @@ class RecentParams(RuleParams):
         return self
 
 
+def next_change(w: dict, size: float, after: float) -> float | None:
+    """The first time after `after` at which the value can change, when every kept event is after
+    `after - size`: the earliest of a kept event after `after`, the oldest kept event leaving, and
+    a tally leaving (None: none)."""
+    nxt = None
+    if w["b"]:
+        times = list(map(float, w["b"]))
+        oldest = min(times)
+        entering = oldest if oldest > after else min(filter(after.__lt__, times), default=None)
+        nxt = oldest + size if entering is None else min(entering, oldest + size)
+    old = w.get("old")
+    if old:
+        leaving = min((n + size for _, n in old.values() if n + size > after), default=None)
+        if leaving is not None:
+            nxt = leaving if nxt is None else min(nxt, leaving)
+    return nxt
+
+
 class RecentEventsRule(Rule):
     """Events (or distinct labels of events) in the window (t - window, t], decided at change points."""
 
@@ -139,12 +157,7 @@ class RecentEventsRule(Rule):
         if not moves or decided is not None:
             # only the next change point is needed (as _change_points: every kept event is after
             # `decided - size`, so it leaves after `decided`)
-            after = float("-inf") if decided is None else decided
-            times = list(map(float, w["b"]))
-            candidates = [min(filter(after.__lt__, times), default=None),
-                          min(times) + size if times else None,
-                          min((n + size for _, n in w.get("old", {}).values() if n + size > after), default=None)]
-            nxt = min((p for p in candidates if p is not None), default=None)
+            nxt = next_change(w, size, float("-inf") if decided is None else decided)
             if not moves or nxt is None or nxt > horizon:
                 # Nothing to decide: an event between two ticks, or a horizon that passes no change
                 # point. Then no kept event leaves the window or becomes decided, so the pruning and

@@ -37,8 +37,9 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import (MIN, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise, early_ready,
-                   forget_decided, held_until, lifts, note_latest, scope_of, target_severity, wake)
+from .base import (MIN, EndPoints, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise,
+                   early_ready, forget_decided, held_until, leap, lifts, note_latest, scope_of, target_severity,
+                   wake, worked_out)
 
 EVIDENCE_KEPT = 20
 SERVICE_EVENTS = frozenset({"complaint.received", "survey.completed", "meter.alarm"})
@@ -75,8 +76,7 @@ class SurgeParams(WindowParams):
 
     def store(self) -> Window:
         """The buckets kept: the counted period and the baseline periods before it."""
-        return window((self.periods() + 1) * self.window_minutes * MIN, self.step_minutes * MIN,
-                      self.lateness_minutes * MIN)
+        return worked_out(self, "store", _store)
 
 
 class SurgeRule(Rule):
@@ -139,11 +139,18 @@ class SurgeRule(Rule):
             return kept
         observed_from = store.bucket_of(rstate["since"])
         # The period ends due, and the moments a raise was already certain (a count only grows: base.early_points)
-        points = sorted([(end, 0, end) for end in store.due_ends(w, now)]
-                        + [(at, 1, end) for at, end in
-                           early_points(rstate, store, w, params.window_minutes * MIN, now)])
-        for at, early, end in points:
-            if early:
+        early = early_points(rstate, store, w, params.window_minutes * MIN, now)
+        span = None if early else store.due_span(w, now)
+        points = EndPoints(*span, store.step) if span is not None else sorted(
+            [(end, 0, end) for end in store.due_ends(w, now)] + [(at, 1, end) for at, end in early])
+        period = params.window_minutes * MIN
+        quiet = None  # (end, count) of a period decided quietly, without a baseline, and that moved nothing
+        i, n_points = 0, len(points)
+        while i < n_points:
+            at, is_early, end = points[i]
+            i += 1
+            if is_early:
+                quiet = None
                 if not early_ready(rstate, end):
                     continue
                 full = Count.result(params.window().aggregate(w, Count, end))
@@ -155,16 +162,33 @@ class SurgeRule(Rule):
 
                 yield from early_raise(rstate, store, end, now, ws, judge, params.for_minutes * MIN, after_ends=True)
                 continue
-            if before_lift(rstate, end):
-                w["evaluated"] = end  # it describes a moment before a raise already made
-                continue
-            count = Count.result(params.window().aggregate(w, Count, end))
-            current = ws.severity if ws.status == "firing" else None
-            target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
-            yield Decision(target, count, threshold, end, for_seconds=params.for_minutes * MIN)
+            if quiet is not None and "lifted" not in rstate and unmoved(
+                    starts := set(map(float, w["b"])), quiet[0], end, store.step, period):
+                # The period slid a step with no complaint entering or leaving it, after a quiet period
+                # that left the warning as it was: this end decides the same, to the same end, and so do
+                # the ends after it while that holds.
+                if not early:  # ends only: leap to the last one before a complaint enters or leaves
+                    i, end = leap(points, i, end, store.step, starts | {s + period for s in starts})
+                while i < n_points and not points[i][1] and unmoved(starts, end, points[i][2], store.step, period):
+                    end = points[i][2]
+                    i += 1
+                quiet = (end, quiet[1])
+            else:
+                quiet = None
+                if before_lift(rstate, end):
+                    w["evaluated"] = end  # it describes a moment before a raise already made
+                    continue
+                count = Count.result(params.window().aggregate(w, Count, end))
+                current = ws.severity if ws.status == "firing" else None
+                target, threshold = self.decide(count, current, w["b"], end, observed_from, params)
+                moved = yield Decision(target, count, threshold, end, for_seconds=params.for_minutes * MIN)
+                if (moved is None and current is None and count < params.min_samples and ws.status == "inactive"
+                        and ws.value == count):
+                    quiet = (end, count)  # judged without a baseline: the same count decides the same
             w["evaluated"] = end
-            # Evidence: the counted events of the window just decided, and later ones.
-            rstate["ids"] = [x for x in rstate.get("ids", []) if x[0] >= end - params.window_minutes * MIN]
+            # Evidence: the counted events of the window just decided, and later ones (the cut only
+            # moves forward: after a run of ends, that of the last).
+            rstate["ids"] = [x for x in rstate.get("ids", []) if x[0] >= end - period]
         if points and w["evaluated"] is not None:
             store.mark_evaluated(w, w["evaluated"])  # the buckets no later end needs go once
             forget_decided(rstate, store, w)
@@ -199,6 +223,21 @@ class SurgeRule(Rule):
 
     def identity(self, facts):
         return {"district_id": facts["district_id"]}
+
+
+def _store(params: SurgeParams, _) -> Window:
+    return window((params.periods() + 1) * params.window_minutes * MIN, params.step_minutes * MIN,
+                  params.lateness_minutes * MIN)
+
+
+def unmoved(starts: set[float], before: float, end: float, step: float, size: float) -> bool:
+    """Whether the window of `size` ending at `end`, one step after `before`, holds what that one held:
+    no bucket enters it, none leaves it (bucket starts whole steps apart, so one can enter, one leave).
+    `starts`: the bucket starts as numbers (a key written as an int is found where the window would
+    not find it: that only says no)."""
+    if end != before + step or not step.is_integer() or before % step or size % step:
+        return False
+    return before not in starts and before - size not in starts
 
 
 def needed(threshold: float) -> int:

@@ -28,8 +28,8 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import (DAY, MIN, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
-                   held_until, lifts, scope_of, wake)
+from .base import (DAY, MIN, EndPoints, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
+                   held_until, leap, lifts, scope_of, wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
@@ -97,11 +97,25 @@ class ReliabilityStormMode(SurgeRule):
         # The hour ends due, and the moments a declaration was already certain: both signs only
         # grow as outages arrive inside their windows (base.early_points), so storm mode is
         # declared at the outage that makes it so, not at the end of its step.
-        points = sorted([(end, 0, end) for end in store.due_ends(rstate["w"], now)]
-                        + [(at, 1, end) for at, end in
-                           early_points(rstate, store, rstate["w"], params.customers().size, now)])
-        for at, early, end in points:
-            if early:
+        early = early_points(rstate, store, rstate["w"], params.customers().size, now)
+        span = None if early else store.due_span(rstate["w"], now)
+        points = EndPoints(*span, store.step) if span is not None else sorted(
+            [(end, 0, end) for end in store.due_ends(rstate["w"], now)] + [(at, 1, end) for at, end in early])
+        quiet = None  # (end, count) of an hour decided quietly, without a baseline, and that moved nothing
+        known: list = []
+
+        def starts() -> tuple[set[float], set[float]]:
+            """The bucket starts of the hours' store and of the days' (numbers: see _unmoved)."""
+            if not known:  # the buckets stay as they are while the ends are decided
+                known.extend((set(map(float, rstate["w"]["b"])), set(map(float, rstate["c"]["b"]))
+                              | set(map(float, rstate["n"]["b"]))))
+            return known[0], known[1]
+        i, n_points = 0, len(points)
+        while i < n_points:
+            at, is_early, end = points[i]
+            i += 1
+            if is_early:
+                quiet = None
                 if not early_ready(rstate, end):
                     continue
 
@@ -112,10 +126,31 @@ class ReliabilityStormMode(SurgeRule):
 
                 yield from early_raise(rstate, store, end, now, ws, judge, after_ends=True)
                 continue
-            if not before_lift(rstate, end):  # else it describes a moment before the declaration
+            if quiet is not None and "lifted" not in rstate and self._unmoved(starts(), quiet[0], end, params):
+                # The hour and the day slid a step with no outage entering or leaving either, after a
+                # quiet hour that left the warning as it was: this end decides the same, to the same end,
+                # and so do the ends after it while that holds.
+                if not early:  # ends only: leap to the last one before an outage enters or leaves
+                    hours, days = starts()
+                    hour = params.window_minutes * MIN
+                    i, end = leap(points, i, end, store.step,
+                                  hours | days | {s + hour for s in hours} | {s + DAY for s in days})
+                while i < n_points and not points[i][1] and self._unmoved(starts(), end, points[i][2], params):
+                    end = points[i][2]
+                    i += 1
+                quiet = (end, quiet[1])
+            elif not before_lift(rstate, end):  # else it describes a moment before the declaration
+                quiet = None
                 target, count, threshold, share = self.judge(facts, rstate, ws, end, params)
-                yield Decision(target, count, threshold, end)
+                if (target is None and ws.status == "inactive" and count < params.min_samples
+                        and share < params.customer_share_raise):
+                    quiet = (end, count)  # judged without a baseline: the same count decides the same
+                moved = yield Decision(target, count, threshold, end)
                 rstate["share"] = round(share, 4)
+                if moved is not None or ws.status != "inactive" or ws.value != count:
+                    quiet = None
+            else:
+                quiet = None
             rstate["w"]["evaluated"] = rstate["c"]["evaluated"] = rstate["n"]["evaluated"] = end
         if points and rstate["w"]["evaluated"] is not None:
             last = rstate["w"]["evaluated"]  # the buckets no later end needs go once
@@ -125,6 +160,19 @@ class ReliabilityStormMode(SurgeRule):
             forget_decided(rstate, store, rstate["w"])
         running = bool(rstate["w"]["b"]) or ws.status != "inactive"
         return Evaluation(wake_at=wake(store.next_due(rstate["w"]), rstate) if running else None, running=running)
+
+    @staticmethod
+    def _unmoved(starts: tuple[set[float], set[float]], before: float, end: float, params: Params) -> bool:
+        """Whether the window ends `end`, one step after `before`, count what `before` counted: no
+        bucket enters the hour or the day, none leaves them. `starts`: the bucket starts of the hours
+        and of the days, as numbers (a key written as an int is found where its window would not
+        find it: that only says no)."""
+        step, hour = params.step_minutes * MIN, params.window_minutes * MIN
+        # one bucket start enters and one leaves each window only when all of them are whole steps apart
+        if end != before + step or not step.is_integer() or before % step or hour % step or DAY % step:
+            return False
+        hours, days = starts
+        return not (before in hours or before in days or before - hour in hours or before - DAY in days)
 
     def judge(self, facts, rstate, ws, end: float, params: Params,
               less: tuple[int, float] = (0, 0.0)) -> tuple[str | None, float, float, float]:

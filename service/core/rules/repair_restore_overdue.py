@@ -11,6 +11,7 @@ from pydantic import Field
 
 from ..deadlines import Deadline
 from ..warning_state import Transition
+from ..worked import worked_out
 from .base import HOUR, AreaLimits, DeadlineRule, RuleParams, SeverityMap, scope_of
 
 
@@ -18,6 +19,11 @@ class Params(RuleParams):
     limit_hours: AreaLimits = Field(default_factory=lambda: AreaLimits(urban=3, rural=4, remote=6))
     levels: SeverityMap = Field(default_factory=lambda: {"yellow": 0.8, "orange": 1.0})
     red_hours: float = Field(12.0, gt=0)
+
+
+def _deadlines(params: Params, area_type: str | None) -> list[Deadline]:
+    limit = params.limit_hours.of(area_type) * HOUR
+    return [Deadline(s, f * limit) for s, f in params.levels.items()] + [Deadline("red", params.red_hours * HOUR)]
 
 
 class RepairRestoreOverdue(DeadlineRule):
@@ -41,8 +47,8 @@ class RepairRestoreOverdue(DeadlineRule):
         return None if start is None else (start, facts.get("completed_at"))
 
     def deadlines(self, facts, params: Params):
-        limit = params.limit_hours.of(facts.get("area_type")) * HOUR
-        return [Deadline(s, f * limit) for s, f in params.levels.items()] + [Deadline("red", params.red_hours * HOUR)]
+        # one list per parameters and area type: callers read it, never change it
+        return worked_out(params, facts.get("area_type"), _deadlines)
 
     def identity(self, facts):
         return {"ticket_id": facts["ticket_id"]}
