@@ -213,12 +213,14 @@ class Shell:
         await self.apply(key, partition, result, batch)
 
     async def on_input(self, keys: Iterable[str], event: dict, ts: float, batch: Batch) -> None:
-        """A validated input event: to each of its subjects (service/core/subjects routes).
+        """A validated input event: to each of its subjects (service/core/subjects routes) it can change
+        anything at (Engine.reaches: not to a staff member while no staff rule is on).
 
         A subject that cannot take it (StateTooLarge, a bug) raises: the caller dead-letters
         the input message itself, as it came. Events derived from it fail one by one."""
         for key in keys:
-            await self._deliver(key, ts, event, batch)
+            if self.engine.reaches(key, event["type"]):
+                await self._deliver(key, ts, event, batch)
 
     async def on_events(self, source: Any, items: list[list], batch: Batch) -> None:
         """A work record: events derived or forwarded by another partition, each dead-lettered alone if it fails."""

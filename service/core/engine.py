@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from . import subjects
+from .clock import AGGREGATE_KINDS
 from .fingerprint import DIGEST_CHARS, fingerprint, id_digest, remembers, warning_id
 from .notify import STATE_BUDGET_BYTES
 from .reference import District, reference_facts
@@ -154,6 +155,8 @@ class Engine:
         self._observing: dict[tuple[str, str], list[RuleConfig]] = {}
         for kind, rcs in rulebook.by_subject.items():
             for rc in rcs:
+                if not (rc.enabled or any(rc.district_enabled.values())):
+                    continue  # a rule off everywhere keeps no windows: enabled again, it starts afresh
                 for event_type in rc.rule.observes:
                     self._observing.setdefault((kind, event_type), []).append(rc)
         # (kind, event type) -> (the ids of the rules an event reaches, the ids of those it leaves quiet
@@ -259,7 +262,10 @@ class Engine:
         result = self._evaluate(state, now, own_event_ts=own, reached=reached, unmoved=unmoved)
         if early is not None and (early.warnings or early.stats):
             result.warnings[:0], result.stats[:0] = early.warnings, early.stats
-        result.derived = subjects.derive(kind, facts)
+        derived = subjects.derive(kind, facts)
+        if derived:
+            derived = [d for d in derived if self.reaches(d[0], d[1]["type"])]
+        result.derived = derived
         result.late = late
         if kind == "outage" and facts.get("kind") == "unplanned" and event["type"] in (
                 "outage.started", "outage.notice_published"):
@@ -267,6 +273,13 @@ class Engine:
             if start is not None and notice is not None and facts.get("district_id"):
                 result.stats.append(("notice_delay_minutes", facts["district_id"], max(notice - start, 0) / 60))
         return result
+
+    def reaches(self, key: str, event_type: str) -> bool:
+        """Whether an event of the type can change anything at `key`: at a ticket, outage or account (their
+        facts) always; at a district, feeder or staff member, whose facts are only its context, only when a
+        rule that is on there observes the type (with every rule on, always)."""
+        kind = kind_of(key)
+        return kind not in AGGREGATE_KINDS or (kind, event_type) in self._observing
 
     def _reached(self, kind: str, event_type: str) -> tuple[frozenset[str], frozenset[str]]:
         """The rules an event of a type reaches: those observing it, and those deciding from the facts
