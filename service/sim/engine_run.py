@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from schemas.events import parse_event
+from schemas import read_event
 
 from ..batch import Batch
 from ..core.engine import Engine
@@ -67,9 +67,7 @@ class EngineRun:
     # --- input --------------------------------------------------------------------
 
     def send(self, event: dict) -> None:
-        parsed = parse_event(json.dumps(event).encode())  # what the shell's ingest does
-        body = parsed.model_dump(mode="json", exclude_none=True)
-        ts = parsed.occurred_at.timestamp()
+        body, ts = read_event(json.dumps(event).encode())  # what the shell's ingest does
         self.advance(math.floor(ts / self.tick) * self.tick)
         self.events += 1
         self._step(lambda batch: self.shell.on_input(routes(body), body, ts, batch))
