@@ -369,7 +369,10 @@ def early_points(rstate: dict, w: Window, state: dict, size: float, now: float) 
         else:
             candidates.update((repr(touched + i * w.step), touched + i * w.step) for i in range(steps))
     if held_from is not None:  # and every bucket from the first one that held an event
-        candidates.update((key, float(key)) for key in latest if float(key) >= held_from)
+        for key in latest:
+            start = float(key)
+            if start >= held_from:
+                candidates[key] = start
     held: list[tuple[float, float]] = []  # (event time, bucket) the clock has not reached
     for key, start in candidates.items():
         end = start + w.step
