@@ -134,8 +134,7 @@ def test_surge_rules_evaluated_in_batches_decide_as_when_every_end_is_judged(mon
                                                                              make_event):
     """Evaluated after several events at once, with events dated on step boundaries: a run of quiet
     ends may then be followed by the moment an event at a bucket's very start made a raise certain,
-    which a leap over the run must not pass (the BC Hydro replay through the broker stamped two
-    storm-mode raises a step late when it did)."""
+    which a leap over the run must not pass."""
     events = stream(seed, make_event, n=600, on_steps=0.5)
     fast = drive(rule, params, events, every)
     assert fast == judged_every_end(monkeypatch, rule, params, events, every)

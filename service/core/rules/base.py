@@ -581,9 +581,9 @@ class WindowRule(Rule):
         buckets, step, size = rstate["w"]["b"], w.step, w.size
         i, n_points = 0, len(points)
         while i < n_points:
-            at, early, end = points[i]
+            at, is_early, end = points[i]
             i += 1
-            if early:
+            if is_early:
                 same = None
                 if not early_ready(rstate, end):
                     continue
