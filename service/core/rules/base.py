@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -321,6 +322,53 @@ def _first(point: tuple) -> float:
     return point[0]
 
 
+class DuePoints:
+    """What a window rule decides at one evaluation, in time order: (end, False, end) for each window
+    end of `store` due by `now`, and (moment, True, end) for each of `early` (early_points: a moment
+    a raise was already certain, before its window's end). Iterate it once; after an end that
+    changed nothing, `pass_quiet` passes over the ends right after it that would decide the same.
+    """
+
+    __slots__ = ("points", "early", "i", "step")
+
+    def __init__(self, store: Window, wstate: dict, now: float, early: list[tuple[float, float]]):
+        self.early = bool(early)
+        self.step = store.step
+        span = None if early else store.due_span(wstate, now)
+        self.points = EndPoints(*span, store.step) if span is not None else sorted(
+            [(end, 0, end) for end in store.due_ends(wstate, now)] + [(at, 1, end) for at, end in early])
+        self.i = 0
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self) -> Iterator[tuple[float, int, float]]:
+        points, n = self.points, len(self.points)
+        while self.i < n:
+            self.i += 1
+            yield points[self.i - 1]
+
+    def left(self) -> int:
+        """How many points iteration has not reached yet."""
+        return len(self.points) - self.i
+
+    def pass_quiet(self, end: float, blocked: set[float], unmoved) -> float:
+        """The last of the window ends right after `end` that decide as `end` did: each one step after
+        the one before (`unmoved(before, end)`: nothing entered or left the window), no early moment
+        among them. Iteration goes on after it. `blocked`: the times at which, as an end, a bucket
+        would enter or leave the window at the next step (where a leap over ends only stops)."""
+        if not self.early:  # ends only: leap to the last one before a bucket enters or leaves
+            self.i, end = leap(self.points, self.i, end, self.step, blocked)
+        n = len(self.points)
+        while self.i < n:
+            _, is_early, following = self.points[self.i]
+            if is_early or not unmoved(end, following):
+                break
+            end = following
+            self.i += 1
+        return end
+
+
 def note_latest(rstate: dict, w: Window, ts: float, value: float = 1.0) -> None:
     """Remember the time (and the value it added) of an event counted in ts's bucket, and the earliest
     bucket counted into since the last evaluation (for `early_points`)."""
@@ -567,22 +615,14 @@ class WindowRule(Rule):
         raise_, clear = self.levels(facts, params)
         # Window ends in time order, and for a growing statistic the moments a raise was
         # already certain (early_points), each before the end of its own window.
-        early_too = self.grows(params)
-        span = None if early_too else w.due_span(rstate["w"], now)
-        points = (EndPoints(*span, w.step) if span is not None
-                  else [(end, 0, end) for end in w.due_ends(rstate["w"], now)])
-        if early_too:
-            early_too = early_points(rstate, w, rstate["w"], w.size, now)
-            points = sorted(points + [(at, 1, end) for at, end in early_too])
+        points = DuePoints(w, rstate["w"], now,
+                           early_points(rstate, w, rstate["w"], w.size, now) if self.grows(params) else [])
         # consecutive ends slide their aggregate (bucket keys are exact when step and size are whole seconds)
         unmerge = UNMERGE.get(agg) if float(w.step).is_integer() and float(w.size).is_integer() else None
         previous = None
         same = None  # the window's state when the end before it changed nothing: the same state does it again
         buckets, step, size = rstate["w"]["b"], w.step, w.size
-        i, n_points = 0, len(points)
-        while i < n_points:
-            at, is_early, end = points[i]
-            i += 1
+        for at, is_early, end in points:
             if is_early:
                 same = None
                 if not early_ready(rstate, end):
@@ -615,18 +655,12 @@ class WindowRule(Rule):
                 # warning neither changed nor waits out a `for`): this end decides the same, to the same end.
                 # So do the ends right after it that slide the same state (the next step, no bucket
                 # entering or leaving, no early raise between, none at or before a raise made early).
-                if unmerge is not None and "lifted" not in rstate and i < n_points:
+                if unmerge is not None and "lifted" not in rstate and points.left():
                     # bucket starts as numbers: an end found here may be no key (a key written as an
                     # int), which only stops the run early; a key is always found
                     starts = set(map(float, buckets))
-                    if not early_too:  # ends only: leap to the last one before a bucket enters or leaves
-                        i, end = leap(points, i, end, step, starts | {s + size for s in starts})
-                    while i < n_points:
-                        _, early_next, following = points[i]
-                        if early_next or following != end + step or end in starts or end - size in starts:
-                            break
-                        end = following
-                        i += 1
+                    end = points.pass_quiet(end, starts | {s + size for s in starts}, lambda before, following: (
+                        following == before + step and before not in starts and before - size not in starts))
                     previous = (end, state)
                 rstate["w"]["evaluated"] = end
                 continue

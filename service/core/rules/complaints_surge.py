@@ -37,8 +37,8 @@ from pydantic import Field, model_validator
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition, WarningState
 from ..windows import Count, Window, window
-from .base import (MIN, EndPoints, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise,
-                   early_ready, forget_decided, held_until, leap, lifts, note_latest, scope_of, target_severity,
+from .base import (MIN, DuePoints, Evaluation, Levels, Rule, WindowParams, before_lift, early_points, early_raise,
+                   early_ready, forget_decided, held_until, lifts, note_latest, scope_of, target_severity,
                    wake, worked_out)
 
 EVIDENCE_KEPT = 20
@@ -139,16 +139,10 @@ class SurgeRule(Rule):
             return kept
         observed_from = store.bucket_of(rstate["since"])
         # The period ends due, and the moments a raise was already certain (a count only grows: base.early_points)
-        early = early_points(rstate, store, w, params.window_minutes * MIN, now)
-        span = None if early else store.due_span(w, now)
-        points = EndPoints(*span, store.step) if span is not None else sorted(
-            [(end, 0, end) for end in store.due_ends(w, now)] + [(at, 1, end) for at, end in early])
+        points = DuePoints(store, w, now, early_points(rstate, store, w, params.window_minutes * MIN, now))
         period = params.window_minutes * MIN
         quiet = None  # (end, count) of a period decided quietly, without a baseline, and that moved nothing
-        i, n_points = 0, len(points)
-        while i < n_points:
-            at, is_early, end = points[i]
-            i += 1
+        for at, is_early, end in points:
             if is_early:
                 quiet = None
                 if not early_ready(rstate, end):
@@ -167,11 +161,8 @@ class SurgeRule(Rule):
                 # The period slid a step with no complaint entering or leaving it, after a quiet period
                 # that left the warning as it was: this end decides the same, to the same end, and so do
                 # the ends after it while that holds.
-                if not early:  # ends only: leap to the last one before a complaint enters or leaves
-                    i, end = leap(points, i, end, store.step, starts | {s + period for s in starts})
-                while i < n_points and not points[i][1] and unmoved(starts, end, points[i][2], store.step, period):
-                    end = points[i][2]
-                    i += 1
+                end = points.pass_quiet(end, starts | {s + period for s in starts},
+                                        lambda before, following: unmoved(starts, before, following, store.step, period))
                 quiet = (end, quiet[1])
             else:
                 quiet = None

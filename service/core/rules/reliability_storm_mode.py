@@ -28,8 +28,8 @@ from pydantic import Field
 from ..baseline import baseline
 from ..warning_state import Decision, Decisions, Transition
 from ..windows import Count, Sum, Window, window
-from .base import (DAY, MIN, EndPoints, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
-                   held_until, leap, lifts, scope_of, wake)
+from .base import (DAY, MIN, DuePoints, Evaluation, before_lift, early_points, early_raise, early_ready, forget_decided,
+                   held_until, lifts, scope_of, wake)
 from .complaints_surge import SurgeParams, SurgeRule
 
 
@@ -97,10 +97,7 @@ class ReliabilityStormMode(SurgeRule):
         # The hour ends due, and the moments a declaration was already certain: both signs only
         # grow as outages arrive inside their windows (base.early_points), so storm mode is
         # declared at the outage that makes it so, not at the end of its step.
-        early = early_points(rstate, store, rstate["w"], params.customers().size, now)
-        span = None if early else store.due_span(rstate["w"], now)
-        points = EndPoints(*span, store.step) if span is not None else sorted(
-            [(end, 0, end) for end in store.due_ends(rstate["w"], now)] + [(at, 1, end) for at, end in early])
+        points = DuePoints(store, rstate["w"], now, early_points(rstate, store, rstate["w"], customers.size, now))
         quiet = None  # (end, count) of an hour decided quietly, without a baseline, and that moved nothing
         known: list = []
 
@@ -110,10 +107,7 @@ class ReliabilityStormMode(SurgeRule):
                 known.extend((set(map(float, rstate["w"]["b"])), set(map(float, rstate["c"]["b"]))
                               | set(map(float, rstate["n"]["b"]))))
             return known[0], known[1]
-        i, n_points = 0, len(points)
-        while i < n_points:
-            at, is_early, end = points[i]
-            i += 1
+        for at, is_early, end in points:
             if is_early:
                 quiet = None
                 if not early_ready(rstate, end):
@@ -130,14 +124,10 @@ class ReliabilityStormMode(SurgeRule):
                 # The hour and the day slid a step with no outage entering or leaving either, after a
                 # quiet hour that left the warning as it was: this end decides the same, to the same end,
                 # and so do the ends after it while that holds.
-                if not early:  # ends only: leap to the last one before an outage enters or leaves
-                    hours, days = starts()
-                    hour = params.window_minutes * MIN
-                    i, end = leap(points, i, end, store.step,
-                                  hours | days | {s + hour for s in hours} | {s + DAY for s in days})
-                while i < n_points and not points[i][1] and self._unmoved(starts(), end, points[i][2], params):
-                    end = points[i][2]
-                    i += 1
+                hours, days = starts()
+                hour = params.window_minutes * MIN
+                end = points.pass_quiet(end, hours | days | {s + hour for s in hours} | {s + DAY for s in days},
+                                        lambda before, following: self._unmoved((hours, days), before, following, params))
                 quiet = (end, quiet[1])
             elif not before_lift(rstate, end):  # else it describes a moment before the declaration
                 quiet = None
