@@ -84,6 +84,16 @@ class PendingStates:
         entry = self._by_key.get(key)
         return entry[0] if entry is not None else table.get(key)
 
+    def entry(self, key: str) -> tuple[dict | None, int] | None:
+        """(newest state, partition) of `key` if one is pending: what a batch's end writes."""
+        return self._by_key.get(key)
+
+    def written(self, key: str, entry: tuple[dict | None, int]) -> None:
+        """`entry` of `key` is in the table now: no longer pending, unless a newer state replaced it
+        while it was being written (that one's batch writes it)."""
+        if self._by_key.get(key) is entry:
+            del self._by_key[key]
+
     def take(self, keys: Iterable[str]) -> list[tuple[str, dict | None, int]]:
         """Remove and return (key, newest state, partition) of those of `keys` not yet written."""
         out = []

@@ -341,7 +341,9 @@ class Shell:
 
         The table writes come last: queued after what was sent, so a kill -9 can lose the
         state with its outputs or after them, never the outputs alone (the batch is then read
-        again and its warnings repeated with the same ids).
+        again and its warnings repeated with the same ids). A write may wait for the producer,
+        and other agents' tasks run meanwhile: a key stays pending until its own write is done,
+        so they read the newest state, never the one the table held before.
         """
         for p in [p for p in batch.local if not self.owns(p)]:  # taken away mid-batch: its owner applies them
             batch.outbox[p].extend(batch.local.pop(p))
@@ -352,8 +354,12 @@ class Shell:
         await self.publisher.notes(batch)
         if observe is not None:
             observe(batch)
-        for key, value, partition in self.pending.take(batch.touched):
-            await self.store.write(key, value, partition, batch)
+        for key in list(batch.touched):
+            entry = self.pending.entry(key)
+            if entry is None:  # another batch that applied it too has written it
+                continue
+            await self.store.write(key, *entry, batch)
+            self.pending.written(key, entry)
 
 
 class NotifyShell:

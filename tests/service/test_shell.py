@@ -120,6 +120,49 @@ def test_a_hot_key_is_read_once_per_batch_and_its_events_applied_to_the_decoded_
     assert [w for w in shell.store.writes if w[0] == "district:D1"] == [("district:D1", 1)] * 2
 
 
+def test_a_key_a_batch_is_writing_reads_as_its_newest_state_while_the_writes_wait():
+    """A table write waits for the producer (its changelog record) before the next key is written.
+    Meanwhile another agent's task (the clock's, the work topic's) may read a key of the batch: it
+    must find the batch's state, not the one before (else it decides again what was just published)."""
+    shell, _ = make()
+    seen = {}
+
+    class SlowStore(Store):
+        """Keeps bytes, as RocksDB does (a dict store would keep the very object the engine goes on changing)."""
+
+        async def write(self, key, value, partition, batch):
+            await asyncio.sleep(0)  # the producer's buffer is full: other tasks run
+            await super().write(key, None if value is None else json.dumps(value), partition, batch)
+
+        def get(self, key):
+            value = super().get(key)
+            return None if value is None else json.loads(value)
+
+    shell.store = SlowStore()
+
+    async def other_task():
+        for _ in range(3):  # while the writes wait
+            for key in ("outage:O2", "district:D1"):
+                seen.setdefault(key, []).append(shell.current(key))
+            await asyncio.sleep(0)
+
+    async def main():
+        first = Batch()
+        await shell.on_input(["outage:O1"], OUTAGE, T0, first)
+        await shell.finish(first)
+        batch = Batch()
+        await shell.on_input(["outage:O2"], {**OUTAGE, "event_id": "e2", "outage_id": "O2"}, T0 + 60, batch)
+        newest = {key: shell.current(key) for key in ("outage:O2", "district:D1")}
+        assert newest["district:D1"] != shell.store.get("district:D1")  # the second outage changed the district
+        await asyncio.gather(shell.finish(batch), other_task())
+        return newest
+
+    newest = run(main())
+    assert set(seen) == {"outage:O2", "district:D1"}
+    for key, states in seen.items():
+        assert all(state == newest[key] for state in states), key
+
+
 def test_a_partition_taken_away_mid_batch_gets_its_events_over_the_work_topic():
     shell, owned = make()
     batch = Batch()
