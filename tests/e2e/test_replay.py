@@ -63,8 +63,8 @@ def last_event(stream) -> float:
 
 
 def run(kafka_bootstrap, tmp_path, stream, restart_at: int | None = None, kill: bool = False,
-        input_partitions: int = 4):
-    d = Deployment(kafka_bootstrap, tmp_path, EVENT_CLOCK, input_partitions=input_partitions)
+        input_partitions: int = 4, env: dict | None = None):
+    d = Deployment(kafka_bootstrap, tmp_path, {**EVENT_CLOCK, **(env or {})}, input_partitions=input_partitions)
     try:
         first = stream if restart_at is None else stream[:restart_at]
         produce(d, first)  # a backlog: produced before the worker starts
@@ -129,3 +129,10 @@ def test_kill_9_in_the_middle_gives_the_same_state_changes(kafka_bootstrap, tmp_
     """SIGKILL while the stream is being processed: no clean shutdown, no final
     commit; state comes back from the changelog, input is redelivered."""
     assert run(kafka_bootstrap, tmp_path, stream, restart_at=len(stream) // 3, kill=True) == reference
+
+
+def test_state_in_rocksdb_gives_the_same_state_changes(kafka_bootstrap, tmp_path, stream, reference):
+    """The worker on RocksDB (states kept as bytes, one database per partition, read from the one
+    of the key's home partition) decides as on memory://, where the reference runs."""
+    pytest.importorskip("rocksdict")
+    assert run(kafka_bootstrap, tmp_path, stream, env={"RISK_STORE": "rocksdb://"}) == reference
