@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -323,8 +323,8 @@ def _first(point: tuple) -> float:
 
 
 class DuePoints:
-    """What a window rule decides at one evaluation, in time order: (end, False, end) for each window
-    end of `store` due by `now`, and (moment, True, end) for each of `early` (early_points: a moment
+    """What a window rule decides at one evaluation, in time order: (end, 0, end) for each window
+    end of `store` due by `now`, and (moment, 1, end) for each of `early` (early_points: a moment
     a raise was already certain, before its window's end). Iterate it once; after an end that
     changed nothing, `pass_quiet` passes over the ends right after it that would decide the same.
     """
