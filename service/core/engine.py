@@ -46,6 +46,10 @@ LAPSED = "max_open_days"  # the reason a warning of a closed entity gives for it
 # A rule is skipped only this far (seconds) before its quiet time ends: a float rounding at the
 # boundary then costs an evaluation that changes nothing, never a decision missed.
 QUIET_MARGIN = 1e-3
+# A clock not known yet is -inf (a worker before every input partition has said how far it is);
+# JSON has no -inf (orjson writes null), so the time a rule's quiet time was worked out at is kept
+# as this instead: before every real time, and equal only to itself, as -inf is.
+UNKNOWN_CLOCK = -1e300
 
 
 class StateTooLarge(Exception):
@@ -394,6 +398,7 @@ class Engine:
                 self._plan.get(kind, ()) if plan is None else plan):
             until = own_until if own_clock else now
             if can_be_quiet:
+                at = until if until > UNKNOWN_CLOCK else UNKNOWN_CLOCK  # `until` as a state keeps it
                 cached = nexts.get(rule_id)
                 if cached is not None:
                     if reached is not None and rule_id not in reached:
@@ -402,15 +407,15 @@ class Engine:
                         # the event's fold and the early pass before it leave its inputs as they were. (The
                         # same test as in _due.)
                         quiet, wake, was_running, evaluated_at, digest = cached
-                        if (evaluated_at is not None and evaluated_at <= until and digest == config
-                                and (quiet is None or until < quiet - QUIET_MARGIN or until == evaluated_at)
+                        if (evaluated_at is not None and evaluated_at <= at and digest == config
+                                and (quiet is None or at < quiet - QUIET_MARGIN or at == evaluated_at)
                                 and (rc.enabled_for(district) if by_district else rc.enabled)
                                 and not (escalates and rule_id in stored and stored[rule_id]["status"] == "firing")):
                             # its time has not come: evaluating it would change nothing
-                            if evaluated_at != until and rule_id in unmoved:
+                            if evaluated_at != at and rule_id in unmoved:
                                 # and it would find what it found: its quiet and wake times, now known up to `until`
                                 del nexts[rule_id]
-                                nexts[rule_id] = [quiet, wake, was_running, until, config]
+                                nexts[rule_id] = [quiet, wake, was_running, at, config]
                             if wake is not None:
                                 wakes.append(wake)  # its last wake time
                             if was_running:
@@ -462,8 +467,9 @@ class Engine:
                 tx.check(rule_id, rstate)
             if can_be_quiet and incremental:
                 quiet = rule.quiet_until(facts, rstate, ws, params, ev)
-                if quiet is not None and math.isfinite(until):  # a clock not known yet (-inf) is no time to keep
-                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, until, config]
+                # a time JSON cannot hold (-inf: worked out on a clock not known yet) is not kept
+                if quiet is not None and quiet > -math.inf and (ev.wake_at is None or ev.wake_at > -math.inf):
+                    nexts[rule_id] = [None if quiet == math.inf else quiet, ev.wake_at, ev.running, at, config]
         tx.commit()
         if before_event:
             return Result(state, out, stats=stats)
@@ -497,9 +503,10 @@ class Engine:
                 due.append(entry)
                 continue
             until = own if own_clock else now
+            at = until if until > UNKNOWN_CLOCK else UNKNOWN_CLOCK
             quiet, _, _, evaluated_at, digest = cached
-            if not (evaluated_at is not None and evaluated_at <= until and digest == config
-                    and (quiet is None or until < quiet - QUIET_MARGIN or until == evaluated_at)
+            if not (evaluated_at is not None and evaluated_at <= at and digest == config
+                    and (quiet is None or at < quiet - QUIET_MARGIN or at == evaluated_at)
                     and (rc.enabled_for(district) if by_district else rc.enabled)
                     and not (escalates and rule_id in stored and stored[rule_id]["status"] == "firing")):
                 due.append(entry)
