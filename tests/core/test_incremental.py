@@ -6,6 +6,7 @@ import math
 import random
 
 import orjson
+import pytest
 
 from bench.mix import encode, mix
 from schemas import parse_event
@@ -70,37 +71,27 @@ def _three_complaints(engine: Engine, base: dict, t0: float) -> dict:
     return state
 
 
-def test_incremental_evaluation_decides_what_evaluating_every_rule_decides():
+@pytest.mark.parametrize("seed, lag", [(3, None), (4, 1500)], ids=["own-time", "unknown-then-lagging"])
+def test_incremental_evaluation_decides_what_evaluating_every_rule_decides(seed, lag):
+    """Each event judged at its own time; or as a worker draining a backlog judges them: on a clock not
+    known yet at first, then behind the events, every state read back from JSON (a quiet time worked
+    out on the unknown clock is kept)."""
     events = []
-    for _, _, _, event in mix(6000, 1_795_000_000.0, 6000 / 9, 3):
+    for _, _, _, event in mix(6000, 1_795_000_000.0, 6000 / 9, seed):
         parsed = parse_event(encode(event))
         events.append((parsed.model_dump(mode="json", exclude_none=True), parsed.occurred_at.timestamp()))
-    full = _run(Engine(load_rulebook(DEFAULT_RULES), incremental=False), events, 40, random.Random(1))
-    incremental = _run(Engine(load_rulebook(DEFAULT_RULES)), events, 40, random.Random(1))
+    full = _run(Engine(load_rulebook(DEFAULT_RULES), incremental=False), events, 40, random.Random(1), lag)
+    incremental = _run(Engine(load_rulebook(DEFAULT_RULES)), events, 40, random.Random(1), lag)
     assert len(full) == len(incremental)
     for a, b in zip(full, incremental):
         assert a == b
     assert any(b'"transition"' in line for line in full)  # it did decide warnings
 
 
-def test_on_a_clock_not_known_yet_then_lagging_incremental_evaluation_decides_the_same():
-    """The worker's case on a backlog: nothing known of the clock at first, then a clock behind the
-    events, and every state read back from JSON (a quiet time worked out on the unknown clock is kept)."""
-    events = []
-    for _, _, _, event in mix(6000, 1_795_000_000.0, 6000 / 9, 4):
-        parsed = parse_event(encode(event))
-        events.append((parsed.model_dump(mode="json", exclude_none=True), parsed.occurred_at.timestamp()))
-    full = _run(Engine(load_rulebook(DEFAULT_RULES), incremental=False), events, 40, random.Random(2), lag=1500)
-    incremental = _run(Engine(load_rulebook(DEFAULT_RULES)), events, 40, random.Random(2), lag=1500)
-    assert len(full) == len(incremental)
-    for a, b in zip(full, incremental):
-        assert a == b
-    assert any(b'"transition"' in line for line in full)  # it did decide warnings
-
-
-def _spy_on_district_rules(engine: Engine) -> list[str]:
+def _spy_on_rules(engine: Engine, kind: str) -> list[str]:
+    """The ids of the rules of subjects of `kind` the engine evaluates from now on, in order."""
     evaluated: list[str] = []
-    for rc in engine.rulebook.by_subject["district"]:
+    for rc in engine.rulebook.by_subject[kind]:
         original = rc.rule.evaluate
 
         def spy(*args, _original=original, _id=rc.rule.rule_id):
@@ -114,7 +105,7 @@ def test_rules_found_quiet_on_a_clock_not_known_yet_are_left_quiet_after_a_json_
     """A worker's clock is -inf until every input partition has spoken, which on a backlog can be
     half of it: the district rules that follow the clock are evaluated once then, not on every event."""
     engine = Engine(load_rulebook(DEFAULT_RULES))
-    evaluated = _spy_on_district_rules(engine)
+    evaluated = _spy_on_rules(engine, "district")
     t0 = 1_795_000_000.0
     base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing"}
     state = None
@@ -144,15 +135,7 @@ def test_a_quiet_time_json_cannot_hold_is_not_kept(monkeypatch):
 
 def test_an_event_evaluates_only_the_rules_that_observe_it_while_the_others_are_not_due():
     engine = Engine(load_rulebook(DEFAULT_RULES))
-    evaluated: list[str] = []
-    for rc in engine.rulebook.by_subject["district"]:
-        rule = rc.rule
-        original = rule.evaluate
-
-        def spy(*args, _original=original, _id=rule.rule_id):
-            evaluated.append(_id)
-            return _original(*args)
-        rule.evaluate = spy
+    evaluated = _spy_on_rules(engine, "district")
     t0 = 1_795_000_000.0
     base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing"}
     state = _three_complaints(engine, base, t0)
@@ -346,14 +329,7 @@ def test_an_event_type_a_deadline_rule_is_not_moved_by_leaves_its_clock_and_dead
 
 def test_an_event_that_moves_no_deadline_clock_evaluates_none_of_them_while_they_are_quiet():
     engine = Engine(load_rulebook(DEFAULT_RULES))
-    evaluated: list[str] = []
-    for rc in engine.rulebook.by_subject["ticket"]:
-        original = rc.rule.evaluate
-
-        def spy(*args, _original=original, _id=rc.rule.rule_id):
-            evaluated.append(_id)
-            return _original(*args)
-        rc.rule.evaluate = spy
+    evaluated = _spy_on_rules(engine, "ticket")
     t0 = 1_795_000_000.0
     created = {"event_id": "e1", "type": "ticket.created", "ticket_id": "T1", "district_id": "D01",
                "area_type": "urban", "priority": "normal", "category": "no_power"}
