@@ -49,7 +49,8 @@ class WindowState(TypedDict):
 
 
 # rule id -> [quiet until (None: until an event reaches it), its last wake time, its running flag,
-#            the time it was evaluated at, the digest of the rule's configuration then]
+#            the time it was evaluated at (engine.UNKNOWN_CLOCK: a clock not known yet), the digest of the
+#            rule's configuration then]
 RuleNext = list
 
 
