@@ -102,8 +102,8 @@ def _spy_on_rules(engine: Engine, kind: str) -> list[str]:
 
 
 def test_rules_found_quiet_on_a_clock_not_known_yet_are_left_quiet_after_a_json_round_trip():
-    """A worker's clock is -inf until every input partition has spoken, which on a backlog can be
-    half of it: the district rules that follow the clock are evaluated once then, not on every event."""
+    """A worker's clock is -inf until every input partition has spoken, which on a backlog can last
+    long: the district rules that follow the clock are evaluated once then, not on every event."""
     engine = Engine(load_rulebook(DEFAULT_RULES))
     evaluated = _spy_on_rules(engine, "district")
     t0 = 1_795_000_000.0
