@@ -168,10 +168,12 @@ class Engine:
         self._reach: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         # kind -> per rule what _evaluate asks of it every time: (config, rule, id, own clock, statistic
         # name or None, whether it can say until when it is quiet, the digest of its configuration,
-        # whether its parameters or its being enabled differ by district, whether it escalates)
+        # whether its parameters or its being enabled differ by district, whether it escalates, whether
+        # it can move how far it has decided without evaluating: Rule.advance)
         self._plan = {kind: [(rc, rc.rule, rc.rule.rule_id, rc.rule.own_clock, STATISTICS.get(rc.rule.metric),
                               type(rc.rule).quiet_until is not Rule.quiet_until, _config_digest(rc),
-                              bool(rc.district_params or rc.district_enabled), bool(rc.escalate_after_seconds))
+                              bool(rc.district_params or rc.district_enabled), bool(rc.escalate_after_seconds),
+                              type(rc.rule).advance is not Rule.advance)
                              for rc in rcs]
                       for kind, rcs in rulebook.by_subject.items()}
 
@@ -394,7 +396,7 @@ class Engine:
         watch = tx.watch
         incremental = self.incremental
         own_until = now if own_event_ts is None else max(now, own_event_ts)
-        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config, by_district, escalates in (
+        for rc, rule, rule_id, own_clock, statistic, can_be_quiet, config, by_district, escalates, advances in (
                 self._plan.get(kind, ()) if plan is None else plan):
             until = own_until if own_clock else now
             if can_be_quiet:
@@ -405,17 +407,26 @@ class Engine:
                         # The event does not reach it: skipped while its kept quiet time holds. A rule last
                         # evaluated up to `until` itself, and not reached since, would decide the same again:
                         # the event's fold and the early pass before it leave its inputs as they were. (The
-                        # same test as in _due.)
+                        # same tests as in _due.)
                         quiet, wake, was_running, evaluated_at, digest = cached
+                        skip = False
                         if (evaluated_at is not None and evaluated_at <= at and digest == config
-                                and (quiet is None or at < quiet - QUIET_MARGIN or at == evaluated_at)
                                 and (rc.enabled_for(district) if by_district else rc.enabled)
                                 and not (escalates and rule_id in stored and stored[rule_id]["status"] == "firing")):
-                            # its time has not come: evaluating it would change nothing
-                            if evaluated_at != at and rule_id in unmoved:
-                                # and it would find what it found: its quiet and wake times, now known up to `until`
-                                del nexts[rule_id]
-                                nexts[rule_id] = [quiet, wake, was_running, at, config]
+                            if quiet is None or at < quiet - QUIET_MARGIN or at == evaluated_at:
+                                # its time has not come: evaluating it would change nothing
+                                skip = True
+                                if evaluated_at != at and rule_id in unmoved:
+                                    # and it would find what it found: its quiet and wake times, now known up to `until`
+                                    del nexts[rule_id]
+                                    nexts[rule_id] = [quiet, wake, was_running, at, config]
+                            elif advances and (wake is None or at < wake - QUIET_MARGIN):
+                                # its time has come only to move how far it has decided
+                                skip = True
+                                moved, wake = self._advance(state, rc, rule_id, district, until, at, cached, config)
+                                if moved and watch:
+                                    tx.changed = True
+                        if skip:
                             if wake is not None:
                                 wakes.append(wake)  # its last wake time
                             if was_running:
@@ -487,15 +498,17 @@ class Engine:
 
         A rule that cannot say when it is quiet (outage.notice_short, the account timelines) replays
         its whole timeline from the facts, telling each moment as of then: it is not counted here.
+        Rules whose time has come only to move how far they have decided (Rule.advance) are listed
+        with the others; when there are no others, they are moved here and nothing is listed.
         """
         plan = self._plan.get(state["kind"], ())
         if not self.incremental:
             return plan
         nexts, district, stored = state["next"], state["facts"].get("district_id"), state["warnings"]
         own = max(now, own)
-        due = []
+        due, moving = [], []
         for entry in plan:
-            rc, _, rule_id, own_clock, _, can_be_quiet, config, by_district, escalates = entry
+            rc, _, rule_id, own_clock, _, can_be_quiet, config, by_district, escalates, advances = entry
             if not can_be_quiet:
                 continue
             cached = nexts.get(rule_id)
@@ -504,13 +517,36 @@ class Engine:
                 continue
             until = own if own_clock else now
             at = until if until > UNKNOWN_CLOCK else UNKNOWN_CLOCK
-            quiet, _, _, evaluated_at, digest = cached
+            quiet, wake, _, evaluated_at, digest = cached
             if not (evaluated_at is not None and evaluated_at <= at and digest == config
-                    and (quiet is None or at < quiet - QUIET_MARGIN or at == evaluated_at)
                     and (rc.enabled_for(district) if by_district else rc.enabled)
                     and not (escalates and rule_id in stored and stored[rule_id]["status"] == "firing")):
                 due.append(entry)
-        return due
+            elif quiet is None or at < quiet - QUIET_MARGIN or at == evaluated_at:
+                continue
+            elif advances and (wake is None or at < wake - QUIET_MARGIN):
+                moving.append((rc, rule_id, until, at, cached, config))
+                due.append(entry)
+            else:
+                due.append(entry)
+        if len(due) > len(moving):
+            return due  # the early pass moves those too, in their turn (_evaluate)
+        for rc, rule_id, until, at, cached, config in moving:  # what the early pass would have done
+            self._advance(state, rc, rule_id, district, until, at, cached, config)
+        return []
+
+    @staticmethod
+    def _advance(state: dict, rc: RuleConfig, rule_id: str, district: str | None, until: float, at: float,
+                 cached: list, config: str) -> tuple[bool, float | None]:
+        """Rule.advance for a rule whose quiet time has passed and whose wake time has not come: it moves
+        how far the rule has decided, and its kept times become what evaluating it would have left (its
+        running flag as it was). (Whether the rule's state moved, its wake time.)"""
+        moved, quiet, wake = rc.rule.advance(state["rules"][rule_id], until, rc.params_for(district))
+        nexts = state["next"]
+        del nexts[rule_id]
+        if quiet is not None and quiet > -math.inf and (wake is None or wake > -math.inf):
+            nexts[rule_id] = [None if quiet == math.inf else quiet, wake, cached[2], at, config]
+        return moved, wake
 
     @staticmethod
     def _escalate(rc: RuleConfig, ws: WarningState, until: float) -> tuple[list[Transition], float | None]:

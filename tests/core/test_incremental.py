@@ -150,6 +150,79 @@ def test_an_event_evaluates_only_the_rules_that_observe_it_while_the_others_are_
     assert evaluated == [] and result.unchanged
 
 
+def test_a_recent_events_rule_whose_time_has_come_only_to_move_its_horizon_is_moved_not_evaluated():
+    """Once a billing-error complaint is decided in (5 min of lateness after it), complaints.billing_errors
+    has nothing to decide until the complaint leaves its 7-day window; the clock passing its horizon
+    only moves the horizon (Rule.advance). An event it does not observe then neither evaluates it nor
+    opens a pass before its fold, and leaves the state and results that evaluating every rule leaves."""
+    t0 = 1_795_000_000.0
+    complaint = {"event_id": "c1", "type": "complaint.received", "ts": t0, "district_id": "D01",
+                 "area_type": "urban", "channel": "phone", "category": "billing_error"}
+    full, engine = Engine(load_rulebook(DEFAULT_RULES), incremental=False), Engine(load_rulebook(DEFAULT_RULES))
+    states = [e.on_event("district:D01", None, complaint, t0, t0).state for e in (full, engine)]
+    evaluated = _spy_on_rules(engine, "district")
+    rc = next(rc for rc in engine.rulebook.by_subject["district"] if rc.rule.rule_id == "complaints.billing_errors")
+    early = []
+    original_evaluate = engine._evaluate
+
+    def spy_early(*args, **kwargs):
+        if kwargs.get("before_event"):
+            early.append(kwargs.get("plan"))
+        return original_evaluate(*args, **kwargs)
+    engine._evaluate = spy_early
+    for minute in (10, 20, 30, 40):
+        if minute == 20:  # the first alarm came after the complaint's time to be decided: it evaluated the rule
+            assert evaluated.count("complaints.billing_errors") == 1 and len(early) == 1
+            evaluated.clear()
+            early.clear()
+        t = t0 + minute * 60
+        alarm = {"event_id": f"m{minute}", "type": "meter.alarm", "ts": t, "meter_id": f"M{minute}",
+                 "district_id": "D01", "alarm": "communication_loss"}
+        results = [e.on_event("district:D01", orjson.loads(orjson.dumps(state)), alarm, t, t)
+                   for e, state in zip((full, engine), states)]
+        states = [r.state for r in results]
+        assert results[0].wake_at == results[1].wake_at and results[0].warnings == results[1].warnings
+        # the horizon moved as evaluating it moves it: lateness judged against the same time
+        assert states[0]["rules"][rc.rule.rule_id] == states[1]["rules"][rc.rule.rule_id]
+        assert states[1]["rules"][rc.rule.rule_id]["w"]["evaluated"] == t - rc.params.lateness_minutes * 60
+    assert "complaints.billing_errors" not in evaluated
+    # a pass before the fold opened only for another rule whose time had come (a window end of meter.alarm_surge)
+    assert len(early) < 3 and all(any(entry[2] != rc.rule.rule_id for entry in plan) for plan in early)
+    week_later = t0 + 7 * 86400 + 3600  # the complaint has left the window: decided by evaluating it
+    engine.on_tick(states[1], week_later)
+    assert "complaints.billing_errors" in evaluated
+
+
+def test_moving_a_recent_events_rules_horizon_leaves_what_evaluating_it_leaves():
+    """Rule.advance against evaluate, after enough billing-error complaints in one hour that the oldest
+    decided ones are tallied (the tally leaves the window with its newest, later than the first one
+    tallied would): the same rule state and kept times, quiet and wake, on every event that finds the
+    rule's horizon passed."""
+    t0 = 1_795_000_000.0
+    engine = Engine(load_rulebook(DEFAULT_RULES))
+    base = {"district_id": "D01", "area_type": "urban", "channel": "phone", "category": "billing_error"}
+    state = None
+    for i in range(30):
+        complaint = {"event_id": f"c{i}", "type": "complaint.received", "ts": t0 + i * 60, **base}
+        state = engine.on_event("district:D01", state, complaint, t0 + i * 60, t0 + i * 60).state
+    rule_id = "complaints.billing_errors"
+    advanced = 0
+    for minute in range(40, 240, 15):
+        t = t0 + minute * 60
+        alarm = {"event_id": f"m{minute}", "type": "meter.alarm", "ts": t, "meter_id": f"M{minute}",
+                 "district_id": "D01", "alarm": "communication_loss"}
+        evaluated = orjson.loads(orjson.dumps(state))
+        del evaluated["next"][rule_id]  # nothing kept: evaluated before the fold, as before Rule.advance
+        evaluated = engine.on_event("district:D01", evaluated, alarm, t, t).state
+        kept = state["next"][rule_id]
+        advanced += kept[0] is not None and kept[0] - 1e-3 <= t < kept[1] - 1e-3  # the case advance is for
+        state = engine.on_event("district:D01", state, alarm, t, t).state
+        assert state["rules"][rule_id] == evaluated["rules"][rule_id]
+        assert state["next"][rule_id] == evaluated["next"][rule_id]
+    assert "old" in state["rules"][rule_id]["w"]  # some were tallied
+    assert advanced >= 5
+
+
 def test_a_rule_configured_otherwise_since_its_quiet_time_was_worked_out_is_evaluated_again():
     from tests.core.world import default_rules, rulebook
 

@@ -143,6 +143,16 @@ class Rule:
         """
         return None
 
+    def advance(self, rstate: dict, until: float, params: Any) -> tuple[bool, float | None, float | None]:
+        """For a rule whose evaluation after its quiet time and before its last wake time only moves
+        how far it has decided: that move, at the clock `until`, without the rest of an evaluation.
+
+        Returns (whether its state moved, its quiet time and its wake time now: what quiet_until and
+        the evaluation would say). The engine calls it in place of `evaluate` for a rule not reached
+        by the event, between the two times; a rule that does not define it is evaluated there.
+        """
+        raise NotImplementedError
+
     def identity(self, facts: dict) -> dict[str, str]:
         raise NotImplementedError
 

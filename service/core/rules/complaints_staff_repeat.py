@@ -147,6 +147,17 @@ class RecentEventsRule(Rule):
             return None
         return w["evaluated"] + params.lateness_minutes * MIN
 
+    def advance(self, rstate, until, params) -> tuple[bool, float | None, float | None]:
+        # Before its wake time (a change point plus the lateness) evaluate finds no change point by its
+        # horizon: it only moves the horizon, which observe judges lateness against (see evaluate).
+        w, lateness = rstate["w"], params.lateness_minutes * MIN
+        horizon = until - lateness
+        nxt = next_change(w, params.window_days * DAY, w["evaluated"])
+        moved = math.isfinite(horizon) and horizon > w["evaluated"]
+        if moved:
+            w["evaluated"] = horizon
+        return moved, w["evaluated"] + lateness, None if nxt is None else nxt + lateness
+
     def evaluate(self, facts, rstate, ws: WarningState, now, params) -> Decisions[Evaluation]:
         w = rstate.get("w")
         if w is None:
