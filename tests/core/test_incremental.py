@@ -11,7 +11,7 @@ import pytest
 from bench.mix import encode, mix
 from schemas import parse_event
 from service.config import DEFAULT_RULES, load_rulebook
-from service.core.engine import Engine
+from service.core.engine import QUIET_MARGIN, Engine
 from service.core.subjects import routes
 
 
@@ -215,7 +215,7 @@ def test_moving_a_recent_events_rules_horizon_leaves_what_evaluating_it_leaves()
         del evaluated["next"][rule_id]  # nothing kept: evaluated before the fold, as before Rule.advance
         evaluated = engine.on_event("district:D01", evaluated, alarm, t, t).state
         kept = state["next"][rule_id]
-        advanced += kept[0] is not None and kept[0] - 1e-3 <= t < kept[1] - 1e-3  # the case advance is for
+        advanced += kept[0] is not None and kept[0] - QUIET_MARGIN <= t < kept[1] - QUIET_MARGIN  # the case advance is for
         state = engine.on_event("district:D01", state, alarm, t, t).state
         assert state["rules"][rule_id] == evaluated["rules"][rule_id]
         assert state["next"][rule_id] == evaluated["next"][rule_id]
